@@ -1,0 +1,107 @@
+"""The ``roster`` command: the nightly transform and the config check, offline.
+
+Exit codes: 0 success / QA passed, 1 QA failed, 2 any error (one ``error:`` line on stderr, no
+traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from roster.errors import RosterError
+
+EXIT_OK, EXIT_QA_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code 2 matches ours; keep one line
+        self.exit(EXIT_ERROR, f"error: {message} (see roster {self.prog.split()[-1]} --help)\n")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date {value!r} is not a date like 2026-11-20") from None
+
+
+def check_config(args: argparse.Namespace) -> int:
+    from roster.config import district_files, include_root, load_district
+    from roster.transform import Night
+
+    root = include_root(args.include_dir)
+    files = district_files(root)
+    if not files:
+        raise RosterError(f"{root / 'districts'}: no district files (*.yaml) found")
+    errors = []
+    for path in files:
+        try:
+            Night.load(root, load_district(path), dt.date.today())
+        except RosterError as exc:
+            errors.append(str(exc))
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    if errors:
+        return EXIT_ERROR
+    print(f"ok: {len(files)} district file(s) valid in {root / 'districts'}")
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from roster.config import include_root
+    from roster.transform import Night, validate, write_roster, write_validation
+
+    root = include_root(args.include_dir)
+    night = Night.load(root, args.district, args.date or dt.date.today())
+    result = validate(night, Path(args.input))
+    out = Path(args.out)
+    write_validation(result, out)
+    stale = out / night.output_name
+    if result.report.passed:
+        path = write_roster(night, result.accepted, out)
+        print(f"QA passed: {result.report.verdict}; wrote {path}")
+        return EXIT_OK
+    # A file left from an earlier passing run of the same night must not look like tonight's output.
+    stale.unlink(missing_ok=True)
+    print(f"QA failed: {result.report.verdict}; see {out / 'rejects.csv'}")
+    return EXIT_QA_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="roster", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("check-config", help="validate every district file and the tables and layout it names")
+    p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
+    p.set_defaults(func=check_config)
+
+    p = sub.add_parser("run", help="the nightly transform on a local export, offline")
+    p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
+    p.add_argument("--input", required=True, help="the SIS export (CSV)")
+    p.add_argument("--out", required=True, help="folder for qa_report.json, rejects.csv and the roster file")
+    p.add_argument("--date", type=_date, help="roster date YYYY-MM-DD (default: today)")
+    p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
+    p.set_defaults(func=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RosterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - users get one line, never a traceback
+        # Only the type: an unexpected message could quote a value from the export.
+        print(f"error: internal error ({type(exc).__name__}); please report it with the command line", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
