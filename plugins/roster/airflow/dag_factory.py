@@ -1,0 +1,209 @@
+"""One DAG per district file: ``roster_<district_id>``.
+
+extract_export → validate_export → qa_gate ─┬→ serialize_roster → upload_roster
+                                            └→ notify_qa_failure (emails the point person, fails the run)
+
+Tasks hand each other file names inside the night's run folder (``ROSTER_DATA_ROOT/<district>/<date>/``),
+never data. Parsing this module imports no pandas or pandera: the heavy work is imported inside tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from roster.config import District, district_files, include_root, load_district, resolve
+from roster.errors import ConfigError, RosterError
+
+log = logging.getLogger("roster")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TAGS = ["roster", "rethink-ed"]
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def transfer_retry_args() -> dict[str, Any]:
+    """Network tasks retry with exponential backoff; tests and operators can tune it by env."""
+    return {
+        "retries": _env_int("ROSTER_TRANSFER_RETRIES", 3),
+        "retry_delay": dt.timedelta(seconds=_env_int("ROSTER_RETRY_DELAY_SECONDS", 60)),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    }
+
+
+def roster_date(district: District) -> dt.date:
+    """The night's roster date: the run's logical date in the district's time zone."""
+    context = get_current_context()
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return pendulum.instance(moment).in_timezone(district.timezone).date()
+
+
+def fail_fast(func: F) -> F:
+    """Turn a ``RosterError`` (bad data, bad config, auth, host key) into a failure with no retry."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RosterError as exc:
+            log.error("%s", exc)
+            raise AirflowFailException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _doc(district: District) -> str:
+    c = district.contacts
+    return textwrap.dedent(
+        f"""\
+        ### Nightly roster: {district.name} (`{district.district_id}`)
+
+        Every night at `{district.schedule}` ({district.timezone}) this DAG reads the district's SIS export,
+        checks every row against the cross-match tables in `{district.crossmatch}`, and uploads the
+        pipe-delimited roster to Rethink Ed over SFTP (connection `{district.destination.conn_id}`,
+        folder `{district.remote_dir}`, mode **{district.mode}**).
+
+        * **Export expected at:** `{district.source.path}` (under the include root unless a URL)
+        * **QA:** at most {district.qa.max_reject_rate:.1%} of rows may be rejected.
+        * **Artifacts:** `ROSTER_DATA_ROOT/{district.district_id}/<roster date>/`: `qa_report.json`,
+          `rejects.csv` (row numbers and State Test Numbers only), the export as read, the roster file.
+
+        **When a run fails**
+        * `notify_qa_failure` failed: the export did not pass QA. Nothing was sent; the point person
+          ({", ".join(c.point_person)}) has the email with what to fix. Re-run the night once fixed.
+        * `extract_export` failed: the export was missing or unreadable; the log names the path.
+        * `validate_export` failed: the export or the district's configuration is unreadable; the log's
+          error line names the file, line or key.
+        * `upload_roster` failed: SFTP trouble. Authentication and host-key errors fail at once (check
+          the connection); network errors were retried with backoff.
+        """
+    )
+
+
+def build_dag(district: District, root: Path) -> DAG:
+    """The nightly DAG for one district."""
+    district_id = district.district_id
+
+    with DAG(
+        dag_id=f"roster_{district_id}",
+        description=f"Nightly Rethink Ed roster for {district.name}",
+        schedule=CronTriggerTimetable(district.schedule, timezone=district.timezone),
+        start_date=pendulum.datetime(
+            district.start_date.year, district.start_date.month, district.start_date.day, tz=district.timezone
+        ),
+        catchup=False,
+        max_active_runs=1,
+        tags=[*TAGS, district_id, f"mode:{district.mode}"],
+        doc_md=_doc(district),
+        default_args={"owner": "roster", "retries": 0},
+    ) as dag:
+
+        @task(**transfer_retry_args())
+        @fail_fast
+        def extract_export() -> str:
+            """Copy tonight's export into the run folder; its file name there."""
+            from roster.airflow import steps
+
+            return steps.extract(district, root, roster_date(district))
+
+        @task
+        @fail_fast
+        def validate_export(export_name: str) -> dict[str, Any]:
+            """Check every row; write qa_report.json and rejects.csv; the verdict in counts."""
+            from roster.airflow import steps
+
+            return steps.validate(district, root, roster_date(district), export_name)
+
+        @task.branch
+        def qa_gate(verdict: dict[str, Any]) -> str:
+            """Serialize when QA passed; otherwise tell the point person."""
+            return "serialize_roster" if verdict["passed"] else "notify_qa_failure"
+
+        @task
+        @fail_fast
+        def serialize_roster(export_name: str) -> str:
+            """Write the vendor's pipe-delimited file in the run folder; its file name."""
+            from roster.airflow import steps
+
+            return steps.serialize(district, root, roster_date(district), export_name)
+
+        @task(**transfer_retry_args())
+        @fail_fast
+        def upload_roster(filename: str) -> dict[str, Any]:
+            """Upload atomically over SFTP to the district's folder."""
+            from roster.airflow import steps
+
+            return steps.upload(district, roster_date(district), filename)
+
+        @task(**transfer_retry_args())
+        @fail_fast
+        def notify_qa_failure() -> None:
+            """Email the point person what to fix, then fail the run: nothing was sent."""
+            from roster.airflow import steps
+
+            verdict = steps.notify_qa_failure(district, root, roster_date(district))
+            raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
+
+        export_name = extract_export()
+        verdict = validate_export(export_name)
+        gate = qa_gate(verdict)
+        roster_file = serialize_roster(export_name)
+        gate >> [roster_file, notify_qa_failure()]
+        upload_roster(roster_file)
+    return dag
+
+
+def broken_district_dag(path: Path, error: str) -> DAG:
+    """A stand-in for a district whose file does not load: it shows the error instead of vanishing."""
+    with DAG(
+        dag_id=f"roster_{path.stem}",
+        description=f"BROKEN district file: {error}"[:200],
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=[*TAGS, "config-error"],
+        doc_md=f"### District file does not load\n\n`{error}`\n\nFix the file and run `roster check-config`.",
+    ) as dag:
+
+        @task
+        def config_error() -> None:
+            """Fail with the district file's error."""
+            raise AirflowFailException(error)
+
+        config_error()
+    return dag
+
+
+def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Every district's DAG by dag id; a broken file gives a stand-in DAG and a logged error."""
+    root = root or include_root()
+    dags: dict[str, DAG] = {}
+    for path in district_files(root):
+        dag_id = f"roster_{path.stem}"
+        if only_dag_id and only_dag_id != dag_id:
+            continue
+        try:
+            district = load_district(path)
+            dags[dag_id] = build_dag(district, root)
+        except ConfigError as exc:
+            log.error("district file not loaded: %s", exc)
+            dags[dag_id] = broken_district_dag(path, str(exc))
+    return dags
+
+
+__all__ = ["build_all", "build_dag", "resolve"]

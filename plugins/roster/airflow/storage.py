@@ -1,0 +1,76 @@
+"""Run folders under ``ROSTER_DATA_ROOT``: a local path or an object-store URL.
+
+Tasks of one night may run on different workers, so each task works in a local copy of the night's
+folder (``run_workspace``): on a local data root that is the folder itself; on a URL
+(``s3://bucket/prefix``) the folder is pulled from the store before the task and pushed back after
+it through Airflow's ``ObjectStoragePath``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+
+def data_root() -> str:
+    """``ROSTER_DATA_ROOT``, else ``$AIRFLOW_HOME/roster-data``."""
+    configured = os.environ.get("ROSTER_DATA_ROOT")
+    if configured:
+        return configured
+    airflow_home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return os.path.join(airflow_home, "roster-data")
+
+
+def is_url(root: str) -> bool:
+    return "://" in root and not root.startswith("file://")
+
+
+def _local(root: str) -> Path:
+    return Path(root.removeprefix("file://"))
+
+
+def run_key(district_id: str, roster_date: dt.date) -> str:
+    return f"{district_id}/{roster_date.isoformat()}"
+
+
+def run_location(district_id: str, roster_date: dt.date) -> str:
+    """Where the night's artifacts live, as users should look for them (a path or a URL)."""
+    root = data_root()
+    return f"{root.rstrip('/')}/{run_key(district_id, roster_date)}" if is_url(root) else str(_local(root) / run_key(district_id, roster_date))
+
+
+@contextlib.contextmanager
+def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
+    """A local folder holding the night's artifacts; changes are saved back when the block ends."""
+    root = data_root()
+    if not is_url(root):
+        folder = _local(root) / run_key(district_id, roster_date)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        yield folder
+        return
+
+    from airflow.sdk import ObjectStoragePath
+
+    remote = ObjectStoragePath(root.rstrip("/")) / district_id / roster_date.isoformat()
+    with tempfile.TemporaryDirectory(prefix=f"roster-{district_id}-") as scratch:
+        local = Path(scratch)
+        if remote.exists():
+            for item in remote.iterdir():
+                if item.is_file():
+                    with item.open("rb") as src, (local / item.name).open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        before = {p.name: p.stat().st_mtime_ns for p in local.iterdir()}
+        yield local
+        remote.mkdir(parents=True, exist_ok=True)
+        for path in local.iterdir():
+            if path.is_file() and before.get(path.name) != path.stat().st_mtime_ns:
+                with path.open("rb") as src, (remote / path.name).open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        for name in before.keys() - {p.name for p in local.iterdir()}:
+            (remote / name).unlink(missing_ok=True)

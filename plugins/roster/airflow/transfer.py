@@ -1,0 +1,156 @@
+"""SFTP transfers through the SFTP provider's hook: fetch an export, deliver a roster atomically.
+
+Host keys are always verified: a connection without a pinned ``host_key`` is refused before any
+network traffic, and nothing here sets ``no_host_key_check``. Faults are sorted into two kinds:
+``TransferError`` (authentication, host key, permissions: retrying cannot help, fail at once) and
+everything else (network), which the task's retries with exponential backoff handle.
+"""
+
+from __future__ import annotations
+
+import errno
+import posixpath
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from roster.errors import TransferError
+
+if TYPE_CHECKING:
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+
+@dataclass(frozen=True)
+class Delivered:
+    remote_path: str
+    size: int
+
+
+def parse_sftp_url(url: str) -> tuple[str, str]:
+    """``sftp://<conn_id>/<path>`` as (conn_id, absolute remote path)."""
+    rest = url.removeprefix("sftp://")
+    conn_id, _, path = rest.partition("/")
+    if not conn_id or not path:
+        raise TransferError(f"{url!r} is not of the form sftp://<conn_id>/<path>")
+    return conn_id, "/" + path
+
+
+def _hook(conn_id: str) -> SFTPHook:
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises its own not-found types; all mean the same to a user
+        raise TransferError(f"Airflow connection {conn_id!r} is not defined ({type(exc).__name__})") from None
+    if not (conn.extra_dejson or {}).get("host_key"):
+        raise TransferError(
+            f"Airflow connection {conn_id!r} has no pinned host_key in its extra; "
+            "add the server's public host key (ssh-keyscan) so the server can be verified"
+        )
+    try:
+        # One connect attempt: network faults are retried by the task with backoff, and an
+        # authentication or host-key fault must fail at once instead of three times.
+        return SFTPHook(ssh_conn_id=conn_id, conn_retry_attempts=1)
+    except ValueError as exc:
+        raise TransferError(f"Airflow connection {conn_id!r}: {exc}") from None
+
+
+def _classify(exc: BaseException, conn_id: str, what: str) -> BaseException:
+    """A ``TransferError`` for faults that retrying cannot fix; the original exception otherwise."""
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return TransferError(
+            f"{what}: the SFTP server of connection {conn_id!r} presented a host key that does not match "
+            "the pinned host_key; nothing was sent. If the vendor really changed its key, confirm it with them and update the connection."
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return TransferError(f"{what}: the SFTP server refused the credentials of connection {conn_id!r} ({exc})")
+    if isinstance(exc, paramiko.SSHException) and "known_hosts" in str(exc):
+        return TransferError(f"{what}: the SFTP server of connection {conn_id!r} is not the pinned host ({exc})")
+    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno == errno.EACCES):
+        return TransferError(f"{what}: permission denied on the SFTP server of connection {conn_id!r} ({exc})")
+    return exc
+
+
+def fetch(url: str, local_path: Path) -> int:
+    """Download ``sftp://<conn_id>/<path>`` to ``local_path``; the size in bytes."""
+    conn_id, remote = parse_sftp_url(url)
+    hook = _hook(conn_id)
+    tmp = local_path.with_name(f".{local_path.name}.part")
+    try:
+        with hook.get_managed_conn() as sftp:
+            sftp.get(remote, str(tmp))
+    except FileNotFoundError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise _classify(exc, conn_id, f"fetching {url}") from exc
+    tmp.replace(local_path)
+    return local_path.stat().st_size
+
+
+def exists(url: str) -> bool:
+    conn_id, remote = parse_sftp_url(url)
+    try:
+        with _hook(conn_id).get_managed_conn() as sftp:
+            sftp.stat(remote)
+            return True
+    except FileNotFoundError:
+        return False
+    except Exception as exc:
+        raise _classify(exc, conn_id, f"looking for {url}") from exc
+
+
+def _makedirs(sftp, remote_dir: str) -> None:
+    parts = [p for p in remote_dir.split("/") if p]
+    current = "/"
+    for part in parts:
+        current = posixpath.join(current, part)
+        try:
+            sftp.stat(current)
+        except FileNotFoundError:
+            sftp.mkdir(current, mode=0o750)
+
+
+def upload(conn_id: str, local_path: Path, remote_dir: str, remote_name: str) -> Delivered:
+    """Deliver ``local_path`` as ``remote_dir/remote_name``, atomically.
+
+    The bytes go to a hidden temporary name in the same folder, the size is checked, then
+    ``posix_rename`` moves it over the final name: the final name never holds a partial file, and a
+    re-run replaces the same name.
+    """
+    hook = _hook(conn_id)
+    final = posixpath.join(remote_dir, remote_name)
+    tmp = posixpath.join(remote_dir, f".{remote_name}.{uuid.uuid4().hex[:12]}.part")
+    expected = local_path.stat().st_size
+    what = f"uploading to {final}"
+    sftp = None
+    try:
+        with hook.get_managed_conn() as sftp:
+            _makedirs(sftp, remote_dir)
+            sftp.put(str(local_path), tmp, confirm=True)
+            size = sftp.stat(tmp).st_size
+            if size != expected:
+                raise OSError(f"{tmp}: {size} bytes arrived, {expected} were sent")
+            sftp.posix_rename(tmp, final)
+            size = sftp.stat(final).st_size
+            if size != expected:
+                raise OSError(f"{final}: holds {size} bytes after the rename, {expected} were sent")
+            return Delivered(remote_path=final, size=size)
+    except Exception as exc:
+        if sftp is not None:
+            _remove_quietly(hook, tmp)
+        raise _classify(exc, conn_id, what) from exc
+
+
+def _remove_quietly(hook: SFTPHook, path: str) -> None:
+    """Best effort: a leftover temporary file is harmless (hidden, never the final name)."""
+    try:
+        with hook.get_managed_conn() as sftp:
+            sftp.remove(path)
+    except Exception:  # noqa: BLE001 - the connection may be the thing that failed
+        pass

@@ -1,0 +1,78 @@
+"""Emails to people, rendered from Jinja templates in ``include/templates/`` that a district can edit.
+
+Only counts, reason codes, row numbers and State Test Numbers reach a template; the renderer never
+sees names or dates of birth, so no template edit can leak them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from roster.config import District
+from roster.errors import ConfigError
+from roster.qa import QaReport
+from roster.validation import REASONS
+
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class Email:
+    to: list[str]
+    cc: list[str]
+    subject: str
+    html: str
+
+
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root / "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def render(root: Path, name: str, **context: object) -> tuple[str, str]:
+    """``<name>.subject.j2`` and ``<name>.html.j2`` rendered with ``context``."""
+    env = _environment(root)
+    try:
+        subject = env.get_template(f"{name}.subject.j2").render(**context).strip()
+        html = env.get_template(f"{name}.html.j2").render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"{root / 'templates' / exc.name}: email template not found") from None
+    except jinja2.TemplateError as exc:
+        where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise ConfigError(f"{root / 'templates'}/{name}:{where} template error: {exc}") from None
+    return " ".join(subject.split()), html
+
+
+def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
+    """The QA-failure email: to the point person, cc the coordinator.
+
+    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
+    """
+    allowed = {"row_number", "state_test_number", "field", "reason"}
+    shown = [{k: r[k] for k in allowed} for r in rejects[:MAX_LISTED]]
+    fields: dict[str, str] = {}
+    for r in rejects:
+        fields.setdefault(r["reason"], r["field"])
+    reasons = {
+        code: {"count": count, "field": fields.get(code, ""), "instruction": REASONS.get(code, "")}
+        for code, count in sorted(report.rejects_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    }
+    subject, html = render(
+        root,
+        "qa_failed",
+        district=district,
+        report=report,
+        reasons=reasons,
+        rejects=shown,
+        rejects_total=len(rejects),
+        rejects_shown=len(shown),
+        run_location=run_location,
+    )
+    return Email(to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html)

@@ -1,0 +1,92 @@
+"""Shared test setup: an isolated Airflow home on SQLite, and real SFTP/SMTP servers on loopback.
+
+Airflow reads its configuration when first imported, so the environment is set here, before any
+test module imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+INCLUDE = REPO / "include"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="roster-test-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "ROSTER_RETRY_DELAY_SECONDS": "1",
+        "ROSTER_TRANSFER_RETRIES": "1",
+    }
+)
+os.environ.pop("ROSTER_INCLUDE_DIR", None)
+os.environ.pop("ROSTER_DATA_ROOT", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's own metadata database (SQLite), migrated once per test session."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def include_copy(tmp_path: Path) -> Path:
+    """A private copy of include/ that a test may edit."""
+    target = tmp_path / "include"
+    shutil.copytree(INCLUDE, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A real SFTP server (sshd, or asyncssh where sshd is absent) and an SMTP sink, session-wide."""
+    from roster.devservers import airflow_connection, airflow_smtp_connection, start_sftp, start_smtp
+
+    base = tmp_path_factory.mktemp("servers")
+    sftp = start_sftp(base / "sftp", base / "keys")
+    smtp = start_smtp(base / "mail")
+    try:
+        yield {
+            "sftp": sftp,
+            "smtp": smtp,
+            "sftp_conn": airflow_connection(sftp),
+            "smtp_conn": airflow_smtp_connection(smtp),
+        }
+    finally:
+        sftp.stop()
+        smtp.stop()
+
+
+@pytest.fixture
+def night_env(servers: dict, airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Connections to the real servers, a fresh data root, and empty server folders and mailbox."""
+    sftp_root: Path = servers["sftp"].root
+    for child in sftp_root.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    for message in Path(servers["smtp"].maildir).glob("*.eml"):
+        message.unlink()
+    data_root = tmp_path / "data"
+    monkeypatch.setenv("ROSTER_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("AIRFLOW_CONN_RETHINK_SFTP", json.dumps(servers["sftp_conn"]))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(servers["smtp_conn"]))
+    return {"data_root": data_root, "sftp_root": sftp_root, "smtp": servers["smtp"], "sftp": servers["sftp"]}
