@@ -1,0 +1,36 @@
+# make demo: one night of the sample district, end to end, on loopback servers.
+# make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
+# make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.
+# make lock: recompile requirements.txt from requirements.in.
+
+PYTHON ?= python3.11
+VENV := .venv
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+
+.PHONY: demo test up lock clean venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements.txt
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $@
+
+demo: venv
+	scripts/demo.sh
+
+test: venv
+	$(VENV)/bin/python -m pytest -q
+
+up: venv
+	scripts/up.sh
+
+lock: venv
+	$(UV) pip compile --python-version 3.11 requirements.in -o requirements.txt \
+		--annotation-style line --custom-compile-command "make lock"
+
+clean:
+	rm -rf var .pytest_cache .hypothesis
