@@ -14,12 +14,19 @@ import yaml
 from conftest import INCLUDE, REPO
 
 EXPECTED_EDGES = {
+    ("check_blackout", "extract_export"),
     ("extract_export", "validate_export"),
     ("validate_export", "qa_gate"),
     ("extract_export", "serialize_roster"),
     ("qa_gate", "serialize_roster"),
     ("qa_gate", "notify_qa_failure"),
+    ("serialize_roster", "change_gate"),
     ("serialize_roster", "upload_roster"),
+    ("change_gate", "upload_roster"),
+    ("change_gate", "notify_hold"),
+    ("notify_hold", "review_hold"),
+    ("review_hold", "upload_roster"),
+    ("upload_roster", "record_delivery"),
 }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 QA_REPORT = "qa_report.json"
 REJECTS = "rejects.csv"
 ACCEPTED_ROWS = "accepted_rows.json"
+CHANGES = "changes.csv"
+CARRIED = "carried_since.json"
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

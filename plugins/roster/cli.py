@@ -19,7 +19,7 @@ EXIT_OK, EXIT_QA_FAILED, EXIT_ERROR = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own exit code 2 matches ours; keep one line
-        self.exit(EXIT_ERROR, f"error: {message} (see roster {self.prog.split()[-1]} --help)\n")
+        self.exit(EXIT_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _date(value: str) -> dt.date:
@@ -53,22 +53,31 @@ def check_config(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from roster.config import include_root
-    from roster.transform import Night, validate, write_roster, write_validation
+    from roster.serialize import parse_roster
+    from roster.transform import Night, build_roster, mark_delivered, validate, write_changes, write_roster, write_validation
 
     root = include_root(args.include_dir)
     night = Night.load(root, args.district, args.date or dt.date.today())
+    previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
     result = validate(night, Path(args.input))
     out = Path(args.out)
     write_validation(result, out)
-    stale = out / night.output_name
-    if result.report.passed:
-        path = write_roster(night, result.accepted, out)
-        print(f"QA passed: {result.report.verdict}; wrote {path}")
-        return EXIT_OK
-    # A file left from an earlier passing run of the same night must not look like tonight's output.
-    stale.unlink(missing_ok=True)
-    print(f"QA failed: {result.report.verdict}; see {out / 'rejects.csv'}")
-    return EXIT_QA_FAILED
+    # A file left from an earlier run of the same night must not look like tonight's output.
+    (out / night.output_name).unlink(missing_ok=True)
+    if not result.report.passed:
+        print(f"QA failed: {result.report.verdict}; see {out / 'rejects.csv'}")
+        return EXIT_QA_FAILED
+    roster = build_roster(night, result.accepted, result.rejects, previous)
+    write_changes(roster, out)
+    if roster.diff.held and not args.approve_hold:
+        print(f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / 'changes.csv'} (--approve-hold writes the file anyway)")
+        return EXIT_QA_FAILED
+    path = write_roster(night, roster, out)
+    if roster.diff.held:
+        mark_delivered(out, approved_by="--approve-hold")
+    carried = roster.diff.counts["carried"]
+    print(f"QA passed: {result.report.verdict}; wrote {path}" + (f" ({carried} absent students carried as inactive)" if carried else ""))
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="the SIS export (CSV)")
     p.add_argument("--out", required=True, help="folder for qa_report.json, rejects.csv and the roster file")
     p.add_argument("--date", type=_date, help="roster date YYYY-MM-DD (default: today)")
+    p.add_argument("--previous", help="the last delivered roster file, to diff against and carry absent students from")
+    p.add_argument("--approve-hold", action="store_true", help="write the file even when the changes cross a threshold")
     p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
     p.set_defaults(func=run)
     return parser

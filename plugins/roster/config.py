@@ -186,6 +186,8 @@ class QaRules(_Strict):
     max_deactivation_rate: Rate = 0.10
     max_change_rate: Rate = 0.75
     hold_timeout: Duration = dt.timedelta(hours=20)
+    #: How long a student absent from the export stays in the file as inactive before dropping.
+    carry_inactive_days: int = Field(default=365, ge=0)
 
 
 class Blackout(_Strict):
@@ -308,8 +310,10 @@ class Layout(_Strict):
     @model_validator(mode="after")
     def _must_key_students(self) -> Layout:
         fields = [c.field for c in self.columns]
-        if "state_test_number" not in fields:
-            raise ValueError("columns must include the field state_test_number")
+        for required in ("state_test_number", "status"):
+            # The id keys every student; the status lets a student who left be sent as inactive.
+            if required not in fields:
+                raise ValueError(f"columns must include the field {required}")
         headers = [c.header for c in self.columns]
         repeated = sorted({h for h in headers if headers.count(h) > 1})
         if repeated:
@@ -342,7 +346,9 @@ def resolve(root: Path, path: str) -> Path:
 
 
 def _format_error(path: Path, err: ValidationError) -> str:
-    first = err.errors()[0]
+    errors = err.errors()
+    # An unknown key first: a typo'd key (max_reject_rat) is also a missing one, and the typo is the news.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"{path}: unknown key '{key}'"

@@ -76,3 +76,41 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         run_location=run_location,
     )
     return Email(to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html)
+
+
+#: Change kinds a reviewer must see by id in a hold email, most consequential first.
+HOLD_KINDS = ("deactivated", "identity_changed", "other_changed", "reactivated", "added")
+
+
+def hold_notice(root: Path, district: District, report: QaReport, changes: list[dict], run_location: str, run_ref: str) -> Email:
+    """The hold email: to the point person, cc the coordinator and on-call, in one message.
+
+    ``changes`` are changes.csv rows (state_test_number, change, fields) and nothing else.
+    """
+    rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
+    concerned = sorted((c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"]))
+    summary = report.extra["changes"]
+    subject, html = render(
+        root,
+        "hold",
+        district=district,
+        report=report,
+        changes=summary,
+        reasons=summary["hold_reasons"],
+        concerned=[{k: c[k] for k in ("state_test_number", "change", "fields")} for c in concerned[:MAX_LISTED]],
+        concerned_total=len(concerned),
+        run_ref=run_ref,
+        run_location=run_location,
+        hold_timeout=_duration_words(district.qa.hold_timeout),
+    )
+    cc = list(dict.fromkeys([*district.contacts.coordinator, *district.contacts.oncall]))
+    return Email(to=list(district.contacts.point_person), cc=cc, subject=subject, html=html)
+
+
+def _duration_words(delta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"

@@ -2,7 +2,10 @@
 
 1. ``validate_night``: read the export, apply the rules, judge QA, write ``qa_report.json``,
    ``rejects.csv`` and ``accepted_rows.json`` (row numbers only) into the run folder.
-2. ``serialize_night``: render the accepted rows into the vendor's file in the run folder.
+2. ``serialize_night``: render the accepted rows into the vendor's file in the run folder, with the
+   students carried from the last delivered roster, and judge the night's changes against it
+   (``changes.csv``, and ``changes`` in ``qa_report.json``).
+3. ``snapshot_of_delivery``: after the upload, the delivered file read back as the next baseline.
 
 Between tasks only the run folder is shared: the serializer re-reads the run's copy of the export and
 keeps the accepted row numbers, so no intermediate file holds names or dates of birth.
@@ -21,7 +24,8 @@ from roster.config import District, Layout, find_district, load_layout
 from roster.crossmatch import CrossMatch, load_crossmatch
 from roster.qa import QaReport, judge
 from roster.reading import Export, read_export
-from roster.serialize import render_roster
+from roster.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
+from roster.serialize import parse_roster, render, roster_frame
 from roster.validation import REJECT_COLUMNS, NightRules, find_rejects
 
 
@@ -116,14 +120,58 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
     return result
 
 
-def write_roster(night: Night, accepted: pd.DataFrame, out_dir: Path) -> Path:
-    """Render the accepted rows into ``out_dir/<destination.filename>``."""
-    data = render_roster(accepted, night.district, night.crossmatch, night.layout)
-    return artifacts.write_bytes(out_dir / night.output_name, data)
+@dataclass
+class Roster:
+    """Tonight's roster: the frame (carried students included), its diff, and the file's bytes."""
+
+    frame: pd.DataFrame
+    diff: RosterDiff
+    data: bytes
 
 
-def serialize_night(night: Night, export_path: Path, out_dir: Path) -> Path:
-    """Step 2 of the night, in its own process: re-read the export and keep the accepted rows."""
+def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, previous: pd.DataFrame | None) -> Roster:
+    """Accepted rows as the vendor's file, plus the students carried from ``previous``, judged.
+
+    ``rejected`` is tonight's rejects (only its ``state_test_number`` column is used).
+    """
+    tonight = roster_frame(accepted, night.district, night.crossmatch, night.layout)
+    qa = night.district.qa
+    rejected_ids = frozenset(rejected["state_test_number"]) - {""}
+    diff = compare(tonight, previous, night.layout, night.roster_date, qa.carry_inactive_days, rejected_ids)
+    judge_changes(diff, qa.max_deactivation_rate, qa.max_change_rate)
+    frame = with_carried(tonight, diff)
+    return Roster(frame=frame, diff=diff, data=render(frame, night.layout))
+
+
+def write_changes(roster: Roster, out_dir: Path) -> None:
+    """``changes.csv`` (ids and field names only), the carried ids, and ``changes`` in the QA report."""
+    changes = roster.diff.changes[CHANGES_COLUMNS]
+    artifacts.write_bytes(out_dir / artifacts.CHANGES, changes.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    carried = roster.frame[roster.frame["carried_since"] != ""]
+    artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["changes"] = roster.diff.summary()
+    report["held"] = roster.diff.held
+    report["rows_in_file"] = len(roster.frame)
+    report["rows_delivered"] = len(roster.frame) if report["passed"] and not roster.diff.held else 0
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
+def mark_delivered(out_dir: Path, **details: object) -> None:
+    """Record in ``qa_report.json`` that the file went out (after an upload or an approved hold)."""
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["rows_delivered"] = report.get("rows_in_file", report["rows_delivered"])
+    report.update(details)
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
+def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
+    """The roster file, ``out_dir/<destination.filename>``."""
+    return artifacts.write_bytes(out_dir / night.output_name, roster.data)
+
+
+def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
+    """The rows validation accepted, re-read from the export (so no intermediate file holds names)."""
     row_numbers = artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"]
     frame = _frame(read_export(export_path, night.district.source))
     accepted = frame[frame["row_number"].isin(row_numbers)].reset_index(drop=True)
@@ -131,4 +179,21 @@ def serialize_night(night: Night, export_path: Path, out_dir: Path) -> Path:
         raise RuntimeError(
             f"{export_path}: the export changed since it was validated ({len(accepted)} of {len(row_numbers)} accepted rows found)"
         )
-    return write_roster(night, accepted, out_dir)
+    return accepted
+
+
+def serialize_night(night: Night, export_path: Path, out_dir: Path, previous: pd.DataFrame | None) -> Roster:
+    """Step 2 of the night, in its own process: tonight's file and its changes, in ``out_dir``."""
+    rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
+    roster = build_roster(night, accepted_rows(night, export_path, out_dir), rejected, previous)
+    write_roster(night, roster, out_dir)
+    write_changes(roster, out_dir)
+    return roster
+
+
+def snapshot_of_delivery(night: Night, out_dir: Path) -> pd.DataFrame:
+    """The delivered file read back, with each carried student's ``carried_since``: the next baseline."""
+    frame = parse_roster(out_dir / night.output_name, night.layout)
+    carried = artifacts.read_json(out_dir / artifacts.CARRIED)
+    frame["carried_since"] = frame["state_test_number"].map(carried).fillna("").astype("str")
+    return frame

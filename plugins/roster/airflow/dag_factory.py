@@ -1,7 +1,12 @@
 """One DAG per district file: ``roster_<district_id>``.
 
-extract_export → validate_export → qa_gate ─┬→ serialize_roster → upload_roster
-                                            └→ notify_qa_failure (emails the point person, fails the run)
+check_blackout → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
+                                                             │                                  └→ notify_hold → review_hold ┘
+                                                             └→ notify_qa_failure (emails the point person, fails the run)
+
+A night whose changes against the last delivered roster cross a threshold is held: ``review_hold``
+(the standard provider's ``ApprovalOperator``) waits for a person up to ``qa.hold_timeout`` and
+rejects by default; ``approve_hold`` in the run's conf delivers without waiting.
 
 Tasks hand each other file names inside the night's run folder (``ROSTER_DATA_ROOT/<district>/<date>/``),
 never data. Parsing this module imports no pandas or pandera: the heavy work is imported inside tasks.
@@ -19,7 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, get_current_context, task
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from roster.config import District, district_files, include_root, load_district, resolve
@@ -111,7 +117,24 @@ def build_dag(district: District, root: Path) -> DAG:
         tags=[*TAGS, district_id, f"mode:{district.mode}"],
         doc_md=_doc(district),
         default_args={"owner": "roster", "retries": 0},
+        params={
+            "approve_hold": Param(
+                False, type="boolean", title="Approve a held roster",
+                description="Deliver even when the changes cross a threshold (a planned change such as a new school year).",
+            ),
+        },
     ) as dag:
+
+        @task.short_circuit(ignore_downstream_trigger_rules=True)
+        def check_blackout() -> bool:
+            """Skip the whole night, successfully, inside a blackout window (summer pause)."""
+            from roster.airflow import steps
+
+            reason = steps.blackout_reason(district, roster_date(district))
+            if reason:
+                log.warning("BLACKOUT: %s", reason)
+                return False
+            return True
 
         @task(**transfer_retry_args())
         @fail_fast
@@ -136,19 +159,60 @@ def build_dag(district: District, root: Path) -> DAG:
 
         @task
         @fail_fast
-        def serialize_roster(export_name: str) -> str:
-            """Write the vendor's pipe-delimited file in the run folder; its file name."""
+        def serialize_roster(export_name: str) -> dict[str, Any]:
+            """Write the vendor's file (absent students carried as inactive) and diff it with the last delivery."""
             from roster.airflow import steps
 
             return steps.serialize(district, root, roster_date(district), export_name)
 
+        @task.branch
+        def change_gate(serialized: dict[str, Any]) -> str:
+            """Deliver, unless the changes cross a threshold: then hold for review (or approve_hold)."""
+            if not serialized["held"]:
+                return "upload_roster"
+            if get_current_context()["params"].get("approve_hold"):
+                log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
+                return "upload_roster"
+            return "notify_hold"
+
         @task(**transfer_retry_args())
+        @fail_fast
+        def notify_hold() -> None:
+            """Email point person, coordinator and on-call the changes and how to approve or reject."""
+            from roster.airflow import steps
+
+            context = get_current_context()
+            reasons = steps.notify_hold(district, root, roster_date(district), context["run_id"])
+            log.warning("HOLD: %s; waiting for a decision in review_hold", reasons)
+
+        review_hold = ApprovalOperator(
+            task_id="review_hold",
+            subject=f"Roster {district.district_id}: approve the held roster?",
+            body=(
+                "Tonight's roster crosses a change threshold (see the hold email and this run's qa_report.json). "
+                "Approve to deliver it, Reject to send nothing."
+            ),
+            defaults=[ApprovalOperator.REJECT],
+            fail_on_reject=True,
+            response_timeout=district.qa.hold_timeout,
+            doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
+        )
+
+        @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **transfer_retry_args())
         @fail_fast
         def upload_roster(filename: str) -> dict[str, Any]:
             """Upload atomically over SFTP to the district's folder."""
             from roster.airflow import steps
 
             return steps.upload(district, roster_date(district), filename)
+
+        @task
+        @fail_fast
+        def record_delivery(delivered: dict[str, Any]) -> dict[str, Any]:
+            """Make the delivered roster the baseline of the next night's diff."""
+            from roster.airflow import steps
+
+            return steps.record_delivery(district, root, roster_date(district), delivered)
 
         @task(**transfer_retry_args())
         @fail_fast
@@ -160,11 +224,17 @@ def build_dag(district: District, root: Path) -> DAG:
             raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
 
         export_name = extract_export()
+        check_blackout() >> export_name
         verdict = validate_export(export_name)
         gate = qa_gate(verdict)
-        roster_file = serialize_roster(export_name)
-        gate >> [roster_file, notify_qa_failure()]
-        upload_roster(roster_file)
+        serialized = serialize_roster(export_name)
+        gate >> [serialized, notify_qa_failure()]
+        changes = change_gate(serialized)
+        delivered = upload_roster(serialized["filename"])
+        hold = notify_hold()
+        changes >> [delivered, hold]
+        hold >> review_hold >> delivered
+        record_delivery(delivered)
     return dag
 
 

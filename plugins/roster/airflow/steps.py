@@ -75,16 +75,36 @@ def validate(district: District, root: Path, day: dt.date, export_name: str) -> 
     }
 
 
-def serialize(district: District, root: Path, day: dt.date, export_name: str) -> str:
-    """Render the roster file into the run folder; its file name."""
+def blackout_reason(district: District, day: dt.date) -> str | None:
+    """Why tonight sends nothing, when it falls in one of the district's blackout windows."""
+    window = district.in_blackout(day)
+    if window is None:
+        return None
+    return f"{day} is inside the blackout window {window.start} to {window.end} of district {district.district_id}: nothing is read or sent tonight"
+
+
+def serialize(district: District, root: Path, day: dt.date, export_name: str) -> dict[str, Any]:
+    """Render the roster file into the run folder and judge its changes against the last delivery."""
+    from roster.snapshot import read_snapshot
     from roster.transform import serialize_night
 
     night = _night(district, root, day)
+    with storage.snapshot_workspace(district.district_id) as state:
+        snapshot = read_snapshot(state)
+    if snapshot is not None and snapshot.roster_date > day:
+        log.warning("the last delivered roster is from %s, newer than this night (%s)", snapshot.roster_date, day)
     with storage.run_workspace(district.district_id, day) as folder:
-        path = serialize_night(night, folder / export_name, folder)
-        size = path.stat().st_size
-    log.info("roster file %s written (%d bytes)", path.name, size)
-    return path.name
+        roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
+        size = (folder / night.output_name).stat().st_size
+    diff = roster.diff
+    log.info(
+        "roster file %s written (%d rows, %d bytes); changes against %s: %s",
+        night.output_name, len(roster.frame), size,
+        snapshot.roster_date if snapshot else "nothing (first night)", diff.counts,
+    )
+    for reason in diff.hold_reasons:
+        log.warning("HOLD: %s", reason)
+    return {"filename": night.output_name, "held": diff.held, "hold_reasons": diff.hold_reasons, "changes": diff.counts}
 
 
 def upload(district: District, day: dt.date, filename: str) -> dict[str, Any]:
@@ -93,6 +113,36 @@ def upload(district: District, day: dt.date, filename: str) -> dict[str, Any]:
         delivered = transfer.upload(district.destination.conn_id, folder / filename, district.remote_dir, filename)
     log.info("delivered %s (%d bytes) over connection %s", delivered.remote_path, delivered.size, district.destination.conn_id)
     return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode}
+
+
+def record_delivery(district: District, root: Path, day: dt.date, delivered: dict[str, Any]) -> dict[str, Any]:
+    """Make tonight's delivered roster the district's snapshot, the baseline of the next night."""
+    from roster.snapshot import write_snapshot
+    from roster.transform import mark_delivered, snapshot_of_delivery
+
+    night = _night(district, root, day)
+    with storage.run_workspace(district.district_id, day) as folder:
+        frame = snapshot_of_delivery(night, folder)
+        mark_delivered(folder, remote_path=delivered["remote_path"], mode=delivered["mode"])
+        with storage.snapshot_workspace(district.district_id) as state:
+            write_snapshot(state, frame, day, folder / night.output_name)
+    log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
+    return {"snapshot_date": day.isoformat(), "students": len(frame)}
+
+
+def notify_hold(district: District, root: Path, day: dt.date, run_ref: str) -> str:
+    """Email point person, coordinator and on-call: the changes, the ids concerned, how to decide."""
+    from roster.emails import hold_notice
+    from roster.qa import QaReport
+
+    with storage.run_workspace(district.district_id, day) as folder:
+        report = QaReport.from_json(artifacts.read_json(folder / artifacts.QA_REPORT))
+        with (folder / artifacts.CHANGES).open(encoding="utf-8", newline="") as handle:
+            changes = list(csv.DictReader(handle))
+        email = hold_notice(root, district, report, changes, storage.run_location(district.district_id, day), run_ref)
+        mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.CHANGES])
+    log.info("hold email sent to %d recipients and %d cc", len(email.to), len(email.cc))
+    return "; ".join(report.extra["changes"]["hold_reasons"])
 
 
 def notify_qa_failure(district: District, root: Path, day: dt.date) -> str:

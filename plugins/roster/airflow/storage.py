@@ -45,20 +45,37 @@ def run_location(district_id: str, roster_date: dt.date) -> str:
     return f"{root.rstrip('/')}/{run_key(district_id, roster_date)}" if is_url(root) else str(_local(root) / run_key(district_id, roster_date))
 
 
+SNAPSHOT_FOLDER = "snapshot"
+
+
 @contextlib.contextmanager
 def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
     """A local folder holding the night's artifacts; changes are saved back when the block ends."""
+    with workspace(run_key(district_id, roster_date)) as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def snapshot_workspace(district_id: str) -> Iterator[Path]:
+    """A local folder holding the district's last delivered roster (see ``roster.snapshot``)."""
+    with workspace(f"{district_id}/{SNAPSHOT_FOLDER}") as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def workspace(key: str) -> Iterator[Path]:
+    """``ROSTER_DATA_ROOT/<key>`` as a local folder; on an object store, pulled before and pushed after."""
     root = data_root()
     if not is_url(root):
-        folder = _local(root) / run_key(district_id, roster_date)
+        folder = _local(root) / key
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         yield folder
         return
 
     from airflow.sdk import ObjectStoragePath
 
-    remote = ObjectStoragePath(root.rstrip("/")) / district_id / roster_date.isoformat()
-    with tempfile.TemporaryDirectory(prefix=f"roster-{district_id}-") as scratch:
+    remote = ObjectStoragePath(root.rstrip("/")) / key
+    with tempfile.TemporaryDirectory(prefix="roster-") as scratch:
         local = Path(scratch)
         if remote.exists():
             for item in remote.iterdir():
@@ -68,9 +85,12 @@ def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
         before = {p.name: p.stat().st_mtime_ns for p in local.iterdir()}
         yield local
         remote.mkdir(parents=True, exist_ok=True)
-        for path in local.iterdir():
-            if path.is_file() and before.get(path.name) != path.stat().st_mtime_ns:
-                with path.open("rb") as src, (remote / path.name).open("wb") as dst:
+        after = {p.name: p for p in local.iterdir() if p.is_file()}
+        # Data files first, pointers (*.json) last: a reader on another worker never sees a
+        # pointer to a file that has not arrived yet.
+        for name in sorted(after, key=lambda n: n.endswith(".json")):
+            if before.get(name) != after[name].stat().st_mtime_ns:
+                with after[name].open("rb") as src, (remote / name).open("wb") as dst:
                     shutil.copyfileobj(src, dst)
-        for name in before.keys() - {p.name for p in local.iterdir()}:
+        for name in before.keys() - after.keys():
             (remote / name).unlink(missing_ok=True)
