@@ -91,7 +91,9 @@ def _first_bad_line(path: Path, encoding: str) -> int | None:
     return None
 
 
-def _parse(path: Path, source: Source, mapped: dict[str, str], threaded: bool) -> tuple[pa.Table, list[int | None]]:
+def _parse(
+    path: Path, source: Source, mapped: dict[str, str], header: list[str], threaded: bool
+) -> tuple[pa.Table, list[int | None]]:
     ragged: list[int | None] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -101,7 +103,11 @@ def _parse(path: Path, source: Source, mapped: dict[str, str], threaded: bool) -
     headers = list(mapped.values())
     table = pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(encoding=_codec_name(source.encoding), use_threads=threaded, block_size=1 << 22),
+        # The header is named as ``read_header`` read it (spaces trimmed), so " DOB" still finds DOB.
+        read_options=pacsv.ReadOptions(
+            encoding=_codec_name(source.encoding), use_threads=threaded, block_size=1 << 22,
+            column_names=header, skip_rows=1,
+        ),
         parse_options=pacsv.ParseOptions(
             delimiter=source.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid_row
         ),
@@ -120,10 +126,10 @@ def read_export(path: Path, source: Source) -> Export:
     header = read_header(path, source)
     mapped = _check_columns(path, header, source)
     try:
-        table, ragged = _parse(path, source, mapped, threaded=True)
+        table, ragged = _parse(path, source, mapped, header, threaded=True)
         if any(number is None for number in ragged):
             # The threaded parser cannot tell where a bad row sits; re-read in one thread to know.
-            table, ragged = _parse(path, source, mapped, threaded=False)
+            table, ragged = _parse(path, source, mapped, header, threaded=False)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         message = str(exc)
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:

@@ -25,7 +25,8 @@ from roster.dates import age_on, parse_dates
 MIN_AGE, MAX_AGE = 2, 22
 
 #: A pipe breaks the vendor's columns, CR/LF its rows; other control characters corrupt names.
-FORBIDDEN = r"[|\x00-\x1f\x7f]"
+#: C1 controls (U+0080-U+009F, NEL among them) are included: a cp1252 export read as latin-1 gives them.
+FORBIDDEN = r"[|\x00-\x1f\x7f-\x9f]"
 
 #: reason code -> what the point person should do about it (used in reports and emails).
 REASONS: dict[str, str] = {
