@@ -155,3 +155,45 @@ def test_summary_has_counts_and_rates_but_no_ids() -> None:
     summary = diff.summary()
     assert summary["deactivated"] == 1 and summary["held"] is True
     assert "1002" not in repr(summary)
+
+
+def test_roster_run_previous_shows_the_diff_and_holds_offline(tmp_path) -> None:
+    """``roster run --previous`` judges tonight against a delivered file: held → exit 1, no file."""
+    import json
+
+    from conftest import INCLUDE
+    from roster.cli import main
+
+    export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
+    night1 = tmp_path / "night1"
+    assert main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(night1), "--date", "2026-11-20"]) == 0
+    delivered = night1 / "sample_isd_roster_20261120.txt"
+    truncated = tmp_path / "half.csv"
+    truncated.write_bytes(b"\r\n".join(export.read_bytes().split(b"\r\n")[:151]) + b"\r\n")
+
+    night2 = tmp_path / "night2"
+    args = ["run", "--district", "sample_isd", "--input", str(truncated), "--out", str(night2), "--date", "2026-11-21", "--previous", str(delivered)]
+    assert main(args) == 1
+    report = json.loads((night2 / "qa_report.json").read_text())
+    assert report["held"] is True and report["rows_delivered"] == 0
+    assert report["changes"]["deactivated"] == 134 and report["changes"]["carried"] == 143
+    assert not (night2 / "sample_isd_roster_20261121.txt").exists()
+    assert (night2 / "changes.csv").read_text().splitlines()[0] == "state_test_number,change,fields"
+
+    assert main([*args, "--approve-hold"]) == 0
+    lines = (night2 / "sample_isd_roster_20261121.txt").read_bytes().decode().split("\r\n")
+    assert len([l for l in lines[1:] if l]) == 286  # every student of night 1 is still there
+    assert json.loads((night2 / "qa_report.json").read_text())["rows_delivered"] == 286
+
+
+def test_roster_run_previous_rejects_a_file_of_another_layout(tmp_path, capsys) -> None:
+    from conftest import INCLUDE
+    from roster.cli import main
+
+    bogus = tmp_path / "prev.txt"
+    bogus.write_text("a|b\n1|2\n")
+    export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
+    code = main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(tmp_path / "o"), "--date", "2026-11-20", "--previous", str(bogus)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "prev.txt" in err[0] and "line 1" in err[0]
