@@ -14,7 +14,9 @@ import yaml
 from conftest import INCLUDE, REPO
 
 EXPECTED_EDGES = {
-    ("check_blackout", "extract_export"),
+    ("check_blackout", "wait_for_export"),
+    ("wait_for_export", "extract_export"),
+    ("change_gate", "yield_to_newer_night"),
     ("extract_export", "validate_export"),
     ("validate_export", "qa_gate"),
     ("extract_export", "serialize_roster"),

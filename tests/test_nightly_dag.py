@@ -91,9 +91,14 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     assert not any(p.is_file() for p in night_env["sftp_root"].rglob("*"))
 
     messages = night_env["smtp"].messages()
-    assert len(messages) == 1
-    message = messages[0]
-    assert message["To"] == "it@sample.k12.example"
+    assert sorted(m["To"] for m in messages) == ["data-oncall@example.org", "it@sample.k12.example"]
+    message = next(m for m in messages if m["To"] == "it@sample.k12.example")
+    oncall = next(m for m in messages if m["To"] == "data-oncall@example.org")
+    assert oncall["Subject"] == "[roster FAILED] sample_isd 2026-11-20: notify_qa_failure"
+    oncall_body = oncall.get_body(("html",)).get_content()
+    assert "QA failed, nothing sent: 14 of 300 rows rejected" in oncall_body
+    assert "/dags/roster_sample_isd/runs/" in oncall_body and "/tasks/notify_qa_failure" in oncall_body
+    assert "QA failed" in oncall_body and "RUNBOOK" in oncall_body
     assert message["Cc"] == "coordinator@example.org"
     assert "Sample ISD" in message["Subject"] and "2026-11-20" in message["Subject"] and "QA failed" in message["Subject"]
     body = message.get_body(("html",)).get_content()
@@ -106,8 +111,8 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     assert rejects.splitlines()[0] == "row_number,state_test_number,field,reason"
     assert len(rejects.splitlines()) == 15
 
-    raw = message.as_string()
-    leaked = [v for v in _private_values(EXPORT) if v in raw or v in body]
+    raw = message.as_string() + oncall.as_string()
+    leaked = [v for v in _private_values(EXPORT) if v in raw or v in body or v in oncall_body]
     assert leaked == []
 
     run_dir = night_env["data_root"] / "sample_isd" / NIGHT.isoformat()

@@ -129,8 +129,10 @@ def test_held_night_sends_nothing_emails_and_fails_at_hold_timeout(night_env: di
     assert _snapshot_date(night_env["data_root"]) == "2026-11-20"
 
     messages = night_env["smtp"].messages()
-    assert len(messages) == 1
-    message = messages[0]
+    assert sorted(m["To"] for m in messages) == ["data-oncall@example.org", "it@sample.k12.example"]
+    oncall = next(m for m in messages if m["To"] == "data-oncall@example.org")
+    assert oncall["Subject"].endswith("2026-11-21: review_hold")
+    message = next(m for m in messages if m["To"] == "it@sample.k12.example")
     assert "HELD" in message["Subject"] and "2026-11-21" in message["Subject"]
     assert message["To"] == "it@sample.k12.example"
     assert set(message["Cc"].split(", ")) == {"coordinator@example.org", "data-oncall@example.org"}

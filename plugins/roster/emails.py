@@ -114,3 +114,9 @@ def _duration_words(delta) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{seconds} seconds"
+
+
+def oncall_failure(root: Path, district: District, **facts: object) -> Email:
+    """The on-call email for a failed task (see ``roster.airflow.oncall``)."""
+    subject, html = render(root, "oncall_failure", district=district, **facts)
+    return Email(to=list(district.contacts.oncall), cc=[], subject=subject, html=html)

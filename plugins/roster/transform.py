@@ -157,10 +157,19 @@ def write_changes(roster: Roster, out_dir: Path) -> None:
     artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
 
 
+def mark_superseded(out_dir: Path, newer: dt.date) -> None:
+    """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["superseded_by"] = newer.isoformat()
+    report["rows_delivered"] = 0
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
 def mark_delivered(out_dir: Path, **details: object) -> None:
     """Record in ``qa_report.json`` that the file went out (after an upload or an approved hold)."""
     report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
     report["rows_delivered"] = report.get("rows_in_file", report["rows_delivered"])
+    report.pop("superseded_by", None)
     report.update(details)
     artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
 

@@ -1,8 +1,13 @@
 """One DAG per district file: ``roster_<district_id>``.
 
-check_blackout → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
-                                                             │                                  └→ notify_hold → review_hold ┘
-                                                             └→ notify_qa_failure (emails the point person, fails the run)
+check_blackout → wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
+                                                                               │                                  ├→ notify_hold → review_hold ┘
+                                                                               │                                  └→ yield_to_newer_night
+                                                                               └→ notify_qa_failure (emails the point person, fails the run)
+
+A night older than the one the vendor already holds (a backfill, a late re-run) is archived but not
+sent (``yield_to_newer_night``), unless the run's conf says ``force_upload``. Any failed task emails
+the district's on-call contacts (``OnCallNotifier``).
 
 A night whose changes against the last delivered roster cross a threshold is held: ``review_hold``
 (the standard provider's ``ApprovalOperator``) waits for a person up to ``qa.hold_timeout`` and
@@ -28,6 +33,8 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from roster.airflow.oncall import OnCallNotifier
+from roster.airflow.sensors import ExportSensor
 from roster.config import District, district_files, include_root, load_district, resolve
 from roster.errors import ConfigError, RosterError
 
@@ -52,11 +59,16 @@ def transfer_retry_args() -> dict[str, Any]:
     }
 
 
-def roster_date(district: District) -> dt.date:
+def local_date(moment: dt.datetime, timezone: str) -> dt.date:
+    """The calendar date of ``moment`` in ``timezone`` (right across daylight-saving changes)."""
+    return pendulum.instance(moment).in_timezone(timezone).date()
+
+
+def roster_date(district: District, context: Any = None) -> dt.date:
     """The night's roster date: the run's logical date in the district's time zone."""
-    context = get_current_context()
+    context = context if context is not None else get_current_context()
     moment = context.get("logical_date") or context["dag_run"].run_after
-    return pendulum.instance(moment).in_timezone(district.timezone).date()
+    return local_date(moment, district.timezone)
 
 
 def fail_fast(func: F) -> F:
@@ -116,11 +128,15 @@ def build_dag(district: District, root: Path) -> DAG:
         max_active_runs=1,
         tags=[*TAGS, district_id, f"mode:{district.mode}"],
         doc_md=_doc(district),
-        default_args={"owner": "roster", "retries": 0},
+        default_args={"owner": "roster", "retries": 0, "on_failure_callback": OnCallNotifier(district, root)},
         params={
             "approve_hold": Param(
                 False, type="boolean", title="Approve a held roster",
                 description="Deliver even when the changes cross a threshold (a planned change such as a new school year).",
+            ),
+            "force_upload": Param(
+                False, type="boolean", title="Send even if a newer night was delivered",
+                description="Deliver this night even though the vendor already holds a newer roster (a backfill that must win).",
             ),
         },
     ) as dag:
@@ -135,6 +151,14 @@ def build_dag(district: District, root: Path) -> DAG:
                 log.warning("BLACKOUT: %s", reason)
                 return False
             return True
+
+        wait_for_export = ExportSensor(
+            task_id="wait_for_export",
+            district=district,
+            root=root,
+            poke_interval=_env_int("ROSTER_SENSOR_POKE_SECONDS", 300),
+            doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
+        )
 
         @task(**transfer_retry_args())
         @fail_fast
@@ -167,13 +191,30 @@ def build_dag(district: District, root: Path) -> DAG:
 
         @task.branch
         def change_gate(serialized: dict[str, Any]) -> str:
-            """Deliver, unless the changes cross a threshold: then hold for review (or approve_hold)."""
+            """Deliver, unless a newer night was delivered or the changes cross a threshold (then hold)."""
+            from roster.airflow import steps
+
+            params = get_current_context()["params"]
+            newer = steps.newer_delivery(district, roster_date(district))
+            if newer and not params.get("force_upload"):
+                return "yield_to_newer_night"
+            if newer:
+                log.warning("force_upload: sending this night although the vendor holds the newer night %s", newer)
             if not serialized["held"]:
                 return "upload_roster"
-            if get_current_context()["params"].get("approve_hold"):
+            if params.get("approve_hold"):
                 log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
                 return "upload_roster"
             return "notify_hold"
+
+        @task
+        def yield_to_newer_night() -> str:
+            """Archive this night without sending it: the vendor already holds a newer roster."""
+            from roster.airflow import steps
+
+            day = roster_date(district)
+            newer = steps.newer_delivery(district, day)
+            return steps.yield_to_newer(district, day, newer) if newer else "a newer night was delivered meanwhile"
 
         @task(**transfer_retry_args())
         @fail_fast
@@ -224,7 +265,7 @@ def build_dag(district: District, root: Path) -> DAG:
             raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
 
         export_name = extract_export()
-        check_blackout() >> export_name
+        check_blackout() >> wait_for_export >> export_name
         verdict = validate_export(export_name)
         gate = qa_gate(verdict)
         serialized = serialize_roster(export_name)
@@ -232,7 +273,7 @@ def build_dag(district: District, root: Path) -> DAG:
         changes = change_gate(serialized)
         delivered = upload_roster(serialized["filename"])
         hold = notify_hold()
-        changes >> [delivered, hold]
+        changes >> [delivered, hold, yield_to_newer_night()]
         hold >> review_hold >> delivered
         record_delivery(delivered)
     return dag

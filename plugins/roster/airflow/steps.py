@@ -32,6 +32,19 @@ def export_copy_name(district: District, day: dt.date) -> str:
     return "export_" + Path(district.source_path(day)).name
 
 
+def expected_export(district: District, root: Path, day: dt.date) -> str:
+    """Where tonight's export should be, as a user would look for it."""
+    source = district.source_path(day)
+    return source if source.startswith("sftp://") else str(resolve(root, source))
+
+
+def export_present(district: District, root: Path, day: dt.date) -> bool:
+    source = district.source_path(day)
+    if source.startswith("sftp://"):
+        return transfer.exists(source)
+    return resolve(root, source).is_file()
+
+
 def extract(district: District, root: Path, day: dt.date) -> str:
     """Copy tonight's export (a local path or ``sftp://<conn_id>/<path>``) into the run folder."""
     source = district.source_path(day)
@@ -85,14 +98,12 @@ def blackout_reason(district: District, day: dt.date) -> str | None:
 
 def serialize(district: District, root: Path, day: dt.date, export_name: str) -> dict[str, Any]:
     """Render the roster file into the run folder and judge its changes against the last delivery."""
-    from roster.snapshot import read_snapshot
+    from roster.snapshot import baseline_for
     from roster.transform import serialize_night
 
     night = _night(district, root, day)
     with storage.snapshot_workspace(district.district_id) as state:
-        snapshot = read_snapshot(state)
-    if snapshot is not None and snapshot.roster_date > day:
-        log.warning("the last delivered roster is from %s, newer than this night (%s)", snapshot.roster_date, day)
+        snapshot = baseline_for(state, day)
     with storage.run_workspace(district.district_id, day) as folder:
         roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
         size = (folder / night.output_name).stat().st_size
@@ -105,6 +116,29 @@ def serialize(district: District, root: Path, day: dt.date, export_name: str) ->
     for reason in diff.hold_reasons:
         log.warning("HOLD: %s", reason)
     return {"filename": night.output_name, "held": diff.held, "hold_reasons": diff.hold_reasons, "changes": diff.counts}
+
+
+def newer_delivery(district: District, day: dt.date) -> dt.date | None:
+    """The newer night the vendor already holds, when this night is older (a backfill, a late re-run)."""
+    from roster.snapshot import last_delivery
+
+    with storage.snapshot_workspace(district.district_id) as state:
+        delivery = last_delivery(state)
+    return delivery.roster_date if delivery and delivery.roster_date > day else None
+
+
+def yield_to_newer(district: District, day: dt.date, newer: dt.date) -> str:
+    """Archive this night without sending it: the vendor already holds a newer roster."""
+    from roster.transform import mark_superseded
+
+    message = (
+        f"not uploaded: the vendor already holds the newer roster of {newer}; this night ({day}) is archived "
+        f"in {storage.run_location(district.district_id, day)}. Trigger with {{\"force_upload\": true}} to send it anyway."
+    )
+    with storage.run_workspace(district.district_id, day) as folder:
+        mark_superseded(folder, newer)
+    log.warning("SUPERSEDED: %s", message)
+    return message
 
 
 def upload(district: District, day: dt.date, filename: str) -> dict[str, Any]:
