@@ -1,7 +1,7 @@
-"""The ``roster`` command: the nightly transform and the config check, offline.
+"""The ``roster`` command: the nightly transform, the config check and the go-live toolkit, offline.
 
-Exit codes: 0 success / QA passed, 1 QA failed, 2 any error (one ``error:`` line on stderr, no
-traceback).
+Exit codes: 0 success / QA passed / nothing to fix, 1 QA failed / something for the district to fix,
+2 any error (one ``error:`` line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -80,6 +80,66 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(result) -> int:
+    """Print a go-live step's summary, its files and notes; its exit code."""
+    print(f"{result.step} {result.district_id}: {result.summary}")
+    for note in result.notes:
+        print(f"  {note}")
+    if result.step != "announce":
+        for path in result.files:
+            print(f"  wrote {path}")
+    return result.exit_code
+
+
+def crossmatch(args: argparse.Namespace) -> int:
+    from roster import golive
+    from roster.config import include_root
+
+    root = include_root(args.include_dir)
+    return _report(golive.crossmatch(root, args.district, Path(args.input), Path(args.out)))
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    from roster import golive
+    from roster.config import include_root
+
+    root = include_root(args.include_dir)
+    return _report(golive.reconcile(root, args.district, Path(args.sis), Path(args.vendor), Path(args.out)))
+
+
+def announce(args: argparse.Namespace) -> int:
+    from roster import golive
+    from roster.config import include_root
+
+    send = None
+    if args.send:
+        from roster.airflow.mail import send_or_fail as send
+    root = include_root(args.include_dir)
+    return _report(golive.announce(root, args.district, Path(args.out), send=send))
+
+
+def status(args: argparse.Namespace) -> int:
+    from roster.airflow.storage import data_root, is_url
+    from roster.config import district_files, include_root, load_district
+    from roster.status import district_status, format_table
+
+    root = include_root(args.include_dir)
+    files = district_files(root)
+    if not files:
+        raise RosterError(f"{root / 'districts'}: no district files (*.yaml) found")
+    data, rows, errors = data_root(), [], []
+    for path in files:
+        try:
+            rows.append(district_status(load_district(path), data, remote=is_url(data)).cells())
+        except RosterError as exc:
+            errors.append(str(exc))
+    if rows:
+        print(format_table(rows))
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR if errors else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="roster", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -97,6 +157,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approve-hold", action="store_true", help="write the file even when the changes cross a threshold")
     p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
     p.set_defaults(func=run)
+
+    include_help = "include root (default: $ROSTER_INCLUDE_DIR or the project's include/)"
+    p = sub.add_parser("crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables")
+    p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
+    p.add_argument("--input", required=True, help="the SIS export (CSV)")
+    p.add_argument("--out", required=True, help="folder for crossmatch_report.csv and missing_<table>.csv")
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=crossmatch)
+
+    p = sub.add_parser("reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export")
+    p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
+    p.add_argument("--sis", required=True, help="the SIS export (CSV, as source: in the district file)")
+    p.add_argument("--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)")
+    p.add_argument("--out", required=True, help="folder for reconcile_report.csv")
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=reconcile)
+
+    p = sub.add_parser("announce", help="the go-live emails to teachers and administrators, as .eml files")
+    p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
+    p.add_argument("--out", required=True, help="folder for the .eml previews")
+    p.add_argument("--send", action="store_true", help="also send them through the district's smtp_conn_id")
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=announce)
+
+    p = sub.add_parser("status", help="every district: mode, last delivered night, last QA verdict, next run")
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=status)
     return parser
 
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source
+from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
 
 #: Fields that are names: trimmed and NFC-normalized so "José" typed two ways is one name.
@@ -40,19 +40,59 @@ class Export:
         return self.table.num_rows + len(self.ragged_rows)
 
 
+@dataclass(frozen=True)
+class CsvFormat:
+    """How to read one kind of file: what ``read_export`` needs from a district's ``source``.
+
+    ``columns`` maps canonical field -> header; ``required`` are the fields a file must carry (the
+    others are "mapped" in error messages). ``what`` names the file in messages ("export",
+    "vendor export"); ``encoding_hint`` says what to change when the file is not valid text.
+    """
+
+    encoding: str
+    delimiter: str
+    columns: dict[str, str]
+    required: tuple[str, ...] = REQUIRED_FIELDS
+    what: str = "export"
+    encoding_hint: str = "set source.encoding in the district file to the export's real encoding"
+
+    @classmethod
+    def of_source(cls, source: Source) -> CsvFormat:
+        """The SIS export, as a district's ``source`` describes it."""
+        return cls(encoding=source.encoding, delimiter=source.delimiter, columns=source.columns.mapped())
+
+    @classmethod
+    def of_vendor(cls, vendor: VendorExport) -> CsvFormat:
+        """The vendor's roster export (``vendor_export``): always UTF-8, every mapped column required."""
+        columns = vendor.columns.model_dump()
+        return cls(
+            encoding="utf-8",
+            delimiter=vendor.delimiter,
+            columns=columns,
+            required=tuple(columns),
+            what="vendor export",
+            encoding_hint="save the vendor export as UTF-8",
+        )
+
+
+def _format(spec: Source | CsvFormat) -> CsvFormat:
+    return spec if isinstance(spec, CsvFormat) else CsvFormat.of_source(spec)
+
+
 def _codec_name(encoding: str) -> str:
     name = codecs.lookup(encoding).name
     # A UTF-8 byte-order mark is always accepted, whatever the district file says.
     return "utf-8-sig" if name == "utf-8" else name
 
 
-def read_header(path: Path, source: Source) -> list[str]:
+def read_header(path: Path, source: Source | CsvFormat) -> list[str]:
     """The export's header line, split on the configured delimiter."""
+    source = _format(source)
     try:
         with path.open("rb") as handle:
             first = handle.readline(1 << 20)
     except FileNotFoundError:
-        raise InputError(f"{path}: export not found") from None
+        raise InputError(f"{path}: {source.what} not found") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     if not first.strip(b"\r\n\xef\xbb\xbf \t"):
@@ -64,16 +104,16 @@ def read_header(path: Path, source: Source) -> list[str]:
     return [h.strip() for h in next(csv.reader(io.StringIO(text), delimiter=source.delimiter))]
 
 
-def _check_columns(path: Path, header: list[str], source: Source) -> dict[str, str]:
+def _check_columns(path: Path, header: list[str], source: CsvFormat) -> dict[str, str]:
     """Canonical field -> header for the mapped columns, after checking the header holds them."""
-    mapped = source.columns.mapped()
+    mapped = dict(source.columns)
     for canonical, name in mapped.items():
         count = header.count(name)
         if count == 0:
             hint = ""
             if len(header) == 1 and source.delimiter not in header[0]:
                 hint = f"; is the file delimited by {source.delimiter!r}?"
-            kind = "required" if canonical in REQUIRED_FIELDS else "mapped"
+            kind = "required" if canonical in source.required else "mapped"
             raise InputError(f"{path}: line 1: {kind} column {name!r} ({canonical}) is missing from the header{hint}")
         if count > 1:
             raise InputError(f"{path}: line 1: column {name!r} ({canonical}) appears {count} times in the header")
@@ -92,7 +132,7 @@ def _first_bad_line(path: Path, encoding: str) -> int | None:
 
 
 def _parse(
-    path: Path, source: Source, mapped: dict[str, str], header: list[str], threaded: bool
+    path: Path, source: CsvFormat, mapped: dict[str, str], header: list[str], threaded: bool
 ) -> tuple[pa.Table, list[int | None]]:
     ragged: list[int | None] = []
 
@@ -121,8 +161,12 @@ def _parse(
     return table, ragged
 
 
-def read_export(path: Path, source: Source) -> Export:
-    """Read the export; an ``InputError`` for anything that makes the whole file unreadable."""
+def read_export(path: Path, source: Source | CsvFormat) -> Export:
+    """Read the export; an ``InputError`` for anything that makes the whole file unreadable.
+
+    ``source`` is a district's ``source`` (the SIS export) or any ``CsvFormat``.
+    """
+    source = _format(source)
     header = read_header(path, source)
     mapped = _check_columns(path, header, source)
     try:
@@ -135,7 +179,7 @@ def read_export(path: Path, source: Source) -> Export:
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
             line = _first_bad_line(path, source.encoding)
             where = f"line {line}: " if line else ""
-            raise InputError(f"{path}: {where}not valid {source.encoding} text (set source.encoding in the district file to the export's real encoding)") from None
+            raise InputError(f"{path}: {where}not valid {source.encoding} text ({source.encoding_hint})") from None
         raise InputError(f"{path}: cannot be parsed as CSV: {message.splitlines()[0]}") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
@@ -176,4 +220,9 @@ def _row_numbers(count: int, skipped: list[int]):
     return numbers
 
 
-__all__ = ["Export", "NAME_FIELDS", "OPTIONAL_FIELDS", "read_export", "read_header"]
+def read_vendor_export(path: Path, vendor: VendorExport) -> Export:
+    """The vendor's current roster export (``vendor_export`` of the district file), read like an SIS export."""
+    return read_export(path, CsvFormat.of_vendor(vendor))
+
+
+__all__ = ["CsvFormat", "Export", "NAME_FIELDS", "OPTIONAL_FIELDS", "read_export", "read_header", "read_vendor_export"]

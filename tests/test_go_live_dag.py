@@ -1,0 +1,144 @@
+"""The ``roster_go_live`` DAG: loads from the DAG folder, and runs each step through ``dag.test()``
+on Airflow's SQLite database, against real SFTP and SMTP servers."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import INCLUDE, REPO
+
+pytestmark = pytest.mark.e2e
+
+EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
+VENDOR_HEADER = "State IDNumber,First Name,Last Name,Date of Birth,Enrollment Status\n"
+
+
+def _dagbag(monkeypatch: pytest.MonkeyPatch, include: Path = INCLUDE, path: Path = REPO / "dags"):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("ROSTER_INCLUDE_DIR", str(include))
+    return DagBag(dag_folder=str(path))
+
+
+def _dag(monkeypatch: pytest.MonkeyPatch, include: Path = INCLUDE):
+    bag = _dagbag(monkeypatch, include, REPO / "dags" / "roster_go_live.py")
+    assert bag.import_errors == {}
+    return bag.dags["roster_go_live"]
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _run_folder(data_root: Path) -> Path:
+    folders = [p for p in (data_root / "sample_isd" / "go-live").iterdir() if p.is_dir()]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def _csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_loads_from_the_dag_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    bag = _dagbag(monkeypatch)
+    assert bag.import_errors == {}
+    dag = bag.dags["roster_go_live"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: only triggered by hand
+    assert dag.catchup is False
+    assert dag.start_date.tzinfo is not None
+    assert {"roster", "go-live"} <= set(dag.tags)
+    assert "Taking a district live" in dag.doc_md
+    assert [t.task_id for t in dag.tasks] == ["go_live_step"]
+    params = dag.params.dump()
+    assert params == {"district": "sample_isd", "step": "crossmatch", "sis_path": "", "vendor_path": "", "send": False}
+    schema = {name: dag.params.get_param(name).schema for name in params}
+    assert schema["district"]["enum"] == ["sample_isd"]
+    assert schema["step"]["enum"] == ["crossmatch", "reconcile", "announce"]
+    assert schema["send"]["type"] == "boolean"
+
+
+def test_district_choices_are_the_district_files(monkeypatch: pytest.MonkeyPatch, include_copy: Path) -> None:
+    (include_copy / "districts" / "second_isd.yaml").write_text(
+        (include_copy / "districts" / "sample_isd.yaml").read_text().replace("district_id: sample_isd", "district_id: second_isd")
+    )
+    dag = _dag(monkeypatch, include_copy)
+    assert dag.params.get_param("district").schema["enum"] == ["sample_isd", "second_isd"]
+
+
+def test_parsing_imports_no_pandas_or_pandera() -> None:
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]);"
+        "heavy = sorted(m for m in ('pandas', 'pandera', 'pyarrow', 'paramiko') if m in sys.modules);"
+        "print(','.join(heavy))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO / "plugins"), ROSTER_INCLUDE_DIR=str(INCLUDE))
+    result = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / "roster_go_live.py")], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _dag(monkeypatch).test(run_conf={"district": "sample_isd", "step": "crossmatch", "sis_path": str(EXPORT)})
+    assert str(run.state) == "success", _states(run)
+    folder = _run_folder(night_env["data_root"])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "crossmatch_report.csv", "missing_campuses.csv", "missing_diagnoses.csv", "missing_grades.csv",
+    ]
+    assert [r for r in _csv(folder / "crossmatch_report.csv")[1:] if not r[3]] == [
+        ["grades", "13", "1", ""], ["campuses", "999", "1", ""], ["diagnoses", "XX", "1", ""],
+    ]
+
+
+def test_reconcile_step_with_paths_relative_and_over_sftp(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The vendor's export waits on the SFTP server; the SIS export is named relative to the include root.
+    exports = night_env["sftp_root"] / "exports"
+    exports.mkdir()
+    (exports / "vendor.csv").write_text(
+        VENDOR_HEADER + "0004000000,Someone,Else,09/06/2016,Active\n9999999999,Gone,Away,01/01/2012,Active\n", encoding="utf-8"
+    )
+    conf = {
+        "district": "sample_isd",
+        "step": "reconcile",
+        "sis_path": "inbound/sample_isd/roster_20261120.csv",
+        "vendor_path": "sftp://rethink_sftp/exports/vendor.csv",
+    }
+    run = _dag(monkeypatch).test(run_conf=conf)
+    assert str(run.state) == "success", _states(run)
+    folder = _run_folder(night_env["data_root"])
+    assert [p.name for p in folder.iterdir()] == ["reconcile_report.csv"]  # the fetched copy is not kept
+    report = _csv(folder / "reconcile_report.csv")
+    assert report[0] == ["issue", "state_test_number", "detail"]
+    found = {(r[0], r[1]) for r in report[1:]}
+    assert ("identity_mismatch", "0004000000") in found
+    assert ("inactivate_at_vendor", "9999999999") in found
+    assert sum(1 for r in report[1:] if r[0] == "add_at_vendor") > 250
+
+
+def test_announce_step_sends_through_smtp(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _dag(monkeypatch).test(run_conf={"district": "sample_isd", "step": "announce", "send": True})
+    assert str(run.state) == "success", _states(run)
+    folder = _run_folder(night_env["data_root"])
+    assert sorted(p.name for p in folder.iterdir()) == ["announce_administrators.eml", "announce_teachers.eml"]
+    received = sorted(m["To"] for m in night_env["smtp"].messages())
+    assert received == ["principals@sample.k12.example", "teachers@sample.k12.example"]
+
+
+def test_announce_without_send_sends_nothing(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _dag(monkeypatch).test(run_conf={"district": "sample_isd", "step": "announce"})
+    assert str(run.state) == "success", _states(run)
+    assert len(list(_run_folder(night_env["data_root"]).glob("*.eml"))) == 2
+    assert night_env["smtp"].messages() == []
+
+
+def test_a_missing_input_fails_the_run_with_one_line(night_env: dict, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    run = _dag(monkeypatch).test(run_conf={"district": "sample_isd", "step": "reconcile", "sis_path": str(EXPORT)})
+    assert str(run.state) == "failed"
+    assert _states(run) == {"go_live_step": "failed"}
+    assert "param 'vendor_path' is empty" in caplog.text
