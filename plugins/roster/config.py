@@ -29,6 +29,8 @@ from roster.errors import ConfigError
 
 DISTRICT_ID_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 DEFAULT_STATE_ID_PATTERN = r"^[0-9A-Za-z]{4,20}$"
+#: Ids whose DAG id ``roster_<id>`` is taken by the project's own DAGs.
+RESERVED_DISTRICT_IDS = ("go_live", "watchdog")
 
 #: Canonical fields every export must carry.
 REQUIRED_FIELDS = (
@@ -244,6 +246,13 @@ class District(_Strict):
     contacts: Contacts
     smtp_conn_id: str = "smtp_default"
     vendor_export: VendorExport = VendorExport()
+
+    @field_validator("district_id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_DISTRICT_IDS:
+            raise ValueError(f"{value!r} is reserved (roster_{value} is one of the project's own DAGs)")
+        return value
 
     @field_validator("timezone")
     @classmethod

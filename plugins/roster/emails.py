@@ -120,3 +120,9 @@ def oncall_failure(root: Path, district: District, **facts: object) -> Email:
     """The on-call email for a failed task (see ``roster.airflow.oncall``)."""
     subject, html = render(root, "oncall_failure", district=district, **facts)
     return Email(to=list(district.contacts.oncall), cc=[], subject=subject, html=html)
+
+
+def watchdog_alert(root: Path, stale: list, hours: float, checked_at: str, to: list[str]) -> Email:
+    """The watchdog's email to on-call about stale districts."""
+    subject, html = render(root, "watchdog", stale=stale, hours=f"{hours:g}", checked_at=checked_at)
+    return Email(to=to, cc=[], subject=subject, html=html)
