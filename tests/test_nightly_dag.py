@@ -119,3 +119,40 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     report = json.loads((run_dir / "qa_report.json").read_text())
     assert report["passed"] is False and report["rows_delivered"] == 0
     assert not (run_dir / REMOTE.name).exists()
+
+
+def test_qa_mode_delivers_to_the_qa_folder(night_env: dict, include_copy: Path) -> None:
+    district_file = include_copy / "districts" / "sample_isd.yaml"
+    config = yaml.safe_load(district_file.read_text())
+    config["mode"] = "qa"
+    district_file.write_text(yaml.safe_dump(config))
+
+    run = _dag(include_copy).test(logical_date=LOGICAL)
+
+    assert str(run.state) == "success"
+    files = sorted(p.relative_to(night_env["sftp_root"]).as_posix() for p in night_env["sftp_root"].rglob("*") if p.is_file())
+    assert files == ["upload/sample_isd/qa/sample_isd_roster_20261120.txt"]
+
+
+def test_an_object_store_data_root_holds_the_run_and_the_snapshot(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ROSTER_DATA_ROOT as an fsspec URL: tasks pull and push the run folder through ObjectStoragePath."""
+    import fsspec
+    from airflow.sdk.io import attach
+
+    monkeypatch.setenv("ROSTER_DATA_ROOT", "memory://roster-test/data")
+    memory = fsspec.filesystem("memory")
+    # fsspec's in-memory store stands in for S3: dag.test() runs every task in this process.
+    attach(protocol="memory", fs=memory)
+    if memory.exists("/roster-test"):
+        memory.rm("/roster-test", recursive=True)
+
+    run = _dag(INCLUDE).test(logical_date=LOGICAL)
+
+    assert str(run.state) == "success"
+    report = json.loads(memory.cat_file("/roster-test/data/sample_isd/2026-11-20/qa_report.json"))
+    assert report["passed"] is True and report["remote_path"] == "/upload/sample_isd/sample_isd_roster_20261120.txt"
+    pointer = json.loads(memory.cat_file("/roster-test/data/sample_isd/snapshot/snapshot.json"))
+    assert pointer["date"] == "2026-11-20"
+    assert memory.exists(f"/roster-test/data/sample_isd/snapshot/{pointer['file']}")
+    assert (night_env["sftp_root"] / REMOTE).exists()
+    assert not night_env["data_root"].exists()
