@@ -20,13 +20,11 @@ never data. Parsing this module imports no pandas or pandera: the heavy work is 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -35,12 +33,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow.oncall import OnCallNotifier
 from roster.airflow.sensors import ExportSensor
+from roster.airflow.failing import fail_fast
 from roster.config import District, district_files, include_root, load_district, resolve
-from roster.errors import ConfigError, RosterError
+from roster.errors import ConfigError
 
 log = logging.getLogger("roster")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 TAGS = ["roster", "rethink-ed"]
 
@@ -69,20 +67,6 @@ def roster_date(district: District, context: Any = None) -> dt.date:
     context = context if context is not None else get_current_context()
     moment = context.get("logical_date") or context["dag_run"].run_after
     return local_date(moment, district.timezone)
-
-
-def fail_fast(func: F) -> F:
-    """Turn a ``RosterError`` (bad data, bad config, auth, host key) into a failure with no retry."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RosterError as exc:
-            log.error("%s", exc)
-            raise AirflowFailException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _doc(district: District) -> str:

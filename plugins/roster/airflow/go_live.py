@@ -10,22 +10,20 @@ the task.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import tempfile
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow import storage
+from roster.airflow.failing import fail_fast
 from roster.config import district_files, include_root, resolve
-from roster.errors import InputError, RosterError
+from roster.errors import InputError
 
 log = logging.getLogger("roster")
 
@@ -33,21 +31,6 @@ DAG_ID = "roster_go_live"
 STEPS = ["crossmatch", "reconcile", "announce"]
 GO_LIVE_FOLDER = "go-live"
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail_fast(func: F) -> F:
-    """A ``RosterError`` fails the task with its one line, without a retry."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RosterError as exc:
-            log.error("%s", exc)
-            raise AirflowFailException(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def run_folder_name(run_id: str) -> str:
@@ -176,7 +159,7 @@ def build_go_live_dag(root: Path | None = None) -> DAG:
     ) as dag:
 
         @task
-        @_fail_fast
+        @fail_fast
         def go_live_step() -> dict[str, Any]:
             """Run the chosen step for the chosen district; the reports go to ROSTER_DATA_ROOT/<district>/go-live/<run id>/."""
             context = get_current_context()
