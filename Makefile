@@ -2,13 +2,16 @@
 # make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
 # make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.
 # make lock: recompile requirements.txt from requirements.in.
+# make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
+#            triggerer, two Celery workers) started natively; one night triggered over the REST API.
+# make compose-env: .env and local keys for `docker compose up` (random secrets, pinned host key).
 
 PYTHON ?= python3.11
 VENV := .venv
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test up lock clean venv
+.PHONY: demo test up lock clean venv e2e compose-env
 
 venv: $(VENV)/.installed
 
@@ -27,6 +30,12 @@ test: venv
 
 up: venv
 	scripts/up.sh
+
+e2e: venv
+	scripts/e2e.sh
+
+compose-env:
+	scripts/compose-env.sh
 
 lock: venv
 	$(UV) pip compile --python-version 3.11 requirements.in -o requirements.txt \

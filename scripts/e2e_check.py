@@ -1,0 +1,186 @@
+"""The REST half of `make e2e`: trigger one district night through Airflow's public API and check it.
+
+scripts/e2e.sh starts the services; this script then, against the running api-server:
+  1. waits for it to answer, logs in (POST /auth/token with the simple auth manager's generated
+     password) and waits for the dag-processor to have parsed the DAG;
+  2. unpauses the DAG and triggers the night (POST /api/v2/dags/{dag_id}/dagRuns, logical_date);
+  3. waits, bounded, for the run to finish;
+  4. checks: the run succeeded; the roster arrived on the SFTP server byte-for-byte equal to what
+     `roster run` produces offline; the shared data root holds the night's QA report; and the run's
+     task instances (GET .../taskInstances) were executed by at least two different workers.
+It prints one PASS/FAIL line per check and `e2e: N passed, M failed`; exit 0 only when all passed.
+Any service that dies while we wait ends the wait at once, naming its log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FINISHED = {"success", "failed"}
+
+
+class Stop(Exception):
+    """The stack is not usable (a service died, a wait ran out); the message says why."""
+
+
+class Services:
+    """The pids e2e.sh started, to notice a crash instead of waiting for a timeout."""
+
+    def __init__(self, specs: list[str], log_dir: Path) -> None:
+        self.pids = {}
+        for spec in specs:
+            name, _, pid = spec.partition("=")
+            self.pids[name] = int(pid)
+        self.log_dir = log_dir
+
+    def check(self) -> None:
+        for name, pid in self.pids.items():
+            try:
+                os.kill(pid, 0)
+                with open(f"/proc/{pid}/stat") as fh:  # a zombie has exited too
+                    if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        raise ProcessLookupError
+            except (ProcessLookupError, FileNotFoundError):
+                raise Stop(f"service {name} (pid {pid}) exited; see {self.log_dir / (name + '.log')}") from None
+
+
+def wait_until(what: str, deadline: float, services: Services, probe, interval: float = 1.0):
+    last: Exception | str | None = None
+    while time.monotonic() < deadline:
+        services.check()
+        try:
+            result = probe()
+            if result:
+                return result
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            last = exc
+        time.sleep(interval)
+    raise Stop(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--api", required=True, help="api-server base URL, e.g. http://127.0.0.1:8080")
+    p.add_argument("--user", default="admin")
+    p.add_argument("--password-file", type=Path, required=True)
+    p.add_argument("--dag-id", required=True)
+    p.add_argument("--logical-date", required=True)
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--timeout", type=float, default=600, help="seconds for the whole wait")
+    p.add_argument("--delivered", type=Path, required=True, help="where the roster must land on the SFTP server")
+    p.add_argument("--expected", type=Path, required=True, help="the roster `roster run` wrote offline")
+    p.add_argument("--expected-report", type=Path, required=True, help="the offline qa_report.json")
+    p.add_argument("--run-folder", type=Path, required=True, help="ROSTER_DATA_ROOT/<district>/<date>")
+    p.add_argument("--min-workers", type=int, default=2)
+    p.add_argument("--service", action="append", default=[], help="name=pid of a started service")
+    p.add_argument("--log-dir", type=Path, required=True)
+    args = p.parse_args(argv)
+
+    started = time.monotonic()
+    deadline = started + args.timeout
+    services = Services(args.service, args.log_dir)
+    results: list[tuple[str, bool, str]] = []
+    client = httpx.Client(base_url=args.api, timeout=30)
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        results.append((name, ok, detail))
+
+    run: dict[str, Any] | None = None
+    tis: list[dict[str, Any]] = []
+    try:
+        wait_until("the api-server", deadline, services,
+                   lambda: client.get("/api/v2/monitor/health").status_code == 200)
+        print("== api-server is up; logging in as", args.user, flush=True)
+        password = wait_until(f"{args.password_file}", deadline, services,
+                              lambda: json.loads(args.password_file.read_text())[args.user])
+        resp = client.post("/auth/token", json={"username": args.user, "password": password})
+        if resp.status_code not in (200, 201):
+            raise Stop(f"POST /auth/token answered {resp.status_code}: {resp.text[:300]}")
+        client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+
+        wait_until(f"the dag-processor to parse {args.dag_id}", deadline, services,
+                   lambda: client.get(f"/api/v2/dags/{args.dag_id}").status_code == 200)
+        resp = client.patch(f"/api/v2/dags/{args.dag_id}", json={"is_paused": False})
+        resp.raise_for_status()
+        resp = client.post(f"/api/v2/dags/{args.dag_id}/dagRuns",
+                           json={"dag_run_id": args.run_id, "logical_date": args.logical_date, "conf": {}})
+        if resp.status_code not in (200, 201):
+            raise Stop(f"triggering {args.dag_id} answered {resp.status_code}: {resp.text[:300]}")
+        print(f"== triggered {args.dag_id} run {args.run_id} (logical date {args.logical_date}); waiting", flush=True)
+
+        seen_states: dict[str, str] = {}
+
+        def finished():
+            nonlocal run
+            run = client.get(f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}").raise_for_status().json()
+            for ti in client.get(
+                f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}/taskInstances"
+            ).raise_for_status().json()["task_instances"]:
+                state = f"{ti['state']}@{ti.get('hostname') or '-'}"
+                if seen_states.get(ti["task_id"]) != state and ti["state"]:
+                    seen_states[ti["task_id"]] = state
+                    print(f"   {time.monotonic() - started:6.1f}s  {ti['task_id']:<22} {ti['state']:<14} {ti.get('hostname') or ''}", flush=True)
+            return run["state"] in FINISHED
+
+        wait_until(f"run {args.run_id} to finish", deadline, services, finished, interval=2.0)
+    except Stop as exc:
+        check("stack up and run finished", False, str(exc))
+
+    if run is not None:
+        try:
+            tis = client.get(
+                f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}/taskInstances"
+            ).raise_for_status().json()["task_instances"]
+        except httpx.HTTPError as exc:
+            check("task instances readable", False, str(exc))
+        check("run state is success", run["state"] == "success", f"state={run['state']}")
+
+    # The delivered file, against the offline transform of the same export and date.
+    if not args.expected.is_file():
+        check("offline `roster run` wrote the roster", False, f"missing {args.expected}")
+    elif not args.delivered.is_file():
+        check("roster delivered on the SFTP server", False, f"missing {args.delivered}")
+    else:
+        same = args.delivered.read_bytes() == args.expected.read_bytes()
+        lines = args.delivered.read_bytes().count(b"\n")
+        check("roster delivered on the SFTP server, identical to `roster run` offline", same,
+              f"{args.delivered} ({lines} lines){'' if same else ' DIFFERS from ' + str(args.expected)}")
+
+    report = args.run_folder / "qa_report.json"
+    if report.is_file() and args.expected_report.is_file():
+        got, want = json.loads(report.read_text()), json.loads(args.expected_report.read_text())
+        keys = ("passed", "rows_read", "rows_delivered", "rows_rejected", "rejects_by_reason")
+        same = all(got.get(k) == want.get(k) for k in keys)
+        check("QA report in the shared data root matches offline", same,
+              f"{report}: passed={got.get('passed')} delivered={got.get('rows_delivered')} rejected={got.get('rows_rejected')}")
+    else:
+        check("QA report in the shared data root", False, f"missing {report} or {args.expected_report}")
+
+    ran = [ti for ti in tis if ti.get("hostname") and ti.get("state") == "success"]
+    hosts = Counter(ti["hostname"] for ti in ran)
+    if tis:
+        print("== task instances (task, state, worker hostname):")
+        for ti in sorted(tis, key=lambda t: (t.get("start_date") or "~", t["task_id"])):
+            print(f"   {ti['task_id']:<22} {ti['state'] or '-':<10} {ti.get('hostname') or ''}")
+    check(f"tasks ran on at least {args.min_workers} Celery workers", len(hosts) >= args.min_workers,
+          ", ".join(f"{h}: {n} task(s)" for h, n in sorted(hosts.items())) or "no task ran")
+
+    print()
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    failed = sum(1 for _, ok, _ in results if not ok)
+    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
