@@ -17,7 +17,9 @@
 # Differences from the containers, all about place rather than behaviour: service names become
 # 127.0.0.1:<free port>, /opt/airflow/* become the repository's folders and var/e2e/, the api-server
 # listens on loopback, and the scheduler creates no cron runs (use_job_schedule=False) so that the
-# triggered night is the only one. Everything lives in var/e2e/ (logs in var/e2e/logs/), and
+# triggered night is the only one. After that night, a backfill of the three nights after it
+# (POST /api/v2/backfills, one run at a time) must run them in date order and deliver each. The
+# include root is a copy of include/ with those nights' exports added. Everything lives in var/e2e/ (logs in var/e2e/logs/), and
 # everything started is stopped on exit, pass or fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,7 @@ LOGICAL=${NIGHT}T08:00:00Z   # 02:00 in America/Chicago: the sample district's n
 EXPORT=include/inbound/$DISTRICT/roster_${NIGHT//-/}.csv
 ROSTER_FILE=${DISTRICT}_roster_${NIGHT//-/}.txt
 TIMEOUT=${E2E_TIMEOUT:-600}
+BACKFILL_NIGHTS="2026-11-21 2026-11-22 2026-11-23"
 T0=$(date +%s)
 
 say() { printf '== %s\n' "$*"; }
@@ -218,12 +221,19 @@ done
 source "$VAR/servers/servers.env"   # AIRFLOW_CONN_RETHINK_SFTP (host key pinned), AIRFLOW_CONN_SMTP_DEFAULT
 say "SFTP and SMTP servers up ($(head -c 200 "$LOGS/servers.log" | sed -n 's/.*sftp (\([a-z]*\)).*/\1/p') SFTP backend)"
 
+# --- the include root: include/ plus the exports of the backfilled nights -------------------------
+rm -rf "$VAR/include"
+cp -r "$REPO/include" "$VAR/include"
+for day in $BACKFILL_NIGHTS; do
+  cp "$REPO/$EXPORT" "$VAR/include/inbound/$DISTRICT/roster_${day//-/}.csv"
+done
+
 # --- the Airflow services, as docker-compose.yaml starts them ------------------------------------
 MAPS=(
   --map "postgres:5432=127.0.0.1:$PG_PORT"
   --map "redis:6379=127.0.0.1:$REDIS_PORT"
   --map "airflow-apiserver:8080=127.0.0.1:$API_PORT"
-  --map "/opt/airflow/include=$REPO/include"
+  --map "/opt/airflow/include=$VAR/include"
   --map "/opt/airflow/roster-data=$VAR/roster-data"
 )
 for service in airflow-init airflow-apiserver airflow-scheduler airflow-dag-processor airflow-triggerer airflow-worker; do
@@ -294,7 +304,7 @@ say "starting 2 Celery workers (worker1, worker2; concurrency 1; hostnames by $H
 
 # Meanwhile: the same export through the offline transform, the reference for the delivered bytes.
 "$REPO/.venv/bin/roster" run --district "$DISTRICT" --input "$EXPORT" --out "$VAR/offline" \
-  --date "$NIGHT" --include-dir "$REPO/include" >"$LOGS/roster-run-offline.log" 2>&1 ||
+  --date "$NIGHT" --include-dir "$VAR/include" >"$LOGS/roster-run-offline.log" 2>&1 ||
   say "offline roster run exited $? (see $LOGS/roster-run-offline.log)"
 
 for n in 1 2; do
@@ -320,6 +330,8 @@ set +e
   --expected "$VAR/offline/$ROSTER_FILE" \
   --expected-report "$VAR/offline/qa_report.json" \
   --run-folder "$VAR/roster-data/$DISTRICT/$NIGHT" \
+  --backfill "$BACKFILL_NIGHTS" --sftp-dir "$VAR/servers/sftp/upload/$DISTRICT" \
+  --snapshot "$VAR/roster-data/$DISTRICT/snapshot/snapshot.json" \
   --log-dir "$LOGS" "${services[@]}"
 status=$?
 set -e

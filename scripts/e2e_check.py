@@ -7,7 +7,9 @@ scripts/e2e.sh starts the services; this script then, against the running api-se
   3. waits, bounded, for the run to finish;
   4. checks: the run succeeded; the roster arrived on the SFTP server byte-for-byte equal to what
      `roster run` produces offline; the shared data root holds the night's QA report; and the run's
-     task instances (GET .../taskInstances) were executed by at least two different workers.
+     task instances (GET .../taskInstances) were executed by at least two different workers;
+  5. backfills the following nights (POST /api/v2/backfills, max_active_runs 1) and checks they ran
+     one after another in date order, each delivered, and the snapshot ends on the last night.
 It prints one PASS/FAIL line per check and `e2e: N passed, M failed`; exit 0 only when all passed.
 Any service that dies while we wait ends the wait at once, naming its log.
 """
@@ -83,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-workers", type=int, default=2)
     p.add_argument("--service", action="append", default=[], help="name=pid of a started service")
     p.add_argument("--log-dir", type=Path, required=True)
+    p.add_argument("--backfill", default="", help="space-separated roster dates to backfill after the night")
+    p.add_argument("--sftp-dir", type=Path, help="the district's folder on the SFTP server")
+    p.add_argument("--snapshot", type=Path, help="the district's snapshot.json")
     args = p.parse_args(argv)
 
     started = time.monotonic()
@@ -165,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         check("QA report in the shared data root", False, f"missing {report} or {args.expected_report}")
 
+    if args.backfill and run is not None and run["state"] == "success":
+        backfill(client, args, deadline, services, check)
+
     ran = [ti for ti in tis if ti.get("hostname") and ti.get("state") == "success"]
     hosts = Counter(ti["hostname"] for ti in ran)
     if tis:
@@ -180,6 +188,49 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(1 for _, ok, _ in results if not ok)
     print(f"e2e: {len(results) - failed} passed, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+def backfill(client: httpx.Client, args: argparse.Namespace, deadline: float, services: Services, check) -> None:
+    """Backfill the given nights and check they ran in date order, one at a time, each delivered."""
+    nights = args.backfill.split()
+    body = {
+        "dag_id": args.dag_id,
+        "from_date": f"{nights[0]}T00:00:00Z",
+        "to_date": f"{nights[-1]}T23:59:59Z",
+        "max_active_runs": 1,
+        "run_backwards": False,
+        "reprocess_behavior": "none",
+        "dag_run_conf": {},
+    }
+    try:
+        resp = client.post("/api/v2/backfills", json=body)
+        if resp.status_code not in (200, 201):
+            raise Stop(f"POST /api/v2/backfills answered {resp.status_code}: {resp.text[:300]}")
+        backfill_id = resp.json()["id"]
+        print(f"== backfill {backfill_id} of {nights[0]}..{nights[-1]} created; waiting", flush=True)
+        runs: list[dict[str, Any]] = []
+
+        def done() -> bool:
+            nonlocal runs
+            listed = client.get(f"/api/v2/dags/{args.dag_id}/dagRuns", params={"run_type": "backfill", "limit": 100})
+            runs = [r for r in listed.raise_for_status().json()["dag_runs"] if r["logical_date"][:10] in nights]
+            return len(runs) == len(nights) and all(r["state"] in FINISHED for r in runs)
+
+        wait_until(f"backfill {backfill_id} to finish", deadline, services, done, interval=2.0)
+    except Stop as exc:
+        check("backfill of three nights", False, str(exc))
+        return
+    by_date = sorted(runs, key=lambda r: r["logical_date"])
+    check("backfilled nights all succeeded", all(r["state"] == "success" for r in by_date),
+          ", ".join(f"{r['logical_date'][:10]}={r['state']}" for r in by_date))
+    in_order = all(a["end_date"] <= b["start_date"] for a, b in zip(by_date, by_date[1:]))
+    check("backfilled nights ran one at a time, oldest first", in_order,
+          "; ".join(f"{r['logical_date'][:10]}: {r['start_date'][11:19]}-{(r['end_date'] or '')[11:19]}" for r in by_date))
+    files = sorted(p.name for p in args.sftp_dir.iterdir()) if args.sftp_dir and args.sftp_dir.is_dir() else []
+    wanted = [args.delivered.name.replace(args.logical_date[:10].replace("-", ""), n.replace("-", "")) for n in nights]
+    check("each backfilled night delivered", all(w in files for w in wanted), ", ".join(files) or "nothing on the server")
+    pointer = json.loads(args.snapshot.read_text())["date"] if args.snapshot and args.snapshot.is_file() else None
+    check("the vendor holds the last backfilled night", pointer == nights[-1], f"snapshot date {pointer}")
 
 
 if __name__ == "__main__":
