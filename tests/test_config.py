@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from domain_fixtures import DISTRICT_FILE, INCLUDE, district_data, make_district, write_district
+from domain_fixtures import DISTRICT_FILE, INCLUDE, copy_include, district_data, make_district, write_district
 from roster.config import (
     DEFAULT_STATE_ID_PATTERN,
     District,
@@ -292,3 +292,100 @@ def test_include_root_precedence(tmp_path, monkeypatch):
     assert include_root() == tmp_path / "env"
     assert include_root(tmp_path / "flag") == tmp_path / "flag"
     assert include_root(str(tmp_path / "flag")) == tmp_path / "flag"
+
+
+# roster check-config over a whole include root: each fault names its file and key or line ----------------
+
+
+def _check_config(root: Path, capsys) -> tuple[int, list[str], str]:
+    from roster.cli import main
+
+    code = main(["check-config", "--include-dir", str(root)])
+    captured = capsys.readouterr()
+    return code, captured.err.splitlines(), captured.out
+
+
+def _district_copy(root: Path, district_id: str, change=None) -> Path:
+    data = district_data()
+    data["district_id"] = district_id
+    if change:
+        change(data)
+    return write_district(root, data, district_id=district_id)
+
+
+def _layout_named(root: Path, name: str, change) -> None:
+    data = yaml.safe_load((root / "layouts" / "rethink_ed.yaml").read_text(encoding="utf-8"))
+    data["name"] = name
+    change(data)
+    (root / "layouts" / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def _tables_named(root: Path, name: str) -> Path:
+    import shutil
+
+    folder = root / "crossmatch" / name
+    shutil.copytree(root / "crossmatch" / "sample_isd", folder)
+    return folder
+
+
+def _bad_layout_field(root: Path) -> None:
+    _layout_named(root, "odd_layout", lambda d: d["columns"][2].__setitem__("field", "nickname"))
+
+
+def _dup_code(root: Path) -> None:
+    folder = _tables_named(root, "bad_isd")
+    (folder / "grades.csv").write_text("district_code,rethink_code,description\nKG,K,Kinder\n01,1,One\nKG,K,again\n")
+
+
+def _no_grades(root: Path) -> None:
+    (_tables_named(root, "bad_isd") / "grades.csv").unlink()
+
+
+def _bad_campus_row(root: Path) -> None:
+    (_tables_named(root, "bad_isd") / "campuses.csv").write_text("district_code,rethink_code\n101\n")
+
+
+@pytest.mark.parametrize(
+    ("prepare", "change", "expected"),
+    [
+        (None, lambda d: d.__setitem__("colour", "blue"), "districts/bad_isd.yaml: unknown key 'colour'"),
+        (None, lambda d: d["qa"].__setitem__("max_rejects", 1), "districts/bad_isd.yaml: unknown key 'qa.max_rejects'"),
+        (None, lambda d: d.__setitem__("timezone", "Mars/Olympus"), "districts/bad_isd.yaml: key 'timezone': 'Mars/Olympus' is not an IANA time zone"),
+        (None, lambda d: d.__setitem__("schedule", "0 25 * * *"), "districts/bad_isd.yaml: key 'schedule': '0 25 * * *' is not a cron expression"),
+        (None, lambda d: d.__setitem__("crossmatch", "crossmatch/nowhere"), "crossmatch/nowhere: cross-match folder not found (key 'crossmatch' of district bad_isd)"),
+        (_no_grades, lambda d: d.__setitem__("crossmatch", "crossmatch/bad_isd"), "crossmatch/bad_isd/grades.csv: cross-match table not found"),
+        (_dup_code, lambda d: d.__setitem__("crossmatch", "crossmatch/bad_isd"), "crossmatch/bad_isd/grades.csv: line 4: district_code 'KG' is listed twice"),
+        (_bad_campus_row, lambda d: d.__setitem__("crossmatch", "crossmatch/bad_isd"), "crossmatch/bad_isd/campuses.csv: line 2: expected 2 fields, found 1"),
+        (_bad_layout_field, lambda d: d["destination"].__setitem__("layout", "odd_layout"), "layouts/odd_layout.yaml: key 'columns.2.field':"),
+        (None, lambda d: d["destination"].__setitem__("layout", "nope"), "layouts/nope.yaml: file not found"),
+    ],
+)
+def test_check_config_names_exactly_the_one_bad_district_among_good_ones(tmp_path, capsys, prepare, change, expected):
+    root = copy_include(tmp_path)
+    _district_copy(root, "aaa_isd")
+    _district_copy(root, "zzz_isd")
+    if prepare:
+        prepare(root)
+    _district_copy(root, "bad_isd", change)
+
+    code, errors, out = _check_config(root, capsys)
+
+    assert code == 2
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"error: {root}/")
+    assert expected in errors[0]
+    assert out == ""
+    for good in ("aaa_isd", "sample_isd", "zzz_isd"):
+        assert f"{good}.yaml" not in errors[0]
+
+
+def test_check_config_passes_once_the_bad_district_is_fixed(tmp_path, capsys):
+    root = copy_include(tmp_path)
+    _district_copy(root, "aaa_isd")
+    bad = _district_copy(root, "bad_isd", lambda d: d.__setitem__("timezone", "Nowhere"))
+    assert _check_config(root, capsys)[0] == 2
+    bad.unlink()
+    _district_copy(root, "bad_isd")
+    code, errors, out = _check_config(root, capsys)
+    assert (code, errors) == (0, [])
+    assert out.startswith("ok: 3 district file(s) valid")

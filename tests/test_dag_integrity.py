@@ -14,6 +14,9 @@ import yaml
 from conftest import INCLUDE, REPO
 
 EXPECTED_EDGES = {
+    # Retention at the start of the night, beside the export's path: never the run's only leaf, so
+    # it can neither hold back a roster nor turn a failed night into a successful run.
+    ("check_blackout", "apply_retention"),
     ("check_blackout", "wait_for_export"),
     ("wait_for_export", "extract_export"),
     ("change_gate", "yield_to_newer_night"),
@@ -137,3 +140,99 @@ def test_parsing_context_builds_only_the_running_dag(include_copy: Path) -> None
     )
     result = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / "roster_districts.py")], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == "['roster_other_isd']"
+
+
+def _add_district(include: Path, district_id: str, **changes: object) -> Path:
+    data = yaml.safe_load((include / "districts" / "sample_isd.yaml").read_text())
+    data = dict(data, district_id=district_id, name=district_id.replace("_", " ").title(), **changes)
+    path = include / "districts" / f"{district_id}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _assert_stand_in(bag, dag_id: str, *needles: str) -> None:
+    stand_in = bag.dags[dag_id]
+    assert [t.task_id for t in stand_in.tasks] == ["config_error"]
+    assert type(stand_in.timetable).__name__ == "NullTimetable"
+    assert "config-error" in stand_in.tags
+    for needle in needles:
+        assert needle in stand_in.doc_md, (needle, stand_in.doc_md)
+    assert "Traceback" not in stand_in.doc_md
+
+
+@pytest.mark.parametrize(
+    ("fault", "needles"),
+    [
+        ("missing_table", ("crossmatch/broken_isd/grades.csv", "cross-match table not found")),
+        ("missing_folder", ("crossmatch/nowhere", "cross-match folder not found")),
+        ("duplicate_code", ("crossmatch/broken_isd/campuses.csv", "line 3: district_code '101' is listed twice")),
+        ("bad_header", ("crossmatch/broken_isd/grades.csv", "line 1: header must be district_code,rethink_code")),
+        ("unknown_layout_field", ("layouts/broken_layout.yaml", "key 'columns.1.field'")),
+        ("missing_layout", ("layouts/no_such_layout.yaml", "file not found")),
+    ],
+)
+def test_broken_tables_or_layout_give_a_stand_in_while_the_others_load(
+    monkeypatch: pytest.MonkeyPatch, include_copy: Path, fault: str, needles: tuple[str, ...]
+) -> None:
+    """Parsing checks what ``roster check-config`` checks: the tables and the layout, not only the file."""
+    tables = include_copy / "crossmatch" / "broken_isd"
+    shutil.copytree(include_copy / "crossmatch" / "sample_isd", tables)
+    changes: dict[str, object] = {"crossmatch": "crossmatch/broken_isd"}
+    if fault == "missing_table":
+        (tables / "grades.csv").unlink()
+    elif fault == "missing_folder":
+        changes["crossmatch"] = "crossmatch/nowhere"
+    elif fault == "duplicate_code":
+        (tables / "campuses.csv").write_text("district_code,rethink_code\n101,SISD-EL-101\n101,SISD-EL-102\n")
+    elif fault == "bad_header":
+        (tables / "grades.csv").write_text("code,rethink\nKG,K\n")
+    elif fault == "unknown_layout_field":
+        layout = yaml.safe_load((include_copy / "layouts" / "rethink_ed.yaml").read_text())
+        layout["name"] = "broken_layout"
+        layout["columns"][1]["field"] = "locker_number"
+        (include_copy / "layouts" / "broken_layout.yaml").write_text(yaml.safe_dump(layout))
+        changes["destination"] = dict(
+            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"], layout="broken_layout"
+        )
+    elif fault == "missing_layout":
+        changes["destination"] = dict(
+            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"], layout="no_such_layout"
+        )
+    _add_district(include_copy, "broken_isd", **changes)
+    _add_district(include_copy, "second_isd")
+
+    bag = _dagbag(monkeypatch, include_copy)
+
+    assert bag.import_errors == {}
+    assert _edges(bag.dags["roster_sample_isd"]) == EXPECTED_EDGES
+    assert _edges(bag.dags["roster_second_isd"]) == EXPECTED_EDGES
+    _assert_stand_in(bag, "roster_broken_isd", *needles)
+    # The stand-in's one task fails with the same line `roster check-config` prints.
+    from roster.cli import main
+
+    assert main(["check-config", "--include-dir", str(include_copy)]) == 2
+
+
+def test_a_district_file_name_that_is_no_dag_id_still_leaves_the_others_loading(
+    monkeypatch: pytest.MonkeyPatch, include_copy: Path
+) -> None:
+    """``my isd.yaml`` cannot be ``roster_my isd``: the stand-in gets a safe id, the file still named."""
+    _add_district(include_copy, "second_isd")
+    (include_copy / "districts" / "my isd.yaml").write_text((include_copy / "districts" / "second_isd.yaml").read_text())
+
+    bag = _dagbag(monkeypatch, include_copy)
+
+    assert bag.import_errors == {}
+    assert {"roster_sample_isd", "roster_second_isd"} <= set(bag.dag_ids)
+    _assert_stand_in(bag, "roster_my_isd", "my isd.yaml", "district_id")
+
+
+def test_retention_runs_at_the_start_beside_the_export_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leaf beside the night's path: its success cannot make a failed night look successful."""
+    dag = _dagbag(monkeypatch, INCLUDE).dags["roster_sample_isd"]
+    retention = dag.get_task("apply_retention")
+    assert retention.upstream_task_ids == {"check_blackout"}
+    assert retention.downstream_task_ids == set()
+    assert str(retention.trigger_rule) in ("all_success", "TriggerRule.ALL_SUCCESS")
+    leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
+    assert {"notify_qa_failure", "record_delivery", "yield_to_newer_night"} <= leaves

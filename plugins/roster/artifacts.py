@@ -19,9 +19,27 @@ CHANGES = "changes.csv"
 CARRIED = "carried_since.json"
 
 
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents owner-only (0700); folders that exist are left as they are."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another task made it meanwhile
+            continue
+        folder.chmod(0o700)  # whatever the umask
+    return path
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically, readable by the owner only (student records)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

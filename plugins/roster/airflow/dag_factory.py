@@ -1,6 +1,7 @@
 """One DAG per district file: ``roster_<district_id>``.
 
-check_blackout → wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
+check_blackout ─┬→ apply_retention (deletes run folders older than ROSTER_RETENTION_DAYS, default 30)
+                └→ wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
                                                                                │                                  ├→ notify_hold → review_hold ┘
                                                                                │                                  └→ yield_to_newer_night
                                                                                └→ notify_qa_failure (emails the point person, fails the run)
@@ -13,6 +14,17 @@ A night whose changes against the last delivered roster cross a threshold is hel
 (the standard provider's ``ApprovalOperator``) waits for a person up to ``qa.hold_timeout`` and
 rejects by default; ``approve_hold`` in the run's conf delivers without waiting.
 
+``apply_retention`` runs at the start of the night, beside the export's path, never after it: a task
+that runs after every other one (trigger rule ALL_DONE) would be the run's only leaf and its success
+would turn a failed night into a successful run. Beside the path it decides nothing for the night: a
+failed night stays failed, and a failed retention fails the run (on-call hears of it) without holding
+back the roster. Inside a blackout window it is skipped with everything else and catches up on the
+first night after it.
+
+A district whose file, cross-match tables or layout do not load gets a stand-in DAG that fails with
+the error (the same line ``roster check-config`` prints) instead of vanishing, and the other districts
+still load.
+
 Tasks hand each other file names inside the night's run folder (``ROSTER_DATA_ROOT/<district>/<date>/``),
 never data. Parsing this module imports no pandas or pandera: the heavy work is imported inside tasks.
 """
@@ -22,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -93,6 +106,9 @@ def _doc(district: District) -> str:
           error line names the file, line or key.
         * `upload_roster` failed: SFTP trouble. Authentication and host-key errors fail at once (check
           the connection); network errors were retried with backoff.
+        * `apply_retention` failed: old run folders could not be deleted (the log says which); the
+          roster itself was not affected. Run folders older than `ROSTER_RETENTION_DAYS` days (default 30)
+          are deleted at the start of every night.
         """
     )
 
@@ -248,8 +264,18 @@ def build_dag(district: District, root: Path) -> DAG:
             verdict = steps.notify_qa_failure(district, root, roster_date(district))
             raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
 
+        @task
+        @fail_fast
+        def apply_retention() -> dict[str, Any]:
+            """Delete this district's run folders older than ROSTER_RETENTION_DAYS days (default 30); say which."""
+            from roster.airflow import steps
+
+            return steps.apply_retention(district, roster_date(district))
+
         export_name = extract_export()
-        check_blackout() >> wait_for_export >> export_name
+        blackout = check_blackout()
+        blackout >> wait_for_export >> export_name
+        blackout >> apply_retention()
         verdict = validate_export(export_name)
         gate = qa_gate(verdict)
         serialized = serialize_roster(export_name)
@@ -263,16 +289,22 @@ def build_dag(district: District, root: Path) -> DAG:
     return dag
 
 
+def dag_id_for(path: Path) -> str:
+    """``roster_<file stem>``, with characters a DAG id cannot hold replaced (only for stand-ins of bad files)."""
+    return "roster_" + re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+
+
 def broken_district_dag(path: Path, error: str) -> DAG:
-    """A stand-in for a district whose file does not load: it shows the error instead of vanishing."""
+    """A stand-in for a district that does not load (its file, tables or layout): it shows the error
+    instead of vanishing, is never scheduled, and its one task fails with the error."""
     with DAG(
-        dag_id=f"roster_{path.stem}",
-        description=f"BROKEN district file: {error}"[:200],
+        dag_id=dag_id_for(path),
+        description=f"BROKEN district configuration: {error}"[:200],
         schedule=None,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         tags=[*TAGS, "config-error"],
-        doc_md=f"### District file does not load\n\n`{error}`\n\nFix the file and run `roster check-config`.",
+        doc_md=f"### District configuration does not load\n\n`{error}`\n\nFix the file named and run `roster check-config`.",
     ) as dag:
 
         @task
@@ -284,21 +316,52 @@ def broken_district_dag(path: Path, error: str) -> DAG:
     return dag
 
 
+def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
+    """What ``roster check-config`` checks besides the district file: its cross-match tables and layout.
+
+    Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
+    across districts. A ``ConfigError`` names the file and the line or key.
+    """
+    from roster.config import load_layout
+    from roster.crossmatch import load_crossmatch
+
+    load_crossmatch(root, district)
+    name = district.destination.layout
+    if layouts is None or name not in layouts:
+        layout = load_layout(root, name)
+        if layouts is not None:
+            layouts[name] = layout
+
+
 def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
-    """Every district's DAG by dag id; a broken file gives a stand-in DAG and a logged error."""
+    """Every district's DAG by dag id; a district that does not load gives a stand-in DAG and a logged error.
+
+    A district loads when its file, its cross-match tables and its layout do (as ``roster
+    check-config`` has it), and its DAG builds.
+    """
     root = root or include_root()
     dags: dict[str, DAG] = {}
+    layouts: dict[str, Any] = {}
     for path in district_files(root):
-        dag_id = f"roster_{path.stem}"
+        dag_id = dag_id_for(path)
         if only_dag_id and only_dag_id != dag_id:
             continue
         try:
             district = load_district(path)
+            check_district(root, district, layouts)
             dags[dag_id] = build_dag(district, root)
         except ConfigError as exc:
-            log.error("district file not loaded: %s", exc)
-            dags[dag_id] = broken_district_dag(path, str(exc))
+            log.error("district not loaded: %s", exc)
+            dags.setdefault(dag_id, broken_district_dag(path, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one district's surprise must not hide the others
+            error = f"{path}: the DAG could not be built ({type(exc).__name__}: {first_line(exc)})"
+            log.error("district not loaded: %s", error)
+            dags.setdefault(dag_id, broken_district_dag(path, error))
     return dags
+
+
+def first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
 
 
 __all__ = ["build_all", "build_dag", "resolve"]

@@ -10,8 +10,43 @@ from roster.emails import Email
 DEFAULT_FROM = "roster-pipeline@localhost"
 
 
+class MailNotSent(ConnectionError):
+    """An email could not be sent (server down, refused, timed out): the notify task retries.
+
+    Not a ``RosterError`` on purpose: a mail server that is back later fixes it. The message is one
+    line naming the connection, the server and the subject, never the body.
+    """
+
+
 def send(conn_id: str, email: Email, attachments: list[Path] | None = None) -> None:
-    """Send ``email``; the sender is the connection's ``from_email``, else ``ROSTER_MAIL_FROM``."""
+    """Send ``email``; the sender is the connection's ``from_email``, else ``ROSTER_MAIL_FROM``.
+
+    Any failure is a ``MailNotSent`` naming the connection and server; the task's retries handle it.
+    """
+    try:
+        _send(conn_id, email, attachments)
+    except Exception as exc:  # noqa: BLE001 - SMTP, socket and Airflow connection errors alike
+        raise MailNotSent(
+            f"SMTP connection {conn_id!r}{_server(conn_id)}: could not send {email.subject!r} "
+            f"({type(exc).__name__}{': ' + _detail(exc) if _detail(exc) else ''})"
+        ) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _server(conn_id: str) -> str:
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(conn_id)
+        return f" ({conn.host}:{conn.port})" if conn.host else ""
+    except Exception:  # noqa: BLE001 - only decoration for a message
+        return ""
+
+
+def _send(conn_id: str, email: Email, attachments: list[Path] | None = None) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
@@ -35,9 +70,9 @@ def send_or_fail(conn_id: str, email: Email) -> None:
     from roster.errors import TransferError
 
     try:
-        send(conn_id, email)
+        _send(conn_id, email)
     except Exception as exc:  # noqa: BLE001 - SMTP, socket and Airflow connection errors alike
-        detail = (str(exc).strip().splitlines() or [""])[0][:300]
+        detail = _detail(exc)
         raise TransferError(
             f"SMTP connection {conn_id!r}: could not send {email.subject!r} to {', '.join(email.to)} "
             f"({type(exc).__name__}{': ' + detail if detail else ''})"

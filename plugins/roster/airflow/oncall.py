@@ -27,6 +27,7 @@ RUNBOOK_SECTIONS = {
     "upload_roster": "SFTP down, authentication or host key",
     "record_delivery": "Snapshot not recorded",
     "config_error": "Bad district file",
+    "apply_retention": "Retention",
 }
 MAX_LINE = 300
 

@@ -78,6 +78,7 @@ def validate(district: District, root: Path, day: dt.date, export_name: str) -> 
         # A re-run that now fails QA must not leave last run's roster looking like tonight's output.
         (folder / night.output_name).unlink(missing_ok=True)
         report = validate_night(night, folder / export_name, folder).report
+        _not_delivered_yet(folder)
     log.info("QA %s: %s; rejects by reason: %s", "passed" if report.passed else "FAILED", report.verdict, report.rejects_by_reason)
     return {
         "passed": report.passed,
@@ -88,12 +89,37 @@ def validate(district: District, root: Path, day: dt.date, export_name: str) -> 
     }
 
 
+def _not_delivered_yet(folder: Path) -> None:
+    """``rows_delivered`` stays 0 in ``qa_report.json`` until ``record_delivery``: a night whose upload
+    or email then fails must not read as delivered (``mark_delivered`` sets it from ``rows_in_file``)."""
+    report = artifacts.read_json(folder / artifacts.QA_REPORT)
+    if report.get("rows_delivered"):
+        report["rows_delivered"] = 0
+        artifacts.write_json(folder / artifacts.QA_REPORT, report)
+
+
 def blackout_reason(district: District, day: dt.date) -> str | None:
     """Why tonight sends nothing, when it falls in one of the district's blackout windows."""
     window = district.in_blackout(day)
     if window is None:
         return None
     return f"{day} is inside the blackout window {window.start} to {window.end} of district {district.district_id}: nothing is read or sent tonight"
+
+
+def apply_retention(district: District, day: dt.date) -> dict[str, Any]:
+    """Delete the district's run folders older than ``ROSTER_RETENTION_DAYS`` days on ``day``; what went."""
+    from roster import retention
+
+    keep_days = retention.retention_days()
+    removed: list[str] = []
+    try:
+        for name in retention.expired(storage.district_folders(district.district_id), day, keep_days):
+            storage.remove_folder(district.district_id, name)
+            removed.append(name)
+    finally:
+        # Said even when a deletion fails half-way: what is gone is gone.
+        log.info("%s", retention.summary(district.district_id, removed, keep_days, day))
+    return {"removed": removed, "retention_days": keep_days}
 
 
 def serialize(district: District, root: Path, day: dt.date, export_name: str) -> dict[str, Any]:
@@ -106,6 +132,7 @@ def serialize(district: District, root: Path, day: dt.date, export_name: str) ->
         snapshot = baseline_for(state, day)
     with storage.run_workspace(district.district_id, day) as folder:
         roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
+        _not_delivered_yet(folder)
         size = (folder / night.output_name).stat().st_size
     diff = roster.diff
     log.info(

@@ -48,6 +48,48 @@ def run_location(district_id: str, roster_date: dt.date) -> str:
 SNAPSHOT_FOLDER = "snapshot"
 
 
+def _private_folder(folder: Path) -> None:
+    """The folder, created owner-only (0700) with any missing parents; an existing one is tightened to 0700.
+
+    Run folders hold the run's copy of the export and the roster file: student records.
+    """
+    from roster.artifacts import make_private_dir
+
+    make_private_dir(folder)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def district_folders(district_id: str) -> list[str]:
+    """The names of the folders in ``ROSTER_DATA_ROOT/<district_id>/`` (run folders, snapshot, go-live)."""
+    root = data_root()
+    if not is_url(root):
+        base = _local(root) / district_id
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    from airflow.sdk import ObjectStoragePath
+
+    base = ObjectStoragePath(root.rstrip("/")) / district_id
+    if not base.exists():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir())
+
+
+def remove_folder(district_id: str, name: str) -> None:
+    """Delete ``ROSTER_DATA_ROOT/<district_id>/<name>/`` and everything in it."""
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"not a folder name: {name!r}")
+    root = data_root()
+    if not is_url(root):
+        shutil.rmtree(_local(root) / district_id / name)
+        return
+
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(root.rstrip("/")) / district_id / name
+    target.fs.rm(target.path, recursive=True)
+
+
 @contextlib.contextmanager
 def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
     """A local folder holding the night's artifacts; changes are saved back when the block ends."""
@@ -68,7 +110,7 @@ def workspace(key: str) -> Iterator[Path]:
     root = data_root()
     if not is_url(root):
         folder = _local(root) / key
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_folder(folder)
         yield folder
         return
 
