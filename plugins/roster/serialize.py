@@ -11,8 +11,10 @@ plus a boolean ``active``. It is what the nightly diff compares and what the sna
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from roster import ids
+from roster.arrowkit import data_of, frame_of, join_lines, parallel, release_memory, repeat, text
 from roster.config import District, Layout
 from roster.crossmatch import CrossMatch
 from roster.dates import format_dates, parse_dates
@@ -35,45 +39,111 @@ def layout_fields(layout: Layout) -> list[str]:
     return list(dict.fromkeys(c.field for c in layout.columns))
 
 
-def _text(values: pd.Series) -> pa.Array:
-    return pa.array(values.to_numpy(dtype=object), pa.string())
+def reformat_dates(values: pa.ChunkedArray, source_format: str, target_format: str) -> pa.Array:
+    """Dates in ``source_format`` re-rendered in ``target_format``; empty text where not a date.
+
+    Each distinct value is parsed once (a roster has a few thousand distinct dates of birth), with
+    the same strict parser the validator uses, then mapped back to the rows.
+    """
+    if len(values) == 0:
+        return pa.array([], pa.large_string())
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    distinct = encoded.dictionary.to_pandas()
+    rendered = format_dates(parse_dates(distinct, source_format), target_format)
+    return pc.take(rendered, encoded.indices)
+
+
+def translate(values: pa.ChunkedArray, mapping: dict[str, str]) -> pa.ChunkedArray:
+    """Codes through a cross-match table (a hash lookup against its few codes); empty where unmapped."""
+    codes = pa.array(list(mapping), pa.large_string())
+    targets = pa.array(list(mapping.values()), pa.large_string())
+    return pc.fill_null(pc.take(targets, pc.index_in(values, value_set=codes)), "")
 
 
 def roster_frame(accepted: pd.DataFrame, district: District, crossmatch: CrossMatch, layout: Layout) -> pd.DataFrame:
-    """Accepted export rows as the roster file will show them (one text column per layout field)."""
+    """Accepted export rows as the roster file will show them (one text column per layout field).
+
+    Column by column in Arrow: a field the file shows as read is the same memory as the export's
+    column; translated codes and re-rendered dates are computed once per distinct value.
+    """
     n = len(accepted)
-    active = accepted["status"].isin(district.source.status_values.active).to_numpy(dtype=bool)
-    columns: dict[str, object] = {}
-    for name in layout_fields(layout):
+    if n:
+        status = text(accepted["status"])
+        active_values = pa.array(district.source.status_values.active, pa.large_string())
+        active = pc.is_in(status, value_set=active_values)
+        active_flags = active.to_numpy(zero_copy_only=False)
+    else:
+        active, active_flags = None, np.zeros(0, dtype=bool)
+    names = layout_fields(layout)
+    # The frame's columns are read here; the fields are then computed in parallel, in Arrow only.
+    sources = {name: text(accepted[name]) for name in names if name in accepted.columns and name not in ("status", "district_id")}
+
+    def column(name: str):
         if name == "status":
-            values = np.where(active, layout.status_words.active, layout.status_words.inactive)
-        elif name == "district_id":
-            values = np.full(n, district.district_id, dtype=object)
-        elif name not in accepted.columns:
-            values = np.full(n, "", dtype=object)
-        elif name in DATE_FIELDS:
-            values = format_dates(parse_dates(accepted[name], district.source.date_format), layout.date_format).to_numpy(zero_copy_only=False)
-        elif name in CODED_FIELDS:
+            return pc.if_else(active, layout.status_words.active, layout.status_words.inactive) if n else repeat("", 0)
+        if name == "district_id":
+            return repeat(district.district_id, n)
+        if name not in sources:
+            return repeat("", n)
+        if name in DATE_FIELDS:
+            return reformat_dates(sources[name], district.source.date_format, layout.date_format)
+        if name in CODED_FIELDS:
             # District codes to Rethink Ed codes; an empty optional value (a diagnosis) stays empty.
-            values = accepted[name].map(crossmatch.for_field(name)).fillna("").to_numpy(dtype=object)
-        else:
-            values = accepted[name].to_numpy(dtype=object)
-        columns[name] = pd.array(values, dtype="str")
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
-    frame["active"] = active
+            return translate(sources[name], crossmatch.for_field(name))
+        return sources[name]
+
+    columns = dict(zip(names, parallel(column, names)))
+    frame = frame_of(columns, n)
+    frame["active"] = active_flags
     return frame
 
 
 def render(frame: pd.DataFrame, layout: Layout) -> bytes:
     """The whole roster file: one header line, then one line per row, sorted by State Test Number."""
+    return render_lines(frame, layout).tobytes()
+
+
+#: Lines put in order (and written) per step: bounds the memory of the ordered copy.
+RENDER_BATCH = 1 << 18
+
+
+@dataclass(frozen=True)
+class RenderedRoster:
+    """The roster file, ready to write: every line (the header first, then the frame's rows in the
+    frame's order) and the order to write them in (the header, then the rows by State Test Number)."""
+
+    lines: pa.Array
+    order: pa.Array
+
+    def parts(self, rows: int = RENDER_BATCH) -> Iterator[memoryview]:
+        """The file's bytes in consecutive pieces: each piece is one gather of ``rows`` lines."""
+        for start in range(0, len(self.order), rows):
+            piece = self.lines.take(self.order.slice(start, rows))
+            yield data_of(piece)
+            del piece
+            release_memory()  # the next piece reuses the same memory
+
+    def tobytes(self) -> bytes:
+        return b"".join(self.parts())
+
+
+def render_lines(frame: pd.DataFrame, layout: Layout) -> RenderedRoster:
+    """The roster file, rendered but not yet in order (``RenderedRoster.parts`` gives its bytes).
+
+    The lines are joined in the frame's order: sequential memory access, row ranges on all cores.
+    Putting them in id order is a gather done piece by piece as the file is written, so the file
+    is never a second time whole in memory.
+    """
     eol = layout.eol
-    header = (SEPARATOR.join(c.header for c in layout.columns) + eol).encode("utf-8")
+    header = pa.array([SEPARATOR.join(c.header for c in layout.columns) + eol], pa.large_string())
     if len(frame) == 0:
-        return header
-    order = pc.sort_indices(_text(frame["state_test_number"]))
-    columns = [pc.take(_text(frame[c.field]), order) for c in layout.columns]
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, SEPARATOR), eol, "")
-    return header + _concat(lines)
+        return RenderedRoster(header, pa.array([0], pa.uint64()))
+    order = ids.sort_order(text(frame["state_test_number"]))
+    lines = join_lines([text(frame[c.field]) for c in layout.columns], SEPARATOR, eol)
+    # One contiguous array (the chunks freed as it is made): a gather from it is Arrow's fast path.
+    lines = pa.concat_arrays([header, *lines.chunks])
+    order = pa.concat_arrays([pa.array([0], pa.uint64()), pc.add(order, pa.scalar(1, pa.uint64()))])
+    return RenderedRoster(lines, order)
 
 
 def render_roster(accepted: pd.DataFrame, district: District, crossmatch: CrossMatch, layout: Layout) -> bytes:
@@ -81,40 +151,38 @@ def render_roster(accepted: pd.DataFrame, district: District, crossmatch: CrossM
     return render(roster_frame(accepted, district, crossmatch, layout), layout)
 
 
-def _concat(lines: pa.Array) -> bytes:
-    """All strings of an Arrow array back to back, straight from its data buffer (no Python loop)."""
-    if isinstance(lines, pa.ChunkedArray):
-        lines = pa.concat_arrays(lines.chunks)
-    if lines.type == pa.string():
-        lines = lines.cast(pa.large_string())
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    return lines.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
-
-
 def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
     """A delivered roster file read back into a roster frame (the inverse of ``render``)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            first = handle.readline()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     expected = [c.header for c in layout.columns]
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    first_line = first.rstrip(b"\r\n").decode("utf-8", errors="replace")
     if first_line.split(SEPARATOR) != expected:
         raise InputError(f"{path}: line 1: not a roster file of layout {layout.name!r} (expected header {SEPARATOR.join(expected)})")
+    names = [f"c{i}" for i in range(len(expected))]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(expected))], skip_rows=1),
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=SEPARATOR, quote_char=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(expected))}, strings_can_be_null=False
+                column_types={name: pa.large_string() for name in names}, strings_can_be_null=False
             ),
         )
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path}: not a valid roster file ({str(exc).splitlines()[0]})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     columns = {}
     for i, column in enumerate(layout.columns):
-        columns.setdefault(column.field, pd.array(table[f"c{i}"].to_numpy(zero_copy_only=False), dtype="str"))
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
-    frame["active"] = (frame["status"] == layout.status_words.active).to_numpy(dtype=bool)
+        columns.setdefault(column.field, table[f"c{i}"])
+    frame = frame_of(columns, table.num_rows)
+    frame["active"] = _flags(pc.equal(columns["status"], layout.status_words.active), table.num_rows)
     return frame
+
+
+def _flags(values: pa.ChunkedArray, rows: int) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if rows else np.zeros(0, dtype=bool)

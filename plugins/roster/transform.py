@@ -14,18 +14,26 @@ keeps the accepted row numbers, so no intermediate file holds names or dates of 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from roster import artifacts
+from roster.arrowkit import csv_bytes, data_of, large, parallel, release_memory
 from roster.config import District, Layout, find_district, load_layout
 from roster.crossmatch import CrossMatch, load_crossmatch
 from roster.qa import QaReport, judge
 from roster.reading import Export, read_export
 from roster.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
-from roster.serialize import parse_roster, render, roster_frame
+from roster.serialize import RenderedRoster, parse_roster, render_lines, roster_frame
 from roster.validation import REJECT_COLUMNS, NightRules, find_rejects
 
 
@@ -67,7 +75,26 @@ class Validated:
 
 
 def _frame(export: Export) -> pd.DataFrame:
+    """The export as a pandas frame: its ``str`` columns are the Arrow columns (no copy)."""
     return export.table.to_pandas()
+
+
+def _rows_where(export: Export, keep: np.ndarray) -> pd.DataFrame:
+    """The rows of the export where ``keep``, as a frame: the columns filtered in parallel (Arrow).
+
+    Takes the export's table over (``export.table`` is emptied): each column is dropped as soon as
+    it is filtered, so the export and its filtered copy are never both whole in memory.
+    """
+    table, export.table = export.table, pa.table({})
+    names = table.column_names
+    columns = {name: table[name] for name in names}
+    del table
+    mask = pa.array(keep, pa.bool_())
+
+    def filtered(name: str) -> pa.ChunkedArray:
+        return columns.pop(name).filter(mask)
+
+    return pa.table(parallel(filtered, names), names=names).to_pandas()
 
 
 def _ragged_rejects(export: Export) -> pd.DataFrame:
@@ -92,11 +119,19 @@ def validate(night: Night, export_path: Path) -> Validated:
             ["row_number", "field", "reason"], kind="stable", ignore_index=True
         )
     rejected_rows = rejects["row_number"].nunique()
-    accepted = frame[~frame["row_number"].isin(rejects["row_number"])].reset_index(drop=True)
+    rows_read = export.rows_read
+    if rejects.empty:
+        accepted = frame
+    else:
+        keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy())
+        del frame  # the export's columns are now held by the export alone, and freed as filtered
+        accepted = _rows_where(export, keep)
+        release_memory()
+    del export
     report = judge(
         district_id=night.district.district_id,
         roster_date=night.roster_date,
-        rows_read=export.rows_read,
+        rows_read=rows_read,
         rows_rejected=int(rejected_rows),
         rejects_by_reason={str(k): int(v) for k, v in rejects["reason"].value_counts().items()},
         max_reject_rate=night.district.qa.max_reject_rate,
@@ -108,9 +143,18 @@ def validate(night: Night, export_path: Path) -> Validated:
 
 def write_validation(result: Validated, out_dir: Path) -> None:
     """``qa_report.json``, ``rejects.csv`` and the accepted row numbers, into ``out_dir``."""
-    artifacts.write_bytes(out_dir / artifacts.REJECTS, result.rejects.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-    artifacts.write_json(out_dir / artifacts.ACCEPTED_ROWS, {"row_numbers": result.accepted["row_number"].tolist()})
+    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
+    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
     artifacts.write_json(out_dir / artifacts.QA_REPORT, result.report.to_json())
+
+
+def _json_numbers(key: str, numbers: np.ndarray) -> bytes:
+    """``{"<key>": [n, n, ...]}`` for millions of integers, rendered in Arrow (json's encoder is per item)."""
+    if len(numbers) == 0:
+        return json.dumps({key: []}).encode("utf-8") + b"\n"
+    digits = pc.cast(pa.array(numbers, pa.int64()), pa.large_string())
+    body = data_of(pc.binary_join_element_wise(digits, large(", "), large("")))
+    return b"".join([b'{"', key.encode("ascii"), b'": [', body[:-2], b"]}\n"])
 
 
 def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
@@ -122,11 +166,19 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
 
 @dataclass
 class Roster:
-    """Tonight's roster: the frame (carried students included), its diff, and the file's bytes."""
+    """Tonight's roster: the frame (carried students included), its diff, and the file.
+
+    ``rendered`` is the file ready to write (``write_roster`` streams it to disk); ``data`` gives
+    its bytes at once (a copy, made on demand).
+    """
 
     frame: pd.DataFrame
     diff: RosterDiff
-    data: bytes
+    rendered: RenderedRoster
+
+    @property
+    def data(self) -> bytes:
+        return self.rendered.tobytes()
 
 
 def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, previous: pd.DataFrame | None) -> Roster:
@@ -140,13 +192,15 @@ def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, p
     diff = compare(tonight, previous, night.layout, night.roster_date, qa.carry_inactive_days, rejected_ids)
     judge_changes(diff, qa.max_deactivation_rate, qa.max_change_rate)
     frame = with_carried(tonight, diff)
-    return Roster(frame=frame, diff=diff, data=render(frame, night.layout))
+    rendered = render_lines(frame, night.layout)
+    release_memory()
+    return Roster(frame=frame, diff=diff, rendered=rendered)
 
 
 def write_changes(roster: Roster, out_dir: Path) -> None:
     """``changes.csv`` (ids and field names only), the carried ids, and ``changes`` in the QA report."""
     changes = roster.diff.changes[CHANGES_COLUMNS]
-    artifacts.write_bytes(out_dir / artifacts.CHANGES, changes.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
     carried = roster.frame[roster.frame["carried_since"] != ""]
     artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
     report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
@@ -175,15 +229,33 @@ def mark_delivered(out_dir: Path, **details: object) -> None:
 
 
 def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
-    """The roster file, ``out_dir/<destination.filename>``."""
-    return artifacts.write_bytes(out_dir / night.output_name, roster.data)
+    """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
+    return _write_parts(out_dir / night.output_name, roster.rendered.parts())
+
+
+def _write_parts(path: Path, parts: Iterable[bytes | memoryview]) -> Path:
+    """``artifacts.write_bytes`` for a file made of pieces: a temporary name in the same folder,
+    owner-only, renamed into place once complete (the folder is the run folder, already made)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for part in parts:
+                handle.write(part)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
     """The rows validation accepted, re-read from the export (so no intermediate file holds names)."""
-    row_numbers = artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"]
-    frame = _frame(read_export(export_path, night.district.source))
-    accepted = frame[frame["row_number"].isin(row_numbers)].reset_index(drop=True)
+    row_numbers = np.asarray(artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"], dtype=np.int64)
+    export = read_export(export_path, night.district.source)
+    keep = np.isin(export.table["row_number"].to_numpy(), row_numbers)
+    accepted = _rows_where(export, keep)
     if len(accepted) != len(row_numbers):
         raise RuntimeError(
             f"{export_path}: the export changed since it was validated ({len(accepted)} of {len(row_numbers)} accepted rows found)"

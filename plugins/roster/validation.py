@@ -10,14 +10,21 @@ Empty cells are empty strings, never nulls: a missing value is a reason code, no
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_
+import pyarrow.compute as pc
 from pandera.typing import Series
 
+from roster import ids
+from roster.arrowkit import take, text
 from roster.config import District
 from roster.crossmatch import CrossMatch
 from roster.dates import age_on, parse_dates
@@ -49,16 +56,170 @@ REASONS: dict[str, str] = {
 }
 
 
-def _filled(s: pd.Series) -> pd.Series:
-    return s.str.len() > 0
+def _arrow(s: pd.Series) -> pa_.ChunkedArray:
+    """The Arrow strings behind a text column (zero-copy); a missing value reads as empty text."""
+    data = text(s)
+    return pc.fill_null(data, "") if data.null_count else data
 
 
-def _clean(s: pd.Series) -> pd.Series:
-    return ~s.str.contains(FORBIDDEN, regex=True)
+def _series(s: pd.Series, mask) -> pd.Series:
+    """A check's verdict per row (an Arrow or numpy boolean array) as a Series on the column's index."""
+    if isinstance(mask, (pa_.Array, pa_.ChunkedArray)):
+        mask = mask.to_numpy(zero_copy_only=False) if len(mask) else np.zeros(0, dtype=bool)
+    return pd.Series(np.asarray(mask, dtype=bool), index=s.index, copy=False)
 
 
-def _is_number(s: pd.Series) -> pd.Series:
-    return ~_filled(s) | pd.to_numeric(s, errors="coerce").notna()
+# Rules ---------------------------------------------------------------------------------------------
+#
+# Each rule is a function of a column's Arrow strings that returns a numpy boolean per row (True:
+# the value passes). They use Arrow and numpy only, so ``find_rejects`` can start them all on the
+# cores before pandera runs the checks that call them (see ``_Prefetch``).
+
+Rule = Callable[[pa_.ChunkedArray], np.ndarray]
+
+
+def _bools(values: pa_.Array | pa_.ChunkedArray) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
+
+
+def _present(data: pa_.ChunkedArray) -> np.ndarray:
+    return _bools(pc.greater(pc.binary_length(data), 0))
+
+
+def _unique_or_empty(data: pa_.ChunkedArray) -> np.ndarray:
+    # Every row of a duplicated id is rejected: the export cannot say which one is the student.
+    return ~_present(data) | ~ids.duplicated(data)
+
+
+def _per_value(data: pa_.ChunkedArray, verdict: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """``verdict`` (distinct values -> numpy bools) applied through the column's distinct values.
+
+    Dates of birth, scores and codes repeat a lot: a few thousand distinct values for millions of
+    rows, so each distinct value is judged once (with pandas, as a ``str`` Series like the column)
+    and the verdicts mapped back: a categorical map.
+    """
+    if len(data) == 0:
+        return np.zeros(0, dtype=bool)
+    encoded = pc.dictionary_encode(data).combine_chunks()
+    verdicts = np.asarray(verdict(encoded.dictionary.to_pandas()), dtype=bool)
+    return verdicts[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def _numeric_or_empty(data: pa_.ChunkedArray) -> np.ndarray:
+    return _per_value(data, lambda v: ((v.str.len() == 0) | pd.to_numeric(v, errors="coerce").notna()).to_numpy(dtype=bool))
+
+
+def _no_forbidden(data: pa_.ChunkedArray) -> np.ndarray:
+    return ~_contains_forbidden(data)
+
+
+def _contains_forbidden(data: pa_.ChunkedArray) -> np.ndarray:
+    """Per value: holds a pipe or a control character (C0, DEL or C1): ``FORBIDDEN``, found bytewise.
+
+    In UTF-8 these characters are exactly the bytes 0x00-0x1F, 0x7C and 0x7F (never part of a longer
+    character) and the pairs 0xC2 0x80-0x9F; each chunk's bytes are scanned at once (numpy) and a
+    hit is mapped to its value through the offsets: one pass, no regular expression per value.
+    """
+    masks = [_forbidden_in_chunk(chunk) for chunk in data.chunks]
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+
+
+def _forbidden_in_chunk(chunk: pa_.Array) -> np.ndarray:
+    flags = np.zeros(len(chunk), dtype=bool)
+    if len(chunk) == 0 or chunk.buffers()[2] is None:
+        return flags
+    kind = np.int64 if pa_.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+    if offsets[-1] == offsets[0]:
+        return flags
+    data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    hits = (data < 0x20) | (data == 0x7C) | (data == 0x7F)
+    lead = np.flatnonzero(data[:-1] == 0xC2)
+    c1 = lead[data[lead + 1] <= 0x9F]
+    positions = np.flatnonzero(hits)
+    if c1.size:
+        positions = np.concatenate([positions, c1])
+    if positions.size:
+        flags[np.searchsorted(offsets[1:] - offsets[0], positions, side="right")] = True
+    return flags
+
+
+def _fullmatch(pattern: str) -> Rule:
+    """Empty, or ``Series.str.fullmatch(pattern)`` as pandas runs it on Arrow strings (RE2, anchored)."""
+    if (not pattern.endswith("$") or pattern.endswith("\\$")) and not pattern.startswith("^"):
+        pattern = f"^({pattern})$"
+    elif not pattern.endswith("$") or pattern.endswith("\\$"):
+        pattern = f"^({pattern[1:]})$"
+    elif not pattern.startswith("^"):
+        pattern = f"^({pattern[0:-1]})$"
+    anchored = f"^({pattern[1:]})"
+
+    def rule(data: pa_.ChunkedArray) -> np.ndarray:
+        return ~_present(data) | _bools(pc.match_substring_regex(data, anchored))
+
+    return rule
+
+
+def _date_or_empty(date_format: str) -> Rule:
+    def verdict(values: pd.Series) -> np.ndarray:
+        return ((values.str.len() == 0) | parse_dates(values, date_format).notna()).to_numpy(dtype=bool)
+
+    return lambda data: _per_value(data, verdict)
+
+
+def _age_in_range(date_format: str, day: dt.date) -> Rule:
+    def verdict(values: pd.Series) -> np.ndarray:
+        born = parse_dates(values, date_format)
+        return (born.isna() | age_on(born, day).between(MIN_AGE, MAX_AGE)).to_numpy(dtype=bool)
+
+    return lambda data: _per_value(data, verdict)
+
+
+def _one_of(values, empty_passes: bool = False) -> Rule:
+    codes = pa_.array(sorted(values), pa_.large_string())
+
+    def rule(data: pa_.ChunkedArray) -> np.ndarray:
+        known = _bools(pc.is_in(data, value_set=codes))
+        return (~_present(data) | known) if empty_passes else known
+
+    return rule
+
+
+# The rules run by pandera -------------------------------------------------------------------------
+
+
+class _Prefetch:
+    """Rule results computed ahead, on all cores, while pandera runs the checks one by one.
+
+    ``find_rejects`` knows every (column, check) pair the schema will run and the Arrow data of each
+    column, so it starts all the rules at once; a check then takes its result (waiting if needed).
+    A check on other data (another frame) computes its rule itself, as without prefetching.
+    """
+
+    def __init__(self, frame: pd.DataFrame, rules: dict[tuple[str, str], Rule]) -> None:
+        from roster.arrowkit import submit
+
+        self.data = {column: _arrow(frame[column]) for column, _ in rules if column in frame.columns}
+        self.futures = {
+            key: submit(rule, self.data[key[0]]) for key, rule in rules.items() if key[0] in self.data
+        }
+
+    def result(self, s: pd.Series, check: str, rule: Rule) -> np.ndarray:
+        future = self.futures.pop((s.name, check), None)
+        data = _arrow(s)
+        if future is not None and data is self.data.get(s.name):
+            return future.result()
+        return rule(data)
+
+
+#: The prefetch of the ``find_rejects`` running in this thread (pandera calls the checks in it).
+_PREFETCH: contextvars.ContextVar[_Prefetch | None] = contextvars.ContextVar("roster_prefetch", default=None)
+
+
+def _verdict(s: pd.Series, check: str, rule: Rule) -> pd.Series:
+    prefetch = _PREFETCH.get()
+    passed = prefetch.result(s, check, rule) if prefetch is not None else rule(_arrow(s))
+    return _series(s, passed)
 
 
 class RosterRow(pa.DataFrameModel):
@@ -83,28 +244,27 @@ class RosterRow(pa.DataFrameModel):
 
     @pa.check("state_test_number", name="missing_state_id")
     def _state_id_present(cls, s: Series[str]) -> Series[bool]:
-        return _filled(s)
+        return _verdict(s, "missing_state_id", _present)
 
     @pa.check("state_test_number", name="duplicate_state_id")
     def _state_id_unique(cls, s: Series[str]) -> Series[bool]:
-        # Every row of a duplicated id is rejected: the export cannot say which one is the student.
-        return ~_filled(s) | ~s.duplicated(keep=False)
+        return _verdict(s, "duplicate_state_id", _unique_or_empty)
 
     @pa.check("legal_first_name", name="missing_first_name")
     def _first_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _filled(s)
+        return _verdict(s, "missing_first_name", _present)
 
     @pa.check("legal_last_name", name="missing_last_name")
     def _last_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _filled(s)
+        return _verdict(s, "missing_last_name", _present)
 
     @pa.check("date_of_birth", name="missing_date_of_birth")
     def _dob_present(cls, s: Series[str]) -> Series[bool]:
-        return _filled(s)
+        return _verdict(s, "missing_date_of_birth", _present)
 
     @pa.check("ela_score", "math_score", name="bad_score")
     def _score_numeric(cls, s: Series[str]) -> Series[bool]:
-        return _is_number(s)
+        return _verdict(s, "bad_score", _numeric_or_empty)
 
     @pa.check(
         "state_test_number", "legal_first_name", "legal_last_name", "legal_middle_name", "date_of_birth",
@@ -113,7 +273,7 @@ class RosterRow(pa.DataFrameModel):
         name="forbidden_character",
     )
     def _no_forbidden_characters(cls, s: Series[str]) -> Series[bool]:
-        return _clean(s)
+        return _verdict(s, "forbidden_character", _no_forbidden)
 
     class Config:
         strict = False
@@ -142,34 +302,48 @@ class NightRules:
         )
 
 
-def _night_checks(rules: NightRules) -> dict[str, list[pa.Check]]:
-    pattern, fmt, day = rules.state_id_pattern, rules.date_format, rules.roster_date
+#: The rules of the model's own checks, by (column, check name): what ``find_rejects`` prefetches.
+_MODEL_RULES: dict[tuple[str, str], Rule] = {
+    ("state_test_number", "missing_state_id"): _present,
+    ("state_test_number", "duplicate_state_id"): _unique_or_empty,
+    ("legal_first_name", "missing_first_name"): _present,
+    ("legal_last_name", "missing_last_name"): _present,
+    ("date_of_birth", "missing_date_of_birth"): _present,
+    ("ela_score", "bad_score"): _numeric_or_empty,
+    ("math_score", "bad_score"): _numeric_or_empty,
+    **{
+        (column, "forbidden_character"): _no_forbidden
+        for column in (
+            "state_test_number", "legal_first_name", "legal_last_name", "legal_middle_name", "date_of_birth",
+            "grade", "campus", "status", "local_student_id", "gender", "diagnosis", "ela_score",
+            "math_score", "entry_date", "exit_date",
+        )
+    },
+}
 
-    def in_table(table: dict[str, str]):
-        codes = list(table)
-        return lambda s: s.isin(codes)
 
-    def age_in_range(s: pd.Series) -> pd.Series:
-        born = parse_dates(s, fmt)
-        return born.isna() | age_on(born, day).between(MIN_AGE, MAX_AGE)
-
+def _night_rules(rules: NightRules) -> dict[tuple[str, str], Rule]:
+    """Tonight's district-specific rules, by (column, check name)."""
+    fmt = rules.date_format
     return {
-        "state_test_number": [
-            pa.Check(lambda s: ~_filled(s) | s.str.fullmatch(pattern), name="bad_state_id"),
-        ],
-        "date_of_birth": [
-            pa.Check(lambda s: ~_filled(s) | parse_dates(s, fmt).notna(), name="bad_date_of_birth"),
-            pa.Check(age_in_range, name="age_out_of_range"),
-        ],
-        "grade": [pa.Check(in_table(rules.crossmatch.grades), name="unknown_grade")],
-        "campus": [pa.Check(in_table(rules.crossmatch.campuses), name="unknown_campus")],
-        "diagnosis": [
-            pa.Check(lambda s: ~_filled(s) | s.isin(list(rules.crossmatch.diagnoses)), name="unknown_diagnosis")
-        ],
-        "status": [pa.Check(lambda s: s.isin(list(rules.status_values)), name="unknown_status")],
-        "entry_date": [pa.Check(lambda s: ~_filled(s) | parse_dates(s, fmt).notna(), name="bad_date")],
-        "exit_date": [pa.Check(lambda s: ~_filled(s) | parse_dates(s, fmt).notna(), name="bad_date")],
+        ("state_test_number", "bad_state_id"): _fullmatch(rules.state_id_pattern),
+        ("date_of_birth", "bad_date_of_birth"): _date_or_empty(fmt),
+        ("date_of_birth", "age_out_of_range"): _age_in_range(fmt, rules.roster_date),
+        ("grade", "unknown_grade"): _one_of(rules.crossmatch.grades),
+        ("campus", "unknown_campus"): _one_of(rules.crossmatch.campuses),
+        ("diagnosis", "unknown_diagnosis"): _one_of(rules.crossmatch.diagnoses, empty_passes=True),
+        ("status", "unknown_status"): _one_of(rules.status_values),
+        ("entry_date", "bad_date"): _date_or_empty(fmt),
+        ("exit_date", "bad_date"): _date_or_empty(fmt),
     }
+
+
+def _night_checks(rules: NightRules) -> dict[str, list[pa.Check]]:
+    checks: dict[str, list[pa.Check]] = {}
+    for (column, name), rule in _night_rules(rules).items():
+        check = pa.Check(lambda s, name=name, rule=rule: _verdict(s, name, rule), name=name)
+        checks.setdefault(column, []).append(check)
+    return checks
 
 
 def build_schema(rules: NightRules) -> pa.DataFrameSchema:
@@ -191,12 +365,15 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
     Only ids and row numbers leave this function, never a name or a date of birth.
     """
     schema = build_schema(rules)
+    token = _PREFETCH.set(_Prefetch(frame, {**_MODEL_RULES, **_night_rules(rules)}))
     try:
         schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
     else:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "str") for c in REJECT_COLUMNS})
+    finally:
+        _PREFETCH.reset(token)
     unexpected = cases[cases["index"].isna()]
     if not unexpected.empty:
         # A schema-level failure (a column of the wrong type) is a bug in reading, not bad data.
@@ -206,7 +383,7 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
     rejects = pd.DataFrame(
         {
             "row_number": frame["row_number"].to_numpy()[index],
-            "state_test_number": frame["state_test_number"].to_numpy()[index],
+            "state_test_number": take(_arrow(frame["state_test_number"]), index).to_pandas(),
             "field": cases["column"].to_numpy(),
             "reason": cases["check"].to_numpy(),
         }

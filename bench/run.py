@@ -1,0 +1,405 @@
+"""``make bench``: the nightly transform against the floor and the naive peer, and DAG parsing.
+
+    python bench/run.py [--rows 100000,1000000,5000000] [--repeat 3] [--doc docs/PERFORMANCE.md]
+
+For each size it generates a synthetic export (and the night before, for the nightly diff) under
+``var/bench/`` (gitignored; regenerated only when ``roster/sample.py`` changes), then runs, each as a
+whole process and interleaved so that the machine's noise hits every variant alike:
+
+* ``floor``: the same file read and written pipe-delimited by pyarrow alone (``bench/floor.py``);
+* ``roster run``: the nightly transform as ``roster run`` (the contract's command);
+* ``roster run --previous``: the same with the nightly diff against last night's delivered file;
+* ``naive``: pandas ``read_csv(dtype=str)`` + a straightforward pandera model + ``to_csv`` (``bench/naive.py``).
+
+It reports the median wall time of ``--repeat`` runs, the ratio to the floor, the peak memory of
+the process (``ru_maxrss``) and rows per second; where the time goes (``bench/stages.py``); and how
+long 500 district files take to parse against importing Airflow alone. The table is printed and,
+with the machine it ran on, written to ``docs/PERFORMANCE.md``.
+
+Child processes share a bytecode cache under ``var/bench/pycache``, as an installed image has
+compiled ``.pyc`` files: without it (``PYTHONDONTWRITEBYTECODE`` in this venv) every process would
+recompile pandas and Airflow from source, and the fixed cost would measure the compiler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DISTRICT = "sample_isd"
+DAY = dt.date(2026, 11, 20)
+TARGET_RATIO = 2.5
+TARGET_PEAK_MB = 3 * 1024
+VARIANTS = ("floor", "roster run", "roster run --previous", "naive")
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float
+    exit_code: int
+
+
+@dataclass
+class Cell:
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(r.peak_mb for r in self.runs)
+
+
+def child_env(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("ROSTER_INCLUDE_DIR", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    env["PYTHONPATH"] = str(REPO / "plugins")
+    return env
+
+
+def measure(command: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) -> Run:
+    """Wall time and peak resident memory of one whole process (``wait4``'s own rusage)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.PIPE, cwd=REPO)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
+    if process.returncode not in (0,):
+        print(f"  ! {' '.join(command[:4])}... exited {process.returncode}: {stderr.strip()[:300]}", file=sys.stderr)
+    return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, exit_code=process.returncode)
+
+
+def generator_stamp() -> str:
+    return hashlib.sha256((REPO / "plugins" / "roster" / "sample.py").read_bytes()).hexdigest()[:10]
+
+
+def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str) -> dict[str, Path]:
+    """The export of tonight, and last night's delivered roster file (from last night's export)."""
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    stamp = generator_stamp()
+    tonight = data / f"export_{rows}_{stamp}.csv"
+    before = data / f"previous_{rows}_{stamp}.csv"
+    delivered_dir = data / f"delivered_{rows}_{stamp}"
+    delivered = delivered_dir / f"{DISTRICT}_roster_{(DAY - dt.timedelta(days=1)):%Y%m%d}.txt"
+    for stale in data.iterdir():
+        if stale.name.split("_")[-1].split(".")[0] != stamp and f"_{rows}_" in stale.name:
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    sample = [python, "-m", "roster.sample", "--large", "--rows", str(rows), "--date", DAY.isoformat()]
+    if not tonight.exists():
+        print(f"  generating {tonight.name}", flush=True)
+        subprocess.run([*sample, str(tonight)], env=env, check=True, cwd=REPO)
+    if not before.exists():
+        print(f"  generating {before.name}", flush=True)
+        subprocess.run([*sample, "--previous", str(before)], env=env, check=True, cwd=REPO)
+    if not delivered.exists():
+        print(f"  delivering last night's roster ({before.name})", flush=True)
+        subprocess.run(
+            [roster, "run", "--district", DISTRICT, "--input", str(before), "--out", str(delivered_dir),
+             "--date", (DAY - dt.timedelta(days=1)).isoformat(), "--include-dir", str(REPO / "include")],
+            env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+        )
+    return {"tonight": tonight, "delivered": delivered}
+
+
+def commands(variant: str, files: dict[str, Path], out: Path, python: str, roster: str) -> list[str]:
+    run = [roster, "run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out),
+           "--date", DAY.isoformat(), "--include-dir", str(REPO / "include")]
+    if variant == "floor":
+        return [python, str(REPO / "bench" / "floor.py"), str(files["tonight"]), str(out / "floor.txt")]
+    if variant == "roster run":
+        return run
+    if variant == "roster run --previous":
+        return [*run, "--previous", str(files["delivered"])]
+    if variant == "naive":
+        return [python, str(REPO / "bench" / "naive.py"), str(files["tonight"]), str(out / "naive.txt"), "--date", DAY.isoformat()]
+    raise ValueError(variant)
+
+
+def stages(files: dict[str, Path], out: Path, python: str, env: dict[str, str], previous: bool) -> dict:
+    args = ["run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out), "--date", DAY.isoformat(),
+            "--include-dir", str(REPO / "include")]
+    if previous:
+        args += ["--previous", str(files["delivered"])]
+    result = subprocess.run([python, str(REPO / "bench" / "stages.py"), "--", *args], env=env, check=True, cwd=REPO,
+                            capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# Parsing -------------------------------------------------------------------------------------------
+
+BASELINE = (
+    "import airflow.sdk, pendulum\n"
+    "from airflow.providers.standard.operators.hitl import ApprovalOperator\n"
+    "from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule, get_current_context, task\n"
+)
+PARSE = (
+    "import runpy, sys\n"
+    "dags = [k for k in runpy.run_path(sys.argv[1]) if k.startswith('roster_')]\n"
+    "heavy = [m for m in ('pandas', 'pandera') if m in sys.modules]\n"
+    "assert not heavy, heavy\n"
+    "print(len(dags))\n"
+)
+SPLIT = (
+    "import time, sys\n"
+    "t0 = time.perf_counter()\n" + BASELINE +
+    "t1 = time.perf_counter()\n"
+    "from roster.airflow import dag_factory as f\n"
+    "from roster.config import district_files, include_root, load_district\n"
+    "root = include_root()\n"
+    "t2 = time.perf_counter()\n"
+    "districts = [load_district(p) for p in district_files(root)]\n"
+    "t3 = time.perf_counter()\n"
+    "layouts = {}\n"
+    "for d in districts: f.check_district(root, d, layouts)\n"
+    "t4 = time.perf_counter()\n"
+    "dags = [f.build_dag(d, root) for d in districts]\n"
+    "t5 = time.perf_counter()\n"
+    "import json; print(json.dumps({'airflow imports': t1 - t0, 'roster imports': t2 - t1, 'district files (yaml, pydantic)': t3 - t2,"
+    " 'cross-match tables and layouts': t4 - t3, 'DAG objects (Airflow operators)': t5 - t4, 'dags': len(dags)}))\n"
+)
+
+
+def parsing(work: Path, env: dict[str, str], python: str, count: int, repeat: int) -> dict:
+    """Seconds to import Airflow alone vs to parse dags/roster_districts.py with ``count`` districts."""
+    include = work / f"include_{count}"
+    if include.exists():
+        shutil.rmtree(include)
+    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("inbound"))
+    for old in (include / "districts").glob("*.yaml"):
+        old.unlink()
+    template = (REPO / "include" / "districts" / f"{DISTRICT}.yaml").read_text(encoding="utf-8")
+    for i in range(count):
+        district_id = f"district_{i:04d}"
+        (include / "districts" / f"{district_id}.yaml").write_text(
+            template.replace(f"district_id: {DISTRICT}", f"district_id: {district_id}"), encoding="utf-8"
+        )
+    home = Path(tempfile.mkdtemp(prefix="roster-bench-airflow-"))
+    env = dict(env, ROSTER_INCLUDE_DIR=str(include), AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+               AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"))
+    dag_file = str(REPO / "dags" / "roster_districts.py")
+    baseline, parse = [], []
+    measure([python, "-c", BASELINE], env)  # warm the bytecode cache
+    for _ in range(repeat):
+        baseline.append(measure([python, "-c", BASELINE], env).seconds)
+        parse.append(measure([python, "-c", PARSE, dag_file], env).seconds)
+    split = json.loads(subprocess.run([python, "-c", SPLIT], env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1])
+    one = measure([python, "-c", PARSE, dag_file], dict(env, _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_district_0000")).seconds
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "districts": count,
+        "import_airflow": statistics.median(baseline),
+        "parse": statistics.median(parse),
+        "beyond_airflow": statistics.median(parse) - statistics.median(baseline),
+        "one_dag_task_run": one,
+        "split": split,
+    }
+
+
+# Machine and report --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    from importlib import metadata
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor() or "unknown"
+    memory = "unknown"
+    try:
+        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("pyarrow", "pandas", "pandera", "numpy", "apache-airflow", "pydantic", "PyYAML"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "-"
+    return {
+        "cores (nproc)": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
+        "CPU": cpu,
+        "memory": memory,
+        "OS": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        **versions,
+        "Arrow memory pool": __import__("pyarrow").default_memory_pool().backend_name,
+    }
+
+
+def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
+    rows = [["rows", "variant", "seconds (median)", "× floor", "peak memory", "rows/s"]]
+    for n, cells in results.items():
+        floor = cells["floor"].seconds
+        for variant in VARIANTS:
+            if variant not in cells:
+                continue
+            cell = cells[variant]
+            rows.append([
+                f"{n:,}", variant, f"{cell.seconds:.2f}", f"{cell.seconds / floor:.2f}",
+                f"{cell.peak_mb:,.0f} MB", f"{n / cell.seconds:,.0f}",
+            ])
+    return rows
+
+
+def markdown(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def plain(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+
+
+def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tuple[str, bool | None, str]]:
+    out = []
+    for n in (1_000_000, 5_000_000):
+        if n not in results:
+            out.append((f"{n:,} rows within {TARGET_RATIO}× the floor", None, "not measured in this run"))
+            continue
+        cells = results[n]
+        for variant in ("roster run", "roster run --previous"):
+            ratio = cells[variant].seconds / cells["floor"].seconds
+            out.append((f"{n:,} rows, `{variant}` within {TARGET_RATIO}× the floor", ratio <= TARGET_RATIO, f"{ratio:.2f}×"))
+    if 5_000_000 in results:
+        for variant in ("roster run", "roster run --previous"):
+            peak = results[5_000_000][variant].peak_mb
+            out.append((f"5,000,000 rows, `{variant}` peak memory under 3 GB", peak < TARGET_PEAK_MB, f"{peak:,.0f} MB"))
+    sizes = sorted(results)
+    if len(sizes) >= 2:
+        for variant in ("roster run", "roster run --previous"):
+            seconds = [results[n][variant].seconds for n in sizes]
+            floors = [results[n]["floor"].seconds for n in sizes]
+            marginal = [(seconds[i + 1] - seconds[i]) / (sizes[i + 1] - sizes[i]) * 1e6 for i in range(len(sizes) - 1)]
+            floor_marginal = (floors[-1] - floors[-2]) / (sizes[-1] - sizes[-2]) * 1e6
+            per_million = [s / n * 1e6 for s, n in zip(seconds, sizes)]
+            # Linear (or better): the cost of a million more rows does not grow with the size.
+            linear = len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1 or (
+                len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25
+            )
+            out.append((
+                f"`{variant}` cost linear in rows",
+                linear,
+                "marginal cost per million rows: "
+                + ", ".join(f"{a:,}→{b:,}: {m:.2f} s" for a, b, m in zip(sizes, sizes[1:], marginal))
+                + f" (the floor's last: {floor_marginal:.2f} s)",
+            ))
+    for n, cells in results.items():
+        if "naive" in cells:
+            for variant in ("roster run", "roster run --previous"):
+                faster = cells["naive"].seconds / cells[variant].seconds
+                out.append((f"{n:,} rows, `{variant}` beats the naive peer", faster > 1, f"{faster:.1f}× faster"))
+    if parse:
+        ok = parse["beyond_airflow"] < 2.0
+        out.append((f"{parse['districts']} district files parse in under 2 s beyond importing Airflow", ok,
+                    f"{parse['beyond_airflow']:.2f} s (Airflow alone {parse['import_airflow']:.2f} s, parse {parse['parse']:.2f} s)"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "100000,1000000,5000000"))
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
+    parser.add_argument("--work", type=Path, default=REPO / "var" / "bench")
+    parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md", help="'-' to write no document")
+    parser.add_argument("--districts", type=int, default=500, help="district files for the parsing benchmark (0: skip)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive peer (slow at millions of rows)")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for s in str(args.rows).split(",") if s.strip()]
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    env = child_env(work)
+    python = sys.executable
+    roster = str(Path(sys.executable).with_name("roster"))
+    info = machine()
+    load_before = os.getloadavg()
+    started = time.time()
+
+    print("preparing data", flush=True)
+    files = {n: prepare(n, work, env, python, roster) for n in sizes}
+    variants = [v for v in VARIANTS if not (v == "naive" and args.no_naive)]
+    out = work / "out"
+    print("warming up (bytecode and page cache)", flush=True)
+    for variant in variants:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        measure(commands(variant, files[min(sizes)], out, python, roster), env)
+
+    results: dict[int, dict[str, Cell]] = {n: {v: Cell() for v in variants} for n in sizes}
+    shuffle = random.Random(8)
+    for repetition in range(args.repeat):
+        for n in sizes:
+            order = list(variants)
+            shuffle.shuffle(order)
+            for variant in order:
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                run = measure(commands(variant, files[n], out, python, roster), env)
+                results[n][variant].runs.append(run)
+                print(f"  [{repetition + 1}/{args.repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB", flush=True)
+    shutil.rmtree(out, ignore_errors=True)
+
+    print("where the time goes", flush=True)
+    breakdown = {}
+    for n in sizes:
+        for previous in (False, True):
+            out.mkdir(parents=True, exist_ok=True)
+            breakdown[(n, previous)] = stages(files[n], out, python, env, previous)
+            shutil.rmtree(out, ignore_errors=True)
+
+    parse = None
+    if args.districts:
+        print(f"parsing {args.districts} district files", flush=True)
+        parse = parsing(work, env, python, args.districts, args.repeat)
+
+    rows = table(results)
+    print()
+    print(plain(rows))
+    checks = verdicts(results, parse)
+    print()
+    for label, ok, detail in checks:
+        mark = "n/a" if ok is None else ("MET" if ok else "NOT MET")
+        print(f"{mark:>8}  {label}: {detail}")
+    if parse:
+        print(f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}")
+    if str(args.doc) != "-":
+        from report import write_document
+
+        write_document(
+            args.doc, info=info, rows=rows, checks=checks, breakdown=breakdown, parse=parse, repeat=args.repeat,
+            load=(load_before, os.getloadavg()), minutes=(time.time() - started) / 60, sizes=sizes,
+        )
+        print(f"\nwrote {args.doc}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()

@@ -1,0 +1,258 @@
+"""Arrow plumbing shared by the night's steps: text columns without copies, both cores, CSV bytes.
+
+pandas' ``str`` columns are Arrow ``large_string`` arrays underneath, so a frame's column and an
+Arrow array convert both ways without copying the strings (``text``, ``frame_of``). Arrow's compute
+kernels release the GIL, so independent columns are processed on all cores (``parallel``).
+pandas is imported only by the functions that make or read frames.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Threads for column-parallel work: the machine's cores (Arrow kernels run outside the GIL).
+WORKERS = max(1, min(os.cpu_count() or 1, 8))
+_pool: ThreadPoolExecutor | None = None
+
+
+_inside = threading.local()
+
+
+def _pooled(function: Callable[..., R]) -> Callable[..., R]:
+    def run(*args):
+        _inside.worker = True
+        return function(*args)
+
+    return run
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="roster-arrow")
+    return _pool
+
+
+def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[function(item) for item in items]``, the items spread over the cores, in order.
+
+    Called from a pool thread (nested), it runs in that thread: a task never waits on the pool.
+    """
+    items = list(items)
+    if WORKERS == 1 or len(items) < 2 or getattr(_inside, "worker", False):
+        return [function(item) for item in items]
+    return list(_executor().map(_pooled(function), items))
+
+
+def submit(function: Callable[..., R], *args) -> Future[R]:
+    """Run ``function(*args)`` on the pool; its future (what it runs must not wait on the pool)."""
+    return _executor().submit(_pooled(function), *args)
+
+
+def release_memory() -> None:
+    """Give the memory Arrow freed back to the system, so a step's peak is its own, not the sum."""
+    pa.default_memory_pool().release_unused()
+
+
+def text(values: pd.Series) -> pa.ChunkedArray:
+    """The Arrow strings behind a text column: zero-copy for pandas' Arrow-backed ``str`` columns."""
+    import pandas as pd
+
+    array = values.array
+    if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)) and hasattr(array, "__arrow_array__"):
+        data = array.__arrow_array__()
+        data = data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])
+        if pa.types.is_large_string(data.type):
+            return data
+        if pa.types.is_string(data.type):
+            return data.cast(pa.large_string())
+    return pa.chunked_array([pa.array(values.to_numpy(dtype=object, na_value=""), pa.large_string(), from_pandas=True)])
+
+
+def frame_of(columns: dict[str, pa.Array | pa.ChunkedArray], rows: int) -> pd.DataFrame:
+    """Arrow string columns as a pandas frame of ``str`` columns, without copying the strings."""
+    import pandas as pd
+
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(rows))
+    table = pa.table({name: values.cast(pa.large_string()) for name, values in columns.items()})
+    frame = table.to_pandas()
+    frame.index = pd.RangeIndex(rows)
+    return frame
+
+
+#: Positions gathered per step by ``take``: bounds its temporary memory.
+TAKE_STEP = 1 << 18
+
+
+def take(values: pa.ChunkedArray | pa.Array, indices) -> pa.Array | pa.ChunkedArray:
+    """``values.take(indices)`` without Arrow's concatenation of a chunked array's string chunks.
+
+    Arrow gathers from a chunked string array by first concatenating all its chunks (the whole
+    column, again, in memory); here the positions are taken in steps, each position resolved to
+    its chunk, each chunk gathering its own rows, the pieces put back in the order asked.
+    """
+    positions = np.asarray(indices.to_numpy(zero_copy_only=False) if isinstance(indices, (pa.Array, pa.ChunkedArray)) else indices)
+    positions = positions.astype(np.int64, copy=False)
+    if isinstance(values, pa.Array):
+        return values.take(pa.array(positions, pa.int64()))
+    chunks = [chunk for chunk in values.chunks if len(chunk)]
+    if len(chunks) <= 1 or len(positions) == 0:
+        single = chunks[0] if chunks else pa.array([], values.type)
+        return single.take(pa.array(positions, pa.int64()))
+    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+    steps = [_take_step(chunks, starts, positions[at : at + TAKE_STEP]) for at in range(0, len(positions), TAKE_STEP)]
+    return steps[0] if len(steps) == 1 else pa.chunked_array(steps, values.type)
+
+
+def _take_step(chunks: list[pa.Array], starts: np.ndarray, positions: np.ndarray) -> pa.Array:
+    owner = np.searchsorted(starts, positions, side="right") - 1
+    grouped = np.argsort(owner, kind="stable")
+    counts = np.bincount(owner, minlength=len(chunks))
+    pieces, at = [], 0
+    for k in np.flatnonzero(counts):
+        rows = grouped[at : at + counts[k]]
+        pieces.append(chunks[k].take(pa.array(positions[rows] - starts[k], pa.int64())))
+        at += counts[k]
+    gathered = pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+    if np.all(grouped[1:] > grouped[:-1]):
+        return gathered  # asked in chunk order already
+    back = np.empty(len(grouped), dtype=np.int64)
+    back[grouped] = np.arange(len(grouped), dtype=np.int64)
+    return gathered.take(pa.array(back, pa.int64()))
+
+
+def rows_of(frame: pd.DataFrame, rows) -> pd.DataFrame:
+    """``frame.iloc[rows]`` (index reset) with text columns gathered by ``take``."""
+    import pandas as pd
+
+    rows = np.asarray(rows, dtype=np.int64)
+    out = {}
+    for name in frame.columns:
+        series = frame[name]
+        if isinstance(series.dtype, pd.StringDtype) and hasattr(series.array, "__arrow_array__"):
+            out[name] = frame_of({"c": take(text(series), rows)}, len(rows))["c"]
+        else:
+            out[name] = pd.Series(series.to_numpy()[rows], dtype=series.dtype)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
+
+
+def large(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
+
+
+def repeat(value: str, rows: int) -> pa.Array:
+    """``rows`` times the same string (buffers built with numpy: ``pa.repeat`` goes value by value)."""
+    encoded = value.encode("utf-8")
+    offsets = np.arange(rows + 1, dtype=np.int64) * len(encoded) if encoded else np.zeros(rows + 1, dtype=np.int64)
+    return pa.Array.from_buffers(pa.large_string(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(encoded * rows)])
+
+
+def data_of(lines: pa.Array | pa.ChunkedArray) -> memoryview:
+    """All strings of an Arrow array back to back, straight from its data buffer (no copy)."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = pa.concat_arrays(lines.chunks) if lines.num_chunks != 1 else lines.chunk(0)
+    if len(lines) == 0:
+        return memoryview(b"")
+    kind = np.int64 if pa.types.is_large_string(lines.type) or pa.types.is_large_binary(lines.type) else np.int32
+    offsets = np.frombuffer(lines.buffers()[1], dtype=kind)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def aligned(columns: list[pa.ChunkedArray | pa.Array]) -> list[list[pa.Array]]:
+    """The columns cut into the same row ranges (zero-copy slices): ranges[k] holds each column's
+    k-th piece. The ranges are the first column's chunks (the reader's blocks)."""
+    boundaries = [0]
+    first = columns[0]
+    for chunk in first.chunks if isinstance(first, pa.ChunkedArray) else [first]:
+        if len(chunk):
+            boundaries.append(boundaries[-1] + len(chunk))
+    pieces: list[list[pa.Array]] = [[] for _ in range(len(boundaries) - 1)]
+    for column in columns:
+        column = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+        for k in range(len(boundaries) - 1):
+            piece = column.slice(boundaries[k], boundaries[k + 1] - boundaries[k])
+            pieces[k].append(piece.chunk(0) if piece.num_chunks == 1 else piece.combine_chunks())
+    return pieces
+
+
+def join_lines(columns: list[pa.ChunkedArray | pa.Array], separator: str, eol: str) -> pa.ChunkedArray:
+    """Each row's values joined by ``separator`` and ended by ``eol``: one string per row.
+
+    The columns are cut into the same row ranges and the ranges joined in parallel, each from
+    contiguous memory.
+    """
+    def join(part: list[pa.Array]) -> pa.Array:
+        part = list(part)
+        part[-1] = pc.binary_join_element_wise(part[-1], large(eol), large(""))
+        return pc.binary_join_element_wise(*part, large(separator))
+
+    joined = parallel(join, aligned(columns)) if len(columns[0]) else []
+    return pa.chunked_array(joined, pa.large_string())
+
+
+def _holds_bytes(chunk: pa.Array, wanted: bytes) -> bool:
+    """Whether any value of a string chunk holds one of the ``wanted`` (ASCII) bytes: one numpy scan."""
+    if len(chunk) == 0 or chunk.buffers()[2] is None:
+        return False
+    kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+    body = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    found = np.zeros(body.shape, dtype=bool)
+    for byte in wanted:
+        found |= body == byte
+    return bool(found.any())
+
+
+#: Values the csv module (and so pandas' ``to_csv``) quotes: a delimiter, a quote or a line feed.
+_NEEDS_QUOTES = '[,"\n]'
+#: Below this many rows pandas' own writer is used (it is the reference; the fast path matches it).
+CSV_FAST_ROWS = 2048
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame.to_csv(index=False, lineterminator="\\n")`` as UTF-8 bytes, vectorized in Arrow.
+
+    Same bytes as pandas (the csv module's minimal quoting: a value holding a comma, a quote or a
+    line feed is quoted, quotes doubled) for text and integer columns; pandas itself writes other
+    frames and small ones.
+    """
+    import pandas as pd
+
+    simple = all(pd.api.types.is_integer_dtype(t) or isinstance(t, pd.StringDtype) for t in frame.dtypes)
+    if len(frame) < CSV_FAST_ROWS or not simple or frame.columns.has_duplicates:
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    header = buffer.getvalue().encode("utf-8")
+
+    def column(name: str) -> pa.ChunkedArray:
+        series = frame[name]
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return pa.chunked_array([pc.cast(pa.array(series.to_numpy()), pa.large_string())])
+        values = pc.fill_null(text(series), "")  # pandas writes a missing value as nothing
+        if any(_holds_bytes(chunk, b',"\n') for chunk in values.chunks):
+            special = pc.match_substring_regex(values, _NEEDS_QUOTES)
+            quoted = pc.binary_join_element_wise(large('"'), pc.replace_substring(values, '"', '""'), large('"'), large(""))
+            values = pc.if_else(special, quoted, values)
+        return values
+
+    columns = parallel(column, list(frame.columns))
+    lines = join_lines(columns, ",", "\n")
+    return b"".join([header, *(data_of(chunk) for chunk in lines.chunks)])
