@@ -436,14 +436,6 @@ def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(night_env: 
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.xfail(
-    reason=(
-        "BUG in roster/reading.py (read_export): on a ragged row that also holds bytes invalid in the "
-        "configured encoding, pyarrow's parse error is quoted verbatim, and it ends with the row's text "
-        "(names, date of birth); that line goes to the task log, the on-call email and the CLI's stderr"
-    ),
-    strict=False,
-)
 def test_an_unreadable_export_error_never_quotes_a_student_row(tmp_path: Path) -> None:
     """A cp1252 name (``Jos\\xe9``) in a row with an unquoted comma (``Smith, Jr.``): the error must name
     the line, not print it."""
