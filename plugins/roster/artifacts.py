@@ -7,6 +7,7 @@ under a temporary name in the same folder and renamed into place.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 import os
 import tempfile
 from pathlib import Path
@@ -39,11 +40,17 @@ def make_private_dir(path: Path) -> Path:
 
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically, readable by the owner only (student records)."""
+    return write_parts(path, [data])
+
+
+def write_parts(path: Path, parts: Iterable[bytes | memoryview]) -> Path:
+    """Write a file made of pieces (e.g. Arrow buffers) atomically, owner-only, without joining them."""
     make_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,24 +227,7 @@ def mark_delivered(out_dir: Path, **details: object) -> None:
 
 def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
     """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
-    return _write_parts(out_dir / night.output_name, roster.rendered.parts())
-
-
-def _write_parts(path: Path, parts: Iterable[bytes | memoryview]) -> Path:
-    """``artifacts.write_bytes`` for a file made of pieces: a temporary name in the same folder,
-    owner-only, renamed into place once complete (the folder is the run folder, already made)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for part in parts:
-                handle.write(part)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
 
 
 def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
