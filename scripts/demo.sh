@@ -11,14 +11,8 @@ VAR=${VAR:-$REPO/var/demo}
 
 rm -rf "$VAR"
 mkdir -p "$VAR"
-export AIRFLOW_HOME="$VAR/airflow"
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
-export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
-export ROSTER_INCLUDE_DIR="$REPO/include"
-export ROSTER_DATA_ROOT="$VAR/roster-data"
-
 source "$REPO/scripts/servers.sh"
+local_airflow_env "$REPO" "$VAR"
 start_servers "$VAR/servers"
 
 echo "== migrating Airflow's database (SQLite in $AIRFLOW_HOME)"

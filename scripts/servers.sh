@@ -1,5 +1,17 @@
-# Sourced by the demo and `make up`: starts the loopback SFTP and SMTP servers in the background,
-# exports the AIRFLOW_CONN_* variables that point at them, and stops them when the shell exits.
+# Sourced by the demo and `make up`: local_airflow_env points Airflow (SQLite) at this repository;
+# start_servers starts the loopback SFTP and SMTP servers in the background, exports the
+# AIRFLOW_CONN_* variables that point at them, and stops them when the shell exits.
+# Airflow on SQLite under VAR, reading this repository's DAGs, plugins and include root.
+local_airflow_env() {
+  local repo=$1 var=$2
+  export AIRFLOW_HOME="$var/airflow"
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False
+  export AIRFLOW__CORE__DAGS_FOLDER="$repo/dags"
+  export AIRFLOW__CORE__PLUGINS_FOLDER="$repo/plugins"
+  export ROSTER_INCLUDE_DIR="$repo/include"
+  export ROSTER_DATA_ROOT="$var/roster-data"
+}
+
 start_servers() {
   local dir=$1
   mkdir -p "$dir"

@@ -6,14 +6,8 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 VAR=${VAR:-$REPO/var/up}
 mkdir -p "$VAR"
-export AIRFLOW_HOME="$VAR/airflow"
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
-export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
-export ROSTER_INCLUDE_DIR="$REPO/include"
-export ROSTER_DATA_ROOT="$VAR/roster-data"
-
 source "$REPO/scripts/servers.sh"
+local_airflow_env "$REPO" "$VAR"
 start_servers "$VAR/servers"
 echo "== Airflow standalone: UI on http://localhost:8080 (the admin password is printed below and kept in $AIRFLOW_HOME)"
 echo "   Trigger roster_sample_isd with logical date 2026-11-20T08:00:00Z to use the sample export."
