@@ -11,4 +11,6 @@ local_airflow_env "$REPO" "$VAR"
 start_servers "$VAR/servers"
 echo "== Airflow standalone: UI on http://localhost:8080 (the admin password is printed below and kept in $AIRFLOW_HOME)"
 echo "   Trigger roster_sample_isd with logical date 2026-11-20T08:00:00Z to use the sample export."
-.venv/bin/airflow standalone
+# standalone starts its components as `airflow ...` subprocesses: the venv must be on PATH.
+export PATH="$REPO/.venv/bin:$PATH"
+airflow standalone
