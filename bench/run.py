@@ -52,6 +52,8 @@ class Run:
     seconds: float
     peak_mb: float
     exit_code: int
+    user: float = 0.0
+    system: float = 0.0
 
 
 @dataclass
@@ -65,6 +67,14 @@ class Cell:
     @property
     def peak_mb(self) -> float:
         return max(r.peak_mb for r in self.runs)
+
+    @property
+    def user(self) -> float:
+        return statistics.median(r.user for r in self.runs)
+
+    @property
+    def system(self) -> float:
+        return statistics.median(r.system for r in self.runs)
 
 
 def child_env(work: Path) -> dict[str, str]:
@@ -86,7 +96,10 @@ def measure(command: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) 
     stderr = process.stderr.read().decode("utf-8", "replace") if process.stderr else ""
     if process.returncode not in (0,):
         print(f"  ! {' '.join(command[:4])}... exited {process.returncode}: {stderr.strip()[:300]}", file=sys.stderr)
-    return Run(seconds=seconds, peak_mb=usage.ru_maxrss / 1024, exit_code=process.returncode)
+    return Run(
+        seconds=seconds, peak_mb=usage.ru_maxrss / 1024, exit_code=process.returncode,
+        user=usage.ru_utime, system=usage.ru_stime,
+    )
 
 
 def generator_stamp() -> str:
@@ -254,7 +267,7 @@ def machine() -> dict[str, str]:
 
 
 def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
-    rows = [["rows", "variant", "seconds (median)", "× floor", "peak memory", "rows/s"]]
+    rows = [["rows", "variant", "seconds (median)", "× floor", "peak memory", "rows/s", "CPU user / kernel s"]]
     for n, cells in results.items():
         floor = cells["floor"].seconds
         for variant in VARIANTS:
@@ -263,7 +276,7 @@ def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
             cell = cells[variant]
             rows.append([
                 f"{n:,}", variant, f"{cell.seconds:.2f}", f"{cell.seconds / floor:.2f}",
-                f"{cell.peak_mb:,.0f} MB", f"{n / cell.seconds:,.0f}",
+                f"{cell.peak_mb:,.0f} MB", f"{n / cell.seconds:,.0f}", f"{cell.user:.1f} / {cell.system:.1f}",
             ])
     return rows
 
@@ -364,16 +377,27 @@ def main() -> None:
                 out.mkdir(parents=True)
                 run = measure(commands(variant, files[n], out, python, roster), env)
                 results[n][variant].runs.append(run)
-                print(f"  [{repetition + 1}/{args.repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB", flush=True)
+                print(
+                    f"  [{repetition + 1}/{args.repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB"
+                    f"  (cpu {run.user:.1f} user, {run.system:.1f} kernel)",
+                    flush=True,
+                )
     shutil.rmtree(out, ignore_errors=True)
 
     print("where the time goes", flush=True)
     breakdown = {}
     for n in sizes:
         for previous in (False, True):
-            out.mkdir(parents=True, exist_ok=True)
-            breakdown[(n, previous)] = stages(files[n], out, python, env, previous)
-            shutil.rmtree(out, ignore_errors=True)
+            runs = []
+            for _ in range(args.repeat):
+                out.mkdir(parents=True, exist_ok=True)
+                runs.append(stages(files[n], out, python, env, previous))
+                shutil.rmtree(out, ignore_errors=True)
+            names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
+            breakdown[(n, previous)] = {
+                "total": statistics.median(run["total"] for run in runs),
+                "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
+            }
 
     parse = None
     if args.districts:
@@ -390,6 +414,10 @@ def main() -> None:
         print(f"{mark:>8}  {label}: {detail}")
     if parse:
         print(f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}")
+    (work / "results.json").write_text(json.dumps({
+        "rows": rows, "checks": checks, "parse": parse, "machine": info,
+        "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
+    }, indent=1, default=str), encoding="utf-8")
     if str(args.doc) != "-":
         from report import write_document
 

@@ -1,8 +1,17 @@
 """Reading a district's SIS export: every value as text, columns renamed to canonical fields.
 
-pyarrow parses the CSV (fast, multi-threaded); nothing is inferred, so leading zeros survive and a
-surname ``NA`` stays a name. Rows the parser cannot split into the header's columns are not fatal:
-they come back as ``ragged_rows`` so the validator can reject them with a reason.
+pyarrow parses the CSV; nothing is inferred, so leading zeros survive and a surname ``NA`` stays a
+name. Rows the parser cannot split into the header's columns are not fatal: they come back as
+``ragged_rows`` so the validator can reject them with a reason. What makes the whole file unreadable
+(no header, a missing or repeated column, the header line again further down, another encoding,
+an unclosed quote that would swallow the rows after it, a workbook or binary file instead of CSV)
+is one ``InputError`` naming the file and the line or row, never quoting a row.
+
+A UTF-8 export without quote characters (the usual SIS report) is cut at line breaks into one piece
+per core, parsed in parallel (``_parse_segments``); any other file goes through pyarrow's own
+multi-threaded parser (``_parse_whole``). Values are Arrow ``large_string`` columns, which pandas'
+``str`` columns wrap without a copy; a column is trimmed or NFC-normalized only when some value in it
+needs it.
 
 Row numbers are as a spreadsheet shows them: the header is row 1, the first student row 2 (blank
 lines are not counted).
