@@ -38,6 +38,21 @@ os.environ.pop("ROSTER_INCLUDE_DIR", None)
 os.environ.pop("ROSTER_DATA_ROOT", None)
 
 
+def configure_district(include: Path, district_id: str = "sample_isd", **changes: object) -> None:
+    """Edit a district file of an include copy; ``qa__max_reject_rate=0.01`` sets ``qa.max_reject_rate``."""
+    import yaml
+
+    path = include / "districts" / f"{district_id}.yaml"
+    config = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = config
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config))
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's own metadata database (SQLite), migrated once per test session."""

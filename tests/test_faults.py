@@ -21,15 +21,13 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import INCLUDE
+from conftest import configure_district, INCLUDE
 
 pytestmark = pytest.mark.e2e
 
@@ -80,16 +78,9 @@ def _oncall(night_env: dict) -> list:
     return [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
 
 
+
 def _configure(include: Path, **changes: object) -> None:
-    path = include / "districts" / "sample_isd.yaml"
-    config = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
+    configure_district(include, "sample_isd", **changes)
 
 
 # Server-side faults -------------------------------------------------------------------------------

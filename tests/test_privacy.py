@@ -29,9 +29,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import INCLUDE
+from conftest import configure_district, INCLUDE
 
 pytestmark = pytest.mark.e2e
 
@@ -57,16 +56,9 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
+
 def _configure(include: Path, **changes: object) -> None:
-    path = include / "districts" / f"{DISTRICT}.yaml"
-    config = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
+    configure_district(include, DISTRICT, **changes)
 
 
 #: The nights run in a child process, so that everything the process writes (the tasks' logs through

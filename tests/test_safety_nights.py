@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import INCLUDE
+from conftest import configure_district, INCLUDE
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +42,9 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
+
 def _configure(include: Path, **changes: object) -> None:
-    path = include / "districts" / "sample_isd.yaml"
-    config = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
+    configure_district(include, "sample_isd", **changes)
 
 
 def _truncated_second_export(include: Path) -> None:
