@@ -144,6 +144,13 @@ def test_latin1_export_read_as_utf8_names_the_line(tmp_path):
     assert "\n" not in message
 
 
+def test_a_bare_carriage_return_in_the_header_is_a_clear_verdict(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"STATE_ID\r\x01,FIRST_NAME\n1,2\n")
+    with pytest.raises(InputError, match="line 1: not a CSV header"):
+        read_export(path, make_district().source)
+
+
 def test_non_utf8_header_names_line_1(tmp_path):
     path = write_export(tmp_path, text="STATE_ID,PRÉNOM\n1,2\n", encoding="latin-1")
     with pytest.raises(InputError, match="line 1: not valid utf-8"):

@@ -146,7 +146,10 @@ def read_header(path: Path, source: Source | CsvFormat) -> list[str]:
         text = first.decode(codec)
     except UnicodeDecodeError:
         raise InputError(f"{path}: line 1: not valid {source.encoding} text ({source.encoding_hint})") from None
-    return [h.strip() for h in next(csv.reader(io.StringIO(text), delimiter=source.delimiter))]
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(text), delimiter=source.delimiter))]
+    except csv.Error as exc:  # a bare carriage return inside the header line, for one
+        raise InputError(f"{path}: line 1: not a CSV header ({exc})") from None
 
 
 def _check_columns(path: Path, header: list[str], source: CsvFormat) -> dict[str, str]:
