@@ -23,6 +23,7 @@ import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -34,6 +35,7 @@ from roster.errors import InputError
 from roster.reading import read_export
 from roster.serialize import parse_roster
 from roster.transform import Night, build_roster, validate
+from roster.validation import find_rejects, find_rejects_by_model
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -249,6 +251,9 @@ def test_no_row_makes_the_validator_crash_or_lose_a_student(rows: list[dict[str,
             assert "\n" not in str(exc)
             return
         roster = build_roster(NIGHT, result.accepted, result.rejects, None)
+        # The night's executor rejects exactly what the pandera model (the specification) rejects.
+        frame = read_export(export, NIGHT.district.source).table.to_pandas()
+        pd.testing.assert_frame_equal(find_rejects(frame, NIGHT.rules), find_rejects_by_model(frame, NIGHT.rules))
 
     report = result.report
     event(f"accepted rows: {'none' if result.accepted.empty else 'some'}")

@@ -9,6 +9,7 @@ import pytest
 
 from domain_fixtures import (
     HEADER,
+    SAMPLE_EXPORT,
     ROSTER_DATE,
     accepted_values,
     make_district,
@@ -18,7 +19,11 @@ from domain_fixtures import (
     validate_rows,
 )
 from roster.qa import QaReport, judge
-from roster.validation import REASONS, REJECT_COLUMNS, build_schema, find_rejects
+from roster.reading import read_export
+from roster.schema import RosterRow, build_schema
+from roster.validation import (
+    REASONS, REJECT_COLUMNS, REQUIRED_COLUMNS, all_rules, find_rejects, find_rejects_by_model,
+)
 
 
 def test_good_row_is_accepted(tmp_path):
@@ -288,7 +293,32 @@ def test_reason_codes_are_the_documented_ones():
     assert all(REASONS[code].strip() for code in REASONS)
 
 
-def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns():
+def test_the_executor_runs_exactly_the_models_checks():
+    """``find_rejects`` runs the pandera model's checks, column by column, and nothing else."""
+    schema = build_schema(make_night().rules)
+    in_model = {(column, check.name) for column, spec in schema.columns.items() for check in spec.checks}
+    assert set(all_rules(make_night().rules)) == in_model
+    required = {name for name, spec in RosterRow.to_schema().columns.items() if spec.required}
+    assert set(REQUIRED_COLUMNS) == required
+
+
+def test_the_executor_and_the_model_reject_the_same_rows_of_the_sample_export():
+    """The sample export holds one broken row per rule: both give the same rejects, row for row."""
+    night = make_night()
+    frame = read_export(SAMPLE_EXPORT, night.district.source).table.to_pandas()
+    fast = find_rejects(frame, night.rules)
+    assert len(fast) >= 14 and len(set(fast["reason"])) >= 10
+    pd.testing.assert_frame_equal(fast, find_rejects_by_model(frame, night.rules))
+
+
+def test_a_missing_required_column_is_a_reading_bug_not_bad_data():
+    frame = pd.DataFrame({"row_number": pd.Series([2], dtype="int64"), "state_test_number": ["0001234"]})
+    with pytest.raises(RuntimeError, match="legal_first_name"):
+        find_rejects(frame, make_night().rules)
+
+
+@pytest.mark.parametrize("find", [find_rejects, find_rejects_by_model])
+def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns(find):
     frame = pd.DataFrame(
         {
             "row_number": pd.Series([2], dtype="int64"),
@@ -301,9 +331,10 @@ def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns():
             "status": ["A"],
         }
     )
-    rejects = find_rejects(frame, make_night().rules)
+    rejects = find(frame, make_night().rules)
     assert rejects.empty
     assert list(rejects.columns) == REJECT_COLUMNS
+    assert str(rejects["row_number"].dtype) == "int64"
 
 
 # QA verdict ----------------------------------------------------------------------------------------

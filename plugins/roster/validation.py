@@ -1,30 +1,32 @@
-"""Row rules for a night's export, as a pandera ``DataFrameModel``.
+"""Row rules for a night's export, and the executor that applies them.
 
-Each check is named by the reason code a rejected row gets, and every check is vectorized (one call
-per column, never per value). Rules that depend on the district and the night (the State Test Number
-pattern, date format, age on the roster date, status words, cross-match codes) are added to the
-model's schema by ``build_schema``; the rules that hold for every district live on the model itself.
+Each rule is named by the reason code a rejected row gets, and every rule is vectorized: a function
+of a column's Arrow strings returning a verdict per row (one call per column, never per value).
+Rules that depend on the district and the night (the State Test Number pattern, date format, age on
+the roster date, status words, cross-match codes) come from ``NightRules``.
+
+The specification of these rules is the pandera ``DataFrameModel`` in ``roster.schema``: the same
+named checks on the same columns, calling the same rule functions. The night runs them here, all at
+once on the cores, without pandera (``find_rejects``); measured in docs/PERFORMANCE.md, pandera's
+validate call and its imports cost more than the rules themselves. ``find_rejects_by_model`` runs the
+model, and the tests hold both to the same rejects, so the executor cannot drift from the model.
 
 Empty cells are empty strings, never nulls: a missing value is a reason code, not a dtype error.
 """
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Optional
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow as pa_
 import pyarrow.compute as pc
-from pandera.typing import Series
 
 from roster import ids
-from roster.arrowkit import take, text
+from roster.arrowkit import parallel, take, text
 from roster.config import District
 from roster.crossmatch import CrossMatch
 from roster.dates import age_on, parse_dates
@@ -62,18 +64,11 @@ def _arrow(s: pd.Series) -> pa_.ChunkedArray:
     return pc.fill_null(data, "") if data.null_count else data
 
 
-def _series(s: pd.Series, mask) -> pd.Series:
-    """A check's verdict per row (an Arrow or numpy boolean array) as a Series on the column's index."""
-    if isinstance(mask, (pa_.Array, pa_.ChunkedArray)):
-        mask = mask.to_numpy(zero_copy_only=False) if len(mask) else np.zeros(0, dtype=bool)
-    return pd.Series(np.asarray(mask, dtype=bool), index=s.index, copy=False)
-
-
 # Rules ---------------------------------------------------------------------------------------------
 #
 # Each rule is a function of a column's Arrow strings that returns a numpy boolean per row (True:
-# the value passes). They use Arrow and numpy only, so ``find_rejects`` can start them all on the
-# cores before pandera runs the checks that call them (see ``_Prefetch``).
+# the value passes). They use Arrow and numpy (pandas only on a column's few distinct values), so
+# ``find_rejects`` runs them all at once on the cores.
 
 Rule = Callable[[pa_.ChunkedArray], np.ndarray]
 
@@ -185,101 +180,6 @@ def _one_of(values, empty_passes: bool = False) -> Rule:
     return rule
 
 
-# The rules run by pandera -------------------------------------------------------------------------
-
-
-class _Prefetch:
-    """Rule results computed ahead, on all cores, while pandera runs the checks one by one.
-
-    ``find_rejects`` knows every (column, check) pair the schema will run and the Arrow data of each
-    column, so it starts all the rules at once; a check then takes its result (waiting if needed).
-    A check on other data (another frame) computes its rule itself, as without prefetching.
-    """
-
-    def __init__(self, frame: pd.DataFrame, rules: dict[tuple[str, str], Rule]) -> None:
-        from roster.arrowkit import submit
-
-        self.data = {column: _arrow(frame[column]) for column, _ in rules if column in frame.columns}
-        self.futures = {
-            key: submit(rule, self.data[key[0]]) for key, rule in rules.items() if key[0] in self.data
-        }
-
-    def result(self, s: pd.Series, check: str, rule: Rule) -> np.ndarray:
-        future = self.futures.pop((s.name, check), None)
-        data = _arrow(s)
-        if future is not None and data is self.data.get(s.name):
-            return future.result()
-        return rule(data)
-
-
-#: The prefetch of the ``find_rejects`` running in this thread (pandera calls the checks in it).
-_PREFETCH: contextvars.ContextVar[_Prefetch | None] = contextvars.ContextVar("roster_prefetch", default=None)
-
-
-def _verdict(s: pd.Series, check: str, rule: Rule) -> pd.Series:
-    prefetch = _PREFETCH.get()
-    passed = prefetch.result(s, check, rule) if prefetch is not None else rule(_arrow(s))
-    return _series(s, passed)
-
-
-class RosterRow(pa.DataFrameModel):
-    """One student row of an SIS export, after reading (all text, spaces trimmed, names NFC)."""
-
-    row_number: Series[int]
-    state_test_number: Series[str]
-    legal_first_name: Series[str]
-    legal_last_name: Series[str]
-    date_of_birth: Series[str]
-    grade: Series[str]
-    campus: Series[str]
-    status: Series[str]
-    local_student_id: Optional[Series[str]]
-    legal_middle_name: Optional[Series[str]]
-    gender: Optional[Series[str]]
-    diagnosis: Optional[Series[str]]
-    ela_score: Optional[Series[str]]
-    math_score: Optional[Series[str]]
-    entry_date: Optional[Series[str]]
-    exit_date: Optional[Series[str]]
-
-    @pa.check("state_test_number", name="missing_state_id")
-    def _state_id_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "missing_state_id", _present)
-
-    @pa.check("state_test_number", name="duplicate_state_id")
-    def _state_id_unique(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "duplicate_state_id", _unique_or_empty)
-
-    @pa.check("legal_first_name", name="missing_first_name")
-    def _first_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "missing_first_name", _present)
-
-    @pa.check("legal_last_name", name="missing_last_name")
-    def _last_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "missing_last_name", _present)
-
-    @pa.check("date_of_birth", name="missing_date_of_birth")
-    def _dob_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "missing_date_of_birth", _present)
-
-    @pa.check("ela_score", "math_score", name="bad_score")
-    def _score_numeric(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "bad_score", _numeric_or_empty)
-
-    @pa.check(
-        "state_test_number", "legal_first_name", "legal_last_name", "legal_middle_name", "date_of_birth",
-        "grade", "campus", "status", "local_student_id", "gender", "diagnosis", "ela_score",
-        "math_score", "entry_date", "exit_date",
-        name="forbidden_character",
-    )
-    def _no_forbidden_characters(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, "forbidden_character", _no_forbidden)
-
-    class Config:
-        strict = False
-        coerce = False
-
-
 @dataclass(frozen=True)
 class NightRules:
     """What a night's rows are checked against besides the model's fixed rules."""
@@ -302,8 +202,8 @@ class NightRules:
         )
 
 
-#: The rules of the model's own checks, by (column, check name): what ``find_rejects`` prefetches.
-_MODEL_RULES: dict[tuple[str, str], Rule] = {
+#: The rules every district shares, by (column, check name): ``roster.schema.RosterRow``'s own checks.
+MODEL_RULES: dict[tuple[str, str], Rule] = {
     ("state_test_number", "missing_state_id"): _present,
     ("state_test_number", "duplicate_state_id"): _unique_or_empty,
     ("legal_first_name", "missing_first_name"): _present,
@@ -322,8 +222,8 @@ _MODEL_RULES: dict[tuple[str, str], Rule] = {
 }
 
 
-def _night_rules(rules: NightRules) -> dict[tuple[str, str], Rule]:
-    """Tonight's district-specific rules, by (column, check name)."""
+def night_rules(rules: NightRules) -> dict[tuple[str, str], Rule]:
+    """Tonight's district-specific rules, by (column, check name): added to the model by ``build_schema``."""
     fmt = rules.date_format
     return {
         ("state_test_number", "bad_state_id"): _fullmatch(rules.state_id_pattern),
@@ -338,42 +238,65 @@ def _night_rules(rules: NightRules) -> dict[tuple[str, str], Rule]:
     }
 
 
-def _night_checks(rules: NightRules) -> dict[str, list[pa.Check]]:
-    checks: dict[str, list[pa.Check]] = {}
-    for (column, name), rule in _night_rules(rules).items():
-        check = pa.Check(lambda s, name=name, rule=rule: _verdict(s, name, rule), name=name)
-        checks.setdefault(column, []).append(check)
-    return checks
-
-
-def build_schema(rules: NightRules) -> pa.DataFrameSchema:
-    """The model's schema with tonight's district-specific checks added to their columns."""
-    schema = RosterRow.to_schema()
-    updates = {
-        column: {"checks": [*schema.columns[column].checks, *checks]}
-        for column, checks in _night_checks(rules).items()
-    }
-    return schema.update_columns(updates)
-
+#: The columns every export has after reading (the model's non-optional fields).
+REQUIRED_COLUMNS = (
+    "row_number", "state_test_number", "legal_first_name", "legal_last_name", "date_of_birth", "grade", "campus", "status",
+)
 
 REJECT_COLUMNS = ["row_number", "state_test_number", "field", "reason"]
+
+
+def all_rules(rules: NightRules) -> dict[tuple[str, str], Rule]:
+    """Every rule a night runs, by (column, check name): the model's and the district's."""
+    return {**MODEL_RULES, **night_rules(rules)}
 
 
 def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
     """One row per rejected row and reason: ``row_number, state_test_number, field, reason``.
 
-    Only ids and row numbers leave this function, never a name or a date of birth.
+    Every rule of the model runs once on its column's Arrow data, all of them at once on the
+    cores; a rule on a column the export does not have (an optional field) does not run. Only ids
+    and row numbers leave this function, never a name or a date of birth.
     """
-    schema = build_schema(rules)
-    token = _PREFETCH.set(_Prefetch(frame, {**_MODEL_RULES, **_night_rules(rules)}))
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        # The reader names a missing header; reaching here is a bug in reading, not bad data.
+        raise RuntimeError(f"roster schema failed on column {missing[0]}: column_in_dataframe")
+    checks = [(column, check, rule) for (column, check), rule in all_rules(rules).items() if column in frame.columns]
+    data = {column: _arrow(frame[column]) for column, _, _ in checks}
+    failed = parallel(lambda item: np.flatnonzero(~item[2](data[item[0]])), checks)
+    counts = [len(positions) for positions in failed]
+    index = np.concatenate(failed) if failed else np.zeros(0, dtype=np.int64)
+    fields = np.repeat(np.array([column for column, _, _ in checks] or [""], dtype=object)[: len(checks)], counts)
+    reasons = np.repeat(np.array([check for _, check, _ in checks] or [""], dtype=object)[: len(checks)], counts)
+    row_numbers = frame["row_number"].to_numpy()[index]
+    # The order the model's rejects come in: by row, then field, then reason (code-point order).
+    order = np.lexsort((reasons.astype(str), fields.astype(str), row_numbers))
+    return pd.DataFrame(
+        {
+            "row_number": pd.Series(row_numbers[order], dtype="int64"),
+            "state_test_number": pd.Series(
+                take(data["state_test_number"], index[order]).to_pandas() if len(index) else [], dtype="str"
+            ),
+            "field": pd.Series(fields[order], dtype="str"),
+            "reason": pd.Series(reasons[order], dtype="str"),
+        },
+        columns=REJECT_COLUMNS,
+    )
+
+
+def find_rejects_by_model(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
+    """``find_rejects`` as the pandera model runs it (one lazy ``validate`` call): the reference."""
+    import pandera.pandas as pdr
+
+    from roster.schema import build_schema
+
     try:
-        schema.validate(frame, lazy=True, inplace=True)
-    except pa.errors.SchemaErrors as errors:
+        build_schema(rules).validate(frame, lazy=True, inplace=True)
+    except pdr.errors.SchemaErrors as errors:
         cases = errors.failure_cases
     else:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "str") for c in REJECT_COLUMNS})
-    finally:
-        _PREFETCH.reset(token)
     unexpected = cases[cases["index"].isna()]
     if not unexpected.empty:
         # A schema-level failure (a column of the wrong type) is a bug in reading, not bad data.
