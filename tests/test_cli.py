@@ -120,6 +120,17 @@ def test_run_twice_gives_identical_output(tmp_path, capsys):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_a_failed_run_leaves_no_earlier_result_in_out(tmp_path, capsys):
+    """A run that ends in an error must not leave the last run's report and roster file looking like its own."""
+    out = tmp_path / "out"
+    assert main(_run_args(out)) == 0
+    assert (out / OUTPUT_NAME).exists() and (out / "qa_report.json").exists()
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(_run_args(out, input=tmp_path / "missing.csv")) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
 def test_run_default_date_is_today(tmp_path, capsys):
     out = tmp_path / "out"
     main(["run", "--district", "sample_isd", "--input", str(SAMPLE_EXPORT), "--out", str(out)])

@@ -18,6 +18,15 @@ REJECTS = "rejects.csv"
 ACCEPTED_ROWS = "accepted_rows.json"
 CHANGES = "changes.csv"
 CARRIED = "carried_since.json"
+#: What one run of the transform writes into its folder (besides the roster file itself).
+RUN_FILES = (QA_REPORT, REJECTS, ACCEPTED_ROWS, CHANGES, CARRIED)
+
+
+def clear_run(folder: Path, *names: str) -> None:
+    """Remove an earlier run's artifacts (``RUN_FILES`` and ``names``) from ``folder``, so a run that
+    stops half-way never leaves an older run's result looking like its own. Nothing else is touched."""
+    for name in (*RUN_FILES, *names):
+        (folder / name).unlink(missing_ok=True)
 
 
 def make_private_dir(path: Path) -> Path:

@@ -52,18 +52,20 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from roster import artifacts
     from roster.config import include_root
     from roster.serialize import parse_roster
     from roster.transform import Night, build_roster, mark_delivered, validate, write_changes, write_roster, write_validation
 
     root = include_root(args.include_dir)
+    out = Path(args.out)
+    # An earlier run's files in --out must not look like this run's result, even if this one fails.
+    artifacts.clear_run(out)
     night = Night.load(root, args.district, args.date or dt.date.today())
+    artifacts.clear_run(out, night.output_name)
     previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
     result = validate(night, Path(args.input))
-    out = Path(args.out)
     write_validation(result, out)
-    # A file left from an earlier run of the same night must not look like tonight's output.
-    (out / night.output_name).unlink(missing_ok=True)
     if not result.report.passed:
         print(f"QA failed: {result.report.verdict}; see {out / 'rejects.csv'}")
         return EXIT_QA_FAILED
