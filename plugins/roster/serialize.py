@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from roster import ids
-from roster.arrowkit import data_of, frame_of, join_lines, parallel, release_memory, repeat, text
+from roster.arrowkit import data_of, frame_of, join_lines, parallel, release_memory, repeat, take, text
 from roster.config import District, Layout
 from roster.crossmatch import CrossMatch
 from roster.dates import format_dates, parse_dates
@@ -110,15 +110,16 @@ RENDER_BATCH = 1 << 18
 @dataclass(frozen=True)
 class RenderedRoster:
     """The roster file, ready to write: every line (the header first, then the frame's rows in the
-    frame's order) and the order to write them in (the header, then the rows by State Test Number)."""
+    frame's order, in pieces) and the order to write them in (the header, then the rows by State
+    Test Number)."""
 
-    lines: pa.Array
-    order: pa.Array
+    lines: pa.ChunkedArray
+    order: np.ndarray
 
     def parts(self, rows: int = RENDER_BATCH) -> Iterator[memoryview]:
         """The file's bytes in consecutive pieces: each piece is one gather of ``rows`` lines."""
         for start in range(0, len(self.order), rows):
-            piece = self.lines.take(self.order.slice(start, rows))
+            piece = take(self.lines, self.order[start : start + rows])
             yield data_of(piece)
             del piece
             release_memory()  # the next piece reuses the same memory
@@ -131,19 +132,17 @@ def render_lines(frame: pd.DataFrame, layout: Layout) -> RenderedRoster:
     """The roster file, rendered but not yet in order (``RenderedRoster.parts`` gives its bytes).
 
     The lines are joined in the frame's order: sequential memory access, row ranges on all cores.
-    Putting them in id order is a gather done piece by piece as the file is written, so the file
-    is never a second time whole in memory.
+    Putting them in id order is a gather done piece by piece as the file is written, straight from
+    the joined pieces (each position resolved to its piece), so the file is never a second time
+    whole in memory.
     """
     eol = layout.eol
     header = pa.array([SEPARATOR.join(c.header for c in layout.columns) + eol], pa.large_string())
     if len(frame) == 0:
-        return RenderedRoster(header, pa.array([0], pa.uint64()))
-    order = ids.sort_order(text(frame["state_test_number"]))
+        return RenderedRoster(pa.chunked_array([header]), np.zeros(1, dtype=np.int64))
+    order = ids.sort_order(text(frame["state_test_number"])).to_numpy(zero_copy_only=False).astype(np.int64)
     lines = join_lines([text(frame[c.field]) for c in layout.columns], SEPARATOR, eol)
-    # One contiguous array (the chunks freed as it is made): a gather from it is Arrow's fast path.
-    lines = pa.concat_arrays([header, *lines.chunks])
-    order = pa.concat_arrays([pa.array([0], pa.uint64()), pc.add(order, pa.scalar(1, pa.uint64()))])
-    return RenderedRoster(lines, order)
+    return RenderedRoster(pa.chunked_array([header, *lines.chunks]), np.concatenate([[0], order + 1]))
 
 
 def render_roster(accepted: pd.DataFrame, district: District, crossmatch: CrossMatch, layout: Layout) -> bytes:
