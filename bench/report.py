@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from pathlib import Path
 
 
@@ -28,7 +29,7 @@ def _stage_table(breakdown: dict, sizes: list[int]) -> str:
 
 def write_document(
     path: Path, *, info: dict, rows: list[list[str]], checks: list, breakdown: dict, parse: dict | None, repeat: int,
-    load: tuple, minutes: float, sizes: list[int],
+    load: tuple, minutes: float, sizes: list[int], engines: dict | None = None,
 ) -> None:
     from run import markdown
 
@@ -82,7 +83,7 @@ process's maximum resident set size (`wait4` rusage), the highest of the runs. L
 * **floor**: `bench/floor.py`, the export read as text by pyarrow (multi-threaded) and written
   pipe-delimited by pyarrow's CSV writer; nothing else. No roster pipeline can beat it.
 * **roster run**: `roster run --district sample_isd --input export.csv --out DIR --date 2026-11-20`, the
-  contract's command: read, validate (pandera, one `validate` call), QA verdict, `qa_report.json`,
+  contract's command: read, validate (the pandera model's rules, run on Arrow), QA verdict, `qa_report.json`,
   `rejects.csv`, `accepted_rows.json`, the roster frame, `changes.csv` and the roster file.
 * **roster run --previous**: the same night diffed against last night's delivered roster file (about as
   large as tonight's export: a second input file to read, the keyed join, carried students).
@@ -104,7 +105,7 @@ tonight, plus 0.5% who left since, a few with another grade or status.
 
 Child processes use a bytecode cache (`PYTHONPYCACHEPREFIX=var/bench/pycache`), as an installed image
 has compiled `.pyc` files. This development venv is installed without them and runs with
-`PYTHONDONTWRITEBYTECODE=1`, so there every process recompiles pandas, pandera and Airflow from source
+`PYTHONDONTWRITEBYTECODE=1`, so there every process recompiles pandas and Airflow from source
 (about 1 s more per process on this machine).
 
 ## Where the time goes
@@ -115,6 +116,8 @@ timers (each step's own time, the median of {repeat} runs; the percentage is of 
 {_stage_table(breakdown, sizes)}
 
 {_explanation(rows, breakdown, sizes)}
+{_engines(engines or {})}
+{HOW}
 
 ## Parsing the DAG folder
 
@@ -138,7 +141,7 @@ def _cell(rows: list[list[str]], n: int, variant: str, column: str) -> str:
 def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> str:
     big = max(sizes)
     stages = breakdown.get((big, False), {}).get("stages", {})
-    imports = stages.get("imports (pyarrow, pandas, pandera, roster)", 0.0)
+    imports = stages.get("imports (pyarrow, pandas, roster)", 0.0)
     top = sorted(((v, k) for k, v in stages.items()), reverse=True)[:4]
     top_text = ", ".join(f"{k} {v:.2f} s" for v, k in top)
     small = 1_000_000 if 1_000_000 in sizes else min(sizes)
@@ -149,72 +152,85 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
     mem_floor = _cell(rows, big, "floor", "peak memory")
     return f"""### What the numbers say
 
-* **A fixed cost the floor does not pay.** Importing pandas and pandera (the `DataFrameModel` is the
-  validation's specification, so pandera runs every night) takes {imports:.2f} s of every run, before
-  a row is read; the floor imports pyarrow alone. At {small:,} rows the floor's whole process takes
-  {floor_small} s, so 2.5× is {2.5 * float(floor_small):.2f} s: the floor's own reading and writing plus
-  these imports already take {float(floor_small) + imports:.2f} s of it, leaving
-  {max(0.0, 1.5 * float(floor_small) - imports):.2f} s for validating, judging, sorting and every other
-  step. That ratio cannot be met at this size with pandas and pandera in the process. The cost per
-  extra row is what the code controls; the targets table compares the *marginal cost per million
-  rows* with the floor's.
+* **A fixed cost the floor does not pay.** Importing pandas, the district file's pydantic model and
+  the roster modules takes {imports:.2f} s of every run, before a row is read; the floor imports
+  pyarrow alone. At {small:,} rows the floor's whole process takes {floor_small} s, so 2.5× is
+  {2.5 * float(floor_small):.2f} s: the floor's own reading and writing plus these imports already
+  take {float(floor_small) + imports:.2f} s of it, leaving {max(0.0, 1.5 * float(floor_small) - imports):.2f} s
+  for validating, judging, sorting and every other step. The cost per extra row is what the code
+  controls; the targets table also compares the *marginal cost per million rows* with the floor's.
 * **The largest steps at {big:,} rows:** {top_text}.
 * **Memory is time on this machine.** The CPU column splits each process's CPU time into user and
   kernel time: at {big:,} rows `roster run` spends {cpu_run} s (user / kernel) against the floor's
-  {cpu_floor}. The kernel time is the kernel zeroing fresh pages as the process grows (profiled
-  with `perf`: `clear_page_erms` under `do_huge_pmd_anonymous_page` was 27% of all samples of a
-  5M-row run). The floor peaks at {mem_floor}; the transform holds the export, the accepted rows
-  (a filtered copy: `Validated.accepted` is a frame of its own), the roster frame's computed columns
-  and the rendered file, {mem_run} at its peak. Every copy the pipeline still makes is paid twice:
-  once in memory bandwidth, once in the kernel. The kernel's share varies from run to run with the
-  host (the spread between runs of the same command is mostly kernel time), and it comes from
-  transparent huge pages: each first touch of a 2 MB region zeroes all of it. Measured by hand
-  during this work (5M rows, three runs each): with THP disabled for the process
-  (`prctl(PR_SET_THP_DISABLE)`) `roster run` took 6.0-6.6 s with 2.6-2.8 s of kernel time, against
-  7.2-8.9 s and 4.5-7.5 s with THP on; `roster run --previous` did not gain (10.5-12.6 s against
-  9.6-10.0 s). It is a host setting with mixed effects, so the code does not change it; a host
-  running large districts can set `transparent_hugepage` to `never` or test its own mix.
-* **pandera is not the bottleneck.** With the checks written on Arrow arrays (below), running the same
-  rules without pandera (their functions called directly, in parallel) took 1.57 s at 5M rows and
-  0.26 s at 1M in this work's measurements, and the full `find_rejects` (one pandera `validate` call,
-  failure cases and all) 1.62 s and 0.51 s: pandera itself costs about 0.05 s at 5M rows (0.25 s at 1M,
-  mostly its backends imported on first use). Its polars or pyarrow backends would not change the
-  night's time; they are not installed either (`polars`, `narwhals` are not in the lock), so the
-  pandas backend stays, with the model as the readable specification.
+  {cpu_floor}. The kernel time is the kernel handing the process fresh zeroed pages as it grows
+  (profiled with `perf`: `clear_page_erms` under `do_huge_pmd_anonymous_page` was 27% of all
+  samples of a 5M-row run). The floor peaks at {mem_floor}; the transform holds the export, the
+  accepted rows (a filtered copy), the roster frame's computed columns and the joined lines of the
+  file, {mem_run} at its peak. Every copy the pipeline still makes is paid twice: once in memory
+  bandwidth, once in the kernel, and the spread between runs of the same command is mostly kernel
+  time. Two measured choices follow from it. Arrow's jemalloc pool replaces its default mimalloc
+  for the night (`arrowkit._use_jemalloc`): at 5M rows, two runs each, `roster run` spent 5.5-5.7 s
+  in the kernel with mimalloc against 2.3-2.7 s with jemalloc (8.3-10.2 s against 6.0-6.6 s wall
+  time, peak 2.62 against 2.47 GB). And the file is gathered in id order straight from the joined
+  pieces, with no whole-file concatenation first (430 MB less at 5M rows; 1.5-2.6 s against
+  2.6-3.4 s for render and write). Transparent huge pages are a host setting with mixed effects
+  (measured earlier: faster `roster run`, slower `--previous`), so the code does not change them.
+"""
 
-### How the transform spends less
+
+def _engines(engines: dict) -> str:
+    if not engines:
+        return ""
+    lines = "\n".join(
+        f"| {int(n):,} | {e['rejects']:,} | {e['arrow']:.2f} s | {e['pandera']:.2f} s | {e['pandera'] / e['arrow']:.1f}× |"
+        for n, e in sorted(engines.items(), key=lambda item: int(item[0]))
+    )
+    imports = statistics.median(e["pandera_import"] for e in engines.values())
+    return f"""### The validation engine, chosen with numbers
+
+The rules' specification is the pandera `DataFrameModel` `RosterRow` (`roster/schema.py`): typed
+fields, one named check per reason code, each calling a vectorized rule function. The night runs the
+same rule functions directly on the columns' Arrow data, all at once on the cores
+(`roster.validation.find_rejects`), not through pandera's `validate`; the tests hold the two to the
+same checks and the same rejects (the sample export, every hostile-row property example).
+`bench/engines.py` times both on the same frame in one process (median of the runs):
+
+| rows | rejects | rules on Arrow | pandera `validate` | pandera / Arrow |
+|---|---|---|---|---|
+{lines}
+
+pandera also costs {imports:.2f} s of imports per process (its pandas backend, which imports
+hypothesis when it is installed). Its polars backend would need polars and narwhals, which are not in
+the lock, and the rules are already Arrow kernels: the engine that remains is Arrow itself.
+"""
+
+
+HOW = """### How the transform spends less
 
 * **Read** (`reading.py`): a UTF-8 export without quote characters is cut at line breaks into one
   piece per core and each piece parsed single-threaded, in parallel: the ragged rows' numbers come
-  out of the one parse (pyarrow's multi-threaded reader cannot number them, and the old code read
-  the whole file a second time, single-threaded, whenever a row was ragged). Files with quotes or
-  other encodings go through pyarrow's reader as before. Values are read as `large_string`, the
-  memory pandas' `str` columns wrap without a copy (the old `to_pandas` copied every string into
-  Python objects). Spaces are trimmed only when one file-level scan finds a space next to a
-  delimiter or a line end; NFC normalization touches only values holding a code point from U+0300 up
-  (anything below is already NFC). The UTF-8 byte-order mark no longer sends the file through
-  Python's codec.
-* **Validate** (`validation.py`): `RosterRow` is unchanged as the specification: the same named checks,
-  one `validate(lazy=True)` call. Each check's rule is a vectorized function of the column's Arrow
-  data; `find_rejects` starts all of them on the cores before pandera runs the checks, which then
-  take their results. Duplicated ids, the State Test Number join and the roster's order use integer
-  keys (`ids.py`: digit ids of one length are their integer value; other short ids pack into 64
-  bits in byte order), sorted with numpy; dates, scores and codes are judged once per distinct value
-  (a categorical map); forbidden characters are found by one byte scan per column instead of a
-  regular expression per value.
+  out of the one parse (pyarrow's multi-threaded reader cannot number them). Files with quotes or
+  other encodings go through pyarrow's reader. Values are read as `large_string`, the memory pandas'
+  `str` columns wrap without a copy. Spaces are trimmed only when one file-level scan finds a space
+  next to a delimiter or a line end; NFC normalization touches only values holding a code point from
+  U+0300 up (anything below is already NFC).
+* **Validate** (`validation.py`): every rule is a vectorized function of a column's Arrow data, and
+  all of them run at once on the cores. Duplicated ids, the State Test Number join and the roster's
+  order use integer keys (`ids.py`: digit ids of one length are their integer value; other short ids
+  pack into 64 bits in byte order), sorted with numpy; dates, scores and codes are judged once per
+  distinct value (a categorical map); forbidden characters are found by one byte scan per column.
 * **Roster frame and file** (`serialize.py`): pass-through fields are the accepted rows' own Arrow
   columns; codes are translated by a hash lookup into the table's few codes, dates re-rendered once
   per distinct date. The lines are joined in the frame's order (sequential memory, one row range per
-  core), then gathered in id order a quarter-million lines at a time while the file is written, so
-  the file is never built twice in memory.
+  core), then gathered in id order a quarter-million lines at a time, straight from the joined
+  pieces, while the file is written: the file is never whole in memory a second time.
 * **Diff** (`diff.py`): one keyed join as a sort-merge on the integer keys (a delivered roster is
   already sorted); each side's compared fields are joined into one string per row and compared a
   million pairs at a time, and only the few changed pairs are compared field by field.
 * **Writing**: `rejects.csv` and `changes.csv` are rendered in Arrow with the csv module's quoting
-  rules (same bytes as pandas' `to_csv`, checked by a test); `accepted_rows.json` is built in Arrow
-  (the json module's indented encoder took seconds for millions of numbers).
+  rules (same bytes as pandas' `to_csv`, checked by a test); `accepted_rows.json` is built in Arrow.
 * **Memory**: the export's columns are dropped one by one as they are filtered into the accepted
-  rows, and freed memory is handed back to the system between steps.
+  rows, freed memory is handed back to the system between steps, and Arrow allocates through jemalloc.
 """
 
 

@@ -12,7 +12,8 @@ whole process and interleaved so that the machine's noise hits every variant ali
 * ``naive``: pandas ``read_csv(dtype=str)`` + a straightforward pandera model + ``to_csv`` (``bench/naive.py``).
 
 It reports the median wall time of ``--repeat`` runs, the ratio to the floor, the peak memory of
-the process (``ru_maxrss``) and rows per second; where the time goes (``bench/stages.py``); and how
+the process (``ru_maxrss``) and rows per second; where the time goes (``bench/stages.py``); the
+validation engine against pandera's own ``validate`` (``bench/engines.py``); and how
 long 500 district files take to parse against importing Airflow alone. The table is printed and,
 with the machine it ran on, written to ``docs/PERFORMANCE.md``.
 
@@ -262,8 +263,15 @@ def machine() -> dict[str, str]:
         "OS": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         **versions,
-        "Arrow memory pool": __import__("pyarrow").default_memory_pool().backend_name,
+        "Arrow memory pool": f"{_pool_of('import pyarrow')} (floor, naive); {_pool_of('import roster.arrowkit')} (roster run)",
     }
+
+
+def _pool_of(statement: str) -> str:
+    """The Arrow memory pool a process uses after ``statement``."""
+    code = f"{statement}; import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    env = child_env(REPO / "var" / "bench")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() or "unknown"
 
 
 def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
@@ -399,6 +407,14 @@ def main() -> None:
                 "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
             }
 
+    print("validation engines", flush=True)
+    engines = {}
+    for n in sizes:
+        result = subprocess.run([python, str(REPO / "bench" / "engines.py"), str(files[n]["tonight"]), "--repeat", str(args.repeat)],
+                                env=env, check=True, cwd=REPO, capture_output=True, text=True)
+        engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"  {n:>9,} rules on Arrow {engines[n]['arrow']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s", flush=True)
+
     parse = None
     if args.districts:
         print(f"parsing {args.districts} district files", flush=True)
@@ -415,14 +431,14 @@ def main() -> None:
     if parse:
         print(f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}")
     (work / "results.json").write_text(json.dumps({
-        "rows": rows, "checks": checks, "parse": parse, "machine": info,
+        "rows": rows, "checks": checks, "parse": parse, "machine": info, "engines": engines,
         "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
     }, indent=1, default=str), encoding="utf-8")
     if str(args.doc) != "-":
         from report import write_document
 
         write_document(
-            args.doc, info=info, rows=rows, checks=checks, breakdown=breakdown, parse=parse, repeat=args.repeat,
+            args.doc, info=info, rows=rows, checks=checks, breakdown=breakdown, parse=parse, repeat=args.repeat, engines=engines,
             load=(load_before, os.getloadavg()), minutes=(time.time() - started) / 60, sizes=sizes,
         )
         print(f"\nwrote {args.doc}")
