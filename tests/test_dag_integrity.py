@@ -236,3 +236,56 @@ def test_retention_runs_at_the_start_beside_the_export_path(monkeypatch: pytest.
     assert str(retention.trigger_rule) in ("all_success", "TriggerRule.ALL_SUCCESS")
     leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
     assert {"notify_qa_failure", "record_delivery", "yield_to_newer_night"} <= leaves
+
+
+def test_trigger_form_params_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trigger form: two boolean params, off by default. Airflow does not re-validate their defaults
+    at parse time here (they join the DAG after its tasks, for speed), so this test does."""
+    dag = _dagbag(monkeypatch, INCLUDE).dags["roster_sample_isd"]
+    assert dag.params.validate() == {"approve_hold": False, "force_upload": False}
+    for name in ("approve_hold", "force_upload"):
+        param = dag.params.get_param(name)
+        assert param.schema["type"] == "boolean" and param.schema["title"] and param.description
+
+
+@pytest.mark.parametrize(
+    ("conf", "newer_night", "held", "not_held"),
+    [
+        ({}, False, "notify_hold", "upload_roster"),
+        ({"approve_hold": True}, False, "upload_roster", "upload_roster"),
+        ({"approve_hold": False}, False, "notify_hold", "upload_roster"),
+        ({}, True, "yield_to_newer_night", "yield_to_newer_night"),
+        ({"force_upload": True}, True, "notify_hold", "upload_roster"),
+        ({"force_upload": True, "approve_hold": True}, True, "upload_roster", "upload_roster"),
+    ],
+)
+def test_tasks_read_the_params_of_the_run_conf(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, conf: dict, newer_night: bool, held: str, not_held: str
+) -> None:
+    """A run's conf reaches every task's params (merged as a task run merges them), and change_gate
+    decides by them. The whole nights with ``approve_hold`` and ``force_upload`` are in
+    test_safety_nights.py and test_oncall_nights.py; this one needs no servers."""
+    import datetime as dt
+
+    from airflow.sdk.definitions.param import process_params
+    from airflow.sdk.exceptions import ParamValidationError
+    from airflow.sdk.execution_time.context import set_current_context
+    from roster.airflow import steps
+
+    monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path))  # nothing delivered yet
+    if newer_night:  # the vendor already holds a later night
+        monkeypatch.setattr(steps, "newer_delivery", lambda district, day: day + dt.timedelta(days=1))
+    dag = _dagbag(monkeypatch, INCLUDE).dags["roster_sample_isd"]
+    with pytest.raises(ParamValidationError):
+        process_params(dag, dag.get_task("change_gate"), {"approve_hold": "yes"}, suppress_exception=False)
+    for task in dag.tasks:
+        params = process_params(dag, task, conf, suppress_exception=False)
+        assert params == {"approve_hold": False, "force_upload": False, **conf}, task.task_id
+
+    gate = dag.get_task("change_gate")
+    params = process_params(dag, gate, conf, suppress_exception=False)
+    context = {"params": params, "logical_date": dt.datetime(2026, 11, 21, 8, tzinfo=dt.UTC)}
+    serialized = {"filename": "roster.txt", "held": True, "hold_reasons": ["143 students deactivated"]}
+    with set_current_context(context):  # type: ignore[arg-type]
+        assert gate.python_callable(serialized) == held
+        assert gate.python_callable(dict(serialized, held=False)) == not_held
