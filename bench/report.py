@@ -169,9 +169,11 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
   file, {mem_run} at its peak. Every copy the pipeline still makes is paid twice: once in memory
   bandwidth, once in the kernel, and the spread between runs of the same command is mostly kernel
   time. Two measured choices follow from it. Arrow's jemalloc pool replaces its default mimalloc
-  for the night (`arrowkit._use_jemalloc`): at 5M rows, two runs each, `roster run` spent 5.5-5.7 s
-  in the kernel with mimalloc against 2.3-2.7 s with jemalloc (8.3-10.2 s against 6.0-6.6 s wall
-  time, peak 2.62 against 2.47 GB). And the file is gathered in id order straight from the joined
+  for the night (`arrowkit._use_jemalloc`): at 5M rows, three runs each, interleaved, right after a
+  `make bench`, `roster run` took 7.7-8.9 s with mimalloc (5.2-7.1 s of it in the kernel) and
+  5.1-5.5 s with jemalloc (2.0-2.4 s in the kernel), peak 2.62 against 2.47 GB. The host's state
+  moves these numbers a lot: an earlier `make bench` on this machine measured the same command at
+  4.59 s with mimalloc and 1.3 s of kernel time. And the file is gathered in id order straight from the joined
   pieces, with no whole-file concatenation first (430 MB less at 5M rows; 1.5-2.6 s against
   2.6-3.4 s for render and write). Transparent huge pages are a host setting with mixed effects
   (measured earlier: faster `roster run`, slower `--previous`), so the code does not change them.
@@ -235,11 +237,24 @@ HOW = """### How the transform spends less
 
 
 PARSING = """Loading a district costs about 0.4 ms (its YAML through LibYAML's safe loader, the pydantic model,
-the cross-match tables and layout): 500 districts take a fifth of a second. The rest of the parse is
-Airflow building 500 DAGs of 14 tasks each (`roster/airflow/dag_factory.py`), and about a third of that
-is Airflow deep-copying each DAG's `params` and `default_args` (which hold the on-call notifier and
-its district) into every task. A task run parses only its own district's DAG (the parsing context).
-Parsing imports neither pandas nor pandera (asserted by the benchmark and by `tests/test_dag_integrity.py`)."""
+the cross-match tables and layout): 500 districts take about a fifth of a second. The rest of the parse
+is Airflow building 500 DAGs of 14 tasks each (`roster/airflow/dag_factory.py`). Two measured choices
+keep that cheap:
+
+* The tasks are classic operators (`PythonOperator`, `BranchPythonOperator`, `ShortCircuitOperator`)
+  running module-level functions bound to their district with `functools.partial`, not TaskFlow
+  `@task`s: TaskFlow's decorator machinery (a decorator built per task, signature inspection, four
+  nested `apply_defaults` levels) doubled each task's cost. 7,000 tasks in one process: 1.39 s as
+  `@task`, 0.62 s as `PythonOperator` (without params).
+* The run parameters (`approve_hold`, `force_upload`) join each DAG after its tasks are built, so
+  Airflow no longer deep-copies them into every task at every `apply_defaults` level, nor re-checks
+  their schema per DAG. 500 DAGs: 1.87 s with the params given to `DAG(...)`, about 1.2 s joined
+  afterwards, 1.14 s with no params at all. A run's params are still the DAG's overridden by the
+  run's conf, in every task (`tests/test_dag_integrity.py`), and the trigger form is unchanged.
+
+Before these two, 500 districts took 3.64 s beyond importing Airflow. A task run parses only its own
+district's DAG (the parsing context). Parsing imports neither pandas nor pandera (asserted by the
+benchmark and by `tests/test_dag_integrity.py`)."""
 
 
 HISTORY = """## Before and after

@@ -35,3 +35,11 @@ def test_bench_runs_on_tiny_exports(tmp_path: Path) -> None:
         assert section in text
     assert "| 3,000 | roster run |" in text
     assert sorted(p.suffix for p in (work / "data").glob("export_*")) == [".csv", ".csv"]
+    # The document can be written again from the run's saved numbers, without measuring anything.
+    again = tmp_path / "again.md"
+    rewritten = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--report-only", "--work", str(work), "--doc", str(again)],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )
+    assert rewritten.returncode == 0, rewritten.stderr[-2000:]
+    assert again.read_text(encoding="utf-8") == text
