@@ -7,9 +7,9 @@ under a temporary name in the same folder and renamed into place.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 

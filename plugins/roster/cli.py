@@ -55,7 +55,15 @@ def run(args: argparse.Namespace) -> int:
     from roster import artifacts
     from roster.config import include_root
     from roster.serialize import parse_roster
-    from roster.transform import Night, build_roster, mark_delivered, validate, write_changes, write_roster, write_validation
+    from roster.transform import (
+        Night,
+        build_roster,
+        mark_delivered,
+        validate,
+        write_changes,
+        write_roster,
+        write_validation,
+    )
 
     root = include_root(args.include_dir)
     out = Path(args.out)

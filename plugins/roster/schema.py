@@ -11,8 +11,6 @@ hold the two to the same checks and the same rejects.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -50,14 +48,14 @@ class RosterRow(pa.DataFrameModel):
     grade: Series[str]
     campus: Series[str]
     status: Series[str]
-    local_student_id: Optional[Series[str]]
-    legal_middle_name: Optional[Series[str]]
-    gender: Optional[Series[str]]
-    diagnosis: Optional[Series[str]]
-    ela_score: Optional[Series[str]]
-    math_score: Optional[Series[str]]
-    entry_date: Optional[Series[str]]
-    exit_date: Optional[Series[str]]
+    local_student_id: Series[str] | None
+    legal_middle_name: Series[str] | None
+    gender: Series[str] | None
+    diagnosis: Series[str] | None
+    ela_score: Series[str] | None
+    math_score: Series[str] | None
+    entry_date: Series[str] | None
+    exit_date: Series[str] | None
 
     @pa.check("state_test_number", name="missing_state_id")
     def _state_id_present(cls, s: Series[str]) -> Series[bool]:

@@ -17,8 +17,8 @@ Empty cells are empty strings, never nulls: a missing value is a reason code, no
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
