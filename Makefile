@@ -1,7 +1,7 @@
 # make demo: one night of the sample district, end to end, on loopback servers.
 # make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
 # make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.
-# make lock: recompile requirements.txt from requirements.in.
+# make lock: recompile requirements.txt (runtime) and requirements-dev.txt (demo, tests) from their .in files.
 # make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
 #            triggerer, two Celery workers) started natively; one night triggered over the REST API.
 # make compose-env: .env and local keys for `docker compose up` (random secrets, pinned host key).
@@ -15,10 +15,10 @@ UV_VERSION := 0.13.9
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements.txt
+	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements.txt -r requirements-dev.txt
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $@
 
@@ -39,6 +39,8 @@ compose-env:
 
 lock: venv
 	$(UV) pip compile --python-version 3.11 requirements.in -o requirements.txt \
+		--annotation-style line --custom-compile-command "make lock"
+	$(UV) pip compile --python-version 3.11 requirements-dev.in -o requirements-dev.txt \
 		--annotation-style line --custom-compile-command "make lock"
 
 clean:

@@ -217,13 +217,24 @@ def test_compose_interpolation_rules() -> None:
 # ------------------------------------------------------------------------------ image and lock
 
 
-def _pins() -> dict[str, str]:
+def _pins(lock: str = "requirements.txt") -> dict[str, str]:
     pins = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+    for line in (REPO / lock).read_text().splitlines():
         m = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;#]+)", line)
         if m:
             pins[m.group(1).lower()] = m.group(2)
     return pins
+
+
+def test_the_image_lock_holds_no_test_tooling_and_the_dev_lock_agrees_with_it() -> None:
+    """The image installs requirements.txt alone: no test runner or loopback servers in production.
+    The demo and the tests add requirements-dev.txt, pinned to the same versions where they share."""
+    runtime, dev = _pins(), _pins("requirements-dev.txt")
+    for tool in ("pytest", "hypothesis", "aiosmtpd"):
+        assert tool not in runtime, tool
+        assert tool in dev, tool
+    shared = set(runtime) & set(dev)
+    assert shared and {name: dev[name] for name in shared} == {name: runtime[name] for name in shared}
 
 
 def test_dockerfile_builds_from_the_locked_airflow() -> None:
