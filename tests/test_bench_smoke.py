@@ -26,7 +26,7 @@ def test_bench_runs_on_tiny_exports(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert " ! " not in result.stderr, result.stderr[-2000:]  # no variant failed
     out = result.stdout
-    for variant in ("floor", "bound", "roster run", "roster run --previous", "naive"):
+    for variant in ("floor", "check and sort", "roster run", "roster run --previous", "naive"):
         assert f"3,000  {variant}" in out, out
     assert "3 district files parse in under 2 s beyond importing Airflow" in out
     assert "cost linear in rows" in out
