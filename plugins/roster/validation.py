@@ -266,22 +266,11 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
     data = {column: _arrow(frame[column]) for column, _, _ in checks}
     failed = parallel(lambda item: np.flatnonzero(~item[2](data[item[0]])), checks)
     counts = [len(positions) for positions in failed]
-    index = np.concatenate(failed) if failed else np.zeros(0, dtype=np.int64)
-    fields = np.repeat(np.array([column for column, _, _ in checks] or [""], dtype=object)[: len(checks)], counts)
-    reasons = np.repeat(np.array([check for _, check, _ in checks] or [""], dtype=object)[: len(checks)], counts)
-    row_numbers = frame["row_number"].to_numpy()[index]
-    # The order the model's rejects come in: by row, then field, then reason (code-point order).
-    order = np.lexsort((reasons.astype(str), fields.astype(str), row_numbers))
-    return pd.DataFrame(
-        {
-            "row_number": pd.Series(row_numbers[order], dtype="int64"),
-            "state_test_number": pd.Series(
-                take(data["state_test_number"], index[order]).to_pandas() if len(index) else [], dtype="str"
-            ),
-            "field": pd.Series(fields[order], dtype="str"),
-            "reason": pd.Series(reasons[order], dtype="str"),
-        },
-        columns=REJECT_COLUMNS,
+    return _rejects_frame(
+        frame,
+        np.concatenate(failed) if failed else [],
+        np.repeat(np.array([column for column, _, _ in checks], dtype=object), counts),
+        np.repeat(np.array([check for _, check, _ in checks], dtype=object), counts),
     )
 
 
@@ -296,19 +285,28 @@ def find_rejects_by_model(frame: pd.DataFrame, rules: NightRules) -> pd.DataFram
     except pdr.errors.SchemaErrors as errors:
         cases = errors.failure_cases
     else:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "str") for c in REJECT_COLUMNS})
+        return _rejects_frame(frame, [], [], [])
     unexpected = cases[cases["index"].isna()]
     if not unexpected.empty:
         # A schema-level failure (a column of the wrong type) is a bug in reading, not bad data.
         first = unexpected.iloc[0]
         raise RuntimeError(f"roster schema failed on column {first['column']}: {first['check']}")
-    index = cases["index"].astype("int64").to_numpy()
+    return _rejects_frame(frame, cases["index"].astype("int64").to_numpy(), cases["column"].to_numpy(), cases["check"].to_numpy())
+
+
+def _rejects_frame(frame: pd.DataFrame, index, fields, reasons) -> pd.DataFrame:
+    """The rejects table for ``frame``'s rows at ``index``, each with its field and reason: every
+    (row, field, reason) once, by row, then field, then reason (code-point order)."""
+    index = np.asarray(index, dtype=np.int64)
     rejects = pd.DataFrame(
         {
-            "row_number": frame["row_number"].to_numpy()[index],
-            "state_test_number": take(_arrow(frame["state_test_number"]), index).to_pandas(),
-            "field": cases["column"].to_numpy(),
-            "reason": cases["check"].to_numpy(),
-        }
+            "row_number": pd.Series(frame["row_number"].to_numpy()[index], dtype="int64"),
+            "state_test_number": pd.Series(
+                take(_arrow(frame["state_test_number"]), index).to_numpy(zero_copy_only=False) if len(index) else [], dtype="str"
+            ),
+            "field": pd.Series(np.asarray(fields, dtype=object), dtype="str"),
+            "reason": pd.Series(np.asarray(reasons, dtype=object), dtype="str"),
+        },
+        columns=REJECT_COLUMNS,
     )
-    return rejects.drop_duplicates().sort_values(["row_number", "field", "reason"], kind="stable").reset_index(drop=True)
+    return rejects.drop_duplicates().sort_values(["row_number", "field", "reason"], kind="stable", ignore_index=True)
