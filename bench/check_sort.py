@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def main(source: str, target: str) -> None:
         order = keep[np.argsort(packed[0].keys[keep], kind="stable")]
     else:
         kept = table["state_test_number"].take(pa.array(keep))
-        order = keep[np.asarray(pa.compute.sort_indices(kept))]
+        order = keep[np.asarray(pc.sort_indices(kept))]
     table = table.drop_columns(["row_number"]).take(pa.array(order))
     pacsv.write_csv(table, target, write_options=pacsv.WriteOptions(delimiter="|"))
 

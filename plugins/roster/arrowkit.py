@@ -13,7 +13,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -76,11 +76,6 @@ def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     if WORKERS == 1 or len(items) < 2 or getattr(_inside, "worker", False):
         return [function(item) for item in items]
     return list(_executor().map(_pooled(function), items))
-
-
-def submit(function: Callable[..., R], *args) -> Future[R]:
-    """Run ``function(*args)`` on the pool; its future (what it runs must not wait on the pool)."""
-    return _executor().submit(_pooled(function), *args)
 
 
 def release_memory() -> None:
