@@ -153,9 +153,10 @@ def status(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="roster", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    include_help = "include root (default: $ROSTER_INCLUDE_DIR or the project's include/)"
 
     p = sub.add_parser("check-config", help="validate every district file and the tables and layout it names")
-    p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
+    p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=check_config)
 
     p = sub.add_parser("run", help="the nightly transform on a local export, offline")
@@ -165,10 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="roster date YYYY-MM-DD (default: today)")
     p.add_argument("--previous", help="the last delivered roster file, to diff against and carry absent students from")
     p.add_argument("--approve-hold", action="store_true", help="write the file even when the changes cross a threshold")
-    p.add_argument("--include-dir", help="include root (default: $ROSTER_INCLUDE_DIR or the project's include/)")
+    p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=run)
 
-    include_help = "include root (default: $ROSTER_INCLUDE_DIR or the project's include/)"
     p = sub.add_parser("crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables")
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--input", required=True, help="the SIS export (CSV)")
