@@ -2,7 +2,7 @@
 
     python bench/check_sort.py INPUT OUTPUT
 
-Reads the export with the night's reader, runs the night's rules (``roster.validation``), drops the
+Reads the export with the night's reader, runs the night's rules (``roster.rules.checks``), drops the
 rejected rows, puts the rest in State Test Number order with one ``Table.take``, and writes them with
 pyarrow's CSV writer. It leaves out what the night must also do (cross-match codes, dates re-rendered,
 status words, the layout's columns and line ends, reports, the diff): its ratio to the floor is what
@@ -24,11 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main(source: str, target: str) -> None:
-    from roster import ids
-    from roster.arrowkit import parallel
-    from roster.reading import read_export
-    from roster.transform import Night
-    from roster.validation import all_rules
+    from roster.fast import ids
+    from roster.fast.arrow import parallel
+    from roster.io.export import read_export
+    from roster.night.pipeline import Night
+    from roster.rules.checks import all_rules
 
     night = Night.load(REPO / "include", "sample_isd", dt.date(2026, 11, 20))
     table = read_export(Path(source), night.district.source).table

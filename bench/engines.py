@@ -2,7 +2,7 @@
 
     python bench/engines.py EXPORT [--repeat 3]
 
-Reads the export once, then times, in this process, ``roster.validation.find_rejects`` (the night's
+Reads the export once, then times, in this process, ``roster.rules.checks.find_rejects`` (the night's
 executor: every rule of the model on its column's Arrow data, all at once on the cores) against
 ``find_rejects_by_model`` (the pandera ``DataFrameModel`` with the same checks calling the same rule
 functions, one lazy ``validate`` call), the median of ``--repeat`` runs each, interleaved; and, in fresh
@@ -36,9 +36,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from roster.reading import read_export
-    from roster.transform import Night
-    from roster.validation import find_rejects, find_rejects_by_model
+    from roster.io.export import read_export
+    from roster.night.pipeline import Night
+    from roster.rules.checks import find_rejects, find_rejects_by_model
 
     night = Night.load(REPO / "include", "sample_isd", dt.date(2026, 11, 20))
     frame = read_export(args.export, night.district.source).table.to_pandas()

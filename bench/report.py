@@ -95,7 +95,7 @@ process's maximum resident set size (`wait4` rusage), the highest of the runs. L
   with the same rules (built-in `str_matches`/`isin`/`unique` checks, pandas string methods,
   `to_datetime`), one lazy `validate`, then `map`/`strftime`/`sort_values`/`to_csv(sep="|")`; no diff.
 
-The exports come from `python -m roster.sample --large` (vectorized; `roster.sample.write_large_export`):
+The exports come from `python -m devtools.sample --large` (vectorized; `devtools.sample.write_large_export`):
 13 columns, ids in no particular order (as an export sorted by school or name), realistic names
 (thousands of variants, accents, inner spaces), about 0.5% broken rows of every kind (every reason
 code, ragged rows, duplicated ids). Last night's export is the same students less the 0.9% new
@@ -215,7 +215,7 @@ def _engines(engines: dict) -> str:
 The rules' specification is the pandera `DataFrameModel` `RosterRow` (`roster/schema.py`): typed
 fields, one named check per reason code, each calling a vectorized rule function. The night runs the
 same rule functions directly on the columns' Arrow data, all at once on the cores
-(`roster.validation.find_rejects`), not through pandera's `validate`; the tests hold the two to the
+(`roster.rules.checks.find_rejects`), not through pandera's `validate`; the tests hold the two to the
 same checks and the same rejects (the sample export, every hostile-row property example).
 `bench/engines.py` times both on the same frame in one process (median of the runs):
 
@@ -272,11 +272,11 @@ keep that cheap:
   Airflow no longer deep-copies them into every task at every `apply_defaults` level, nor re-checks
   their schema per DAG. 500 DAGs: 1.87 s with the params given to `DAG(...)`, about 1.2 s joined
   afterwards, 1.14 s with no params at all. A run's params are still the DAG's overridden by the
-  run's conf, in every task (`tests/test_dag_integrity.py`), and the trigger form is unchanged.
+  run's conf, in every task (`tests/airflow/test_dag_integrity.py`), and the trigger form is unchanged.
 
 Before these two, 500 districts took 3.64 s beyond importing Airflow. A task run parses only its own
 district's DAG (the parsing context). Parsing imports neither pandas nor pandera (asserted by the
-benchmark and by `tests/test_dag_integrity.py`)."""
+benchmark and by `tests/airflow/test_dag_integrity.py`)."""
 
 
 HISTORY = """## Before and after

@@ -3,7 +3,7 @@
     python bench/run.py [--rows 100000,1000000,5000000] [--repeat 3] [--doc docs/PERFORMANCE.md]
 
 For each size it generates a synthetic export (and the night before, for the nightly diff) under
-``var/bench/`` (gitignored; regenerated only when ``roster/sample.py`` changes), then runs, each as a
+``var/bench/`` (gitignored; regenerated only when ``devtools/sample.py`` changes), then runs, each as a
 whole process and interleaved so that the machine's noise hits every variant alike:
 
 * ``floor``: the same file read and written pipe-delimited by pyarrow alone (``bench/floor.py``);
@@ -85,7 +85,7 @@ def child_env(work: Path) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("ROSTER_INCLUDE_DIR", None)
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    env["PYTHONPATH"] = str(REPO / "plugins")
+    env["PYTHONPATH"] = f"{REPO / 'plugins'}{os.pathsep}{REPO}"
     return env
 
 
@@ -106,7 +106,7 @@ def measure(command: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) 
 
 
 def generator_stamp() -> str:
-    return hashlib.sha256((REPO / "plugins" / "roster" / "sample.py").read_bytes()).hexdigest()[:10]
+    return hashlib.sha256((REPO / "devtools" / "sample.py").read_bytes()).hexdigest()[:10]
 
 
 def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str) -> dict[str, Path]:
@@ -121,7 +121,7 @@ def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str
     for stale in data.iterdir():
         if stale.name.split("_")[-1].split(".")[0] != stamp and f"_{rows}_" in stale.name:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    sample = [python, "-m", "roster.sample", "--large", "--rows", str(rows), "--date", DAY.isoformat()]
+    sample = [python, "-m", "devtools.sample", "--large", "--rows", str(rows), "--date", DAY.isoformat()]
     if not tonight.exists():
         print(f"  generating {tonight.name}", flush=True)
         subprocess.run([*sample, str(tonight)], env=env, check=True, cwd=REPO)
@@ -182,7 +182,7 @@ SPLIT = (
     "import time, sys\n"
     "t0 = time.perf_counter()\n" + BASELINE +
     "t1 = time.perf_counter()\n"
-    "from roster.airflow import dag_factory as f\n"
+    "from roster.airflow import nightly as f\n"
     "from roster.config import district_files, include_root, load_district\n"
     "root = include_root()\n"
     "t2 = time.perf_counter()\n"
@@ -267,7 +267,7 @@ def machine() -> dict[str, str]:
         "OS": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         **versions,
-        "Arrow memory pool": f"{_pool_of('import pyarrow')} (floor, naive); {_pool_of('import roster.arrowkit')} (roster run)",
+        "Arrow memory pool": f"{_pool_of('import pyarrow')} (floor, naive); {_pool_of('import roster.fast.arrow')} (roster run)",
     }
 
 
@@ -466,5 +466,5 @@ def rewrite(results: Path, doc: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO)]
     main()

@@ -21,33 +21,34 @@ START = time.perf_counter()
 import roster.cli  # noqa: E402  (the command's own import cost is part of what is measured)
 
 # The command imports its heavy modules lazily; import them now so they are counted as imports.
-import roster.artifacts  # noqa: E402
-import roster.diff  # noqa: E402
-import roster.reading  # noqa: E402
-import roster.serialize  # noqa: E402
-import roster.transform  # noqa: E402
-import roster.validation  # noqa: E402
+import roster.io.artifacts  # noqa: E402
+import roster.night.diff  # noqa: E402
+import roster.io.export  # noqa: E402
+import roster.io.roster_file  # noqa: E402
+import roster.night.serialize  # noqa: E402
+import roster.night.pipeline  # noqa: E402
+import roster.rules.checks  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
 #: (module, function, step name): every place the command calls it through gets the timed version.
 STEPS = [
-    (roster.reading, "read_export", "read export (pyarrow CSV, trim, NFC)"),
-    (roster.transform, "read_export", "read export (pyarrow CSV, trim, NFC)"),
-    (roster.validation, "find_rejects", "validate (the model's rules on Arrow)"),
-    (roster.transform, "find_rejects", "validate (the model's rules on Arrow)"),
-    (roster.serialize, "roster_frame", "roster frame (codes, dates, status)"),
-    (roster.transform, "roster_frame", "roster frame (codes, dates, status)"),
-    (roster.serialize, "parse_roster", "read last delivered roster"),
-    (roster.transform, "parse_roster", "read last delivered roster"),
-    (roster.diff, "compare", "diff (keyed join, field compare)"),
-    (roster.transform, "compare", "diff (keyed join, field compare)"),
-    (roster.diff, "with_carried", "carried students appended"),
-    (roster.transform, "with_carried", "carried students appended"),
-    (roster.serialize, "render_lines", "render (sort ids, join lines)"),
-    (roster.transform, "render_lines", "render (sort ids, join lines)"),
-    (roster.transform, "write_roster", "write roster file (lines gathered in id order)"),
-    (roster.artifacts, "write_bytes", "write files"),
+    (roster.io.export, "read_export", "read export (pyarrow CSV, trim, NFC)"),
+    (roster.night.pipeline, "read_export", "read export (pyarrow CSV, trim, NFC)"),
+    (roster.rules.checks, "find_rejects", "validate (the model's rules on Arrow)"),
+    (roster.night.pipeline, "find_rejects", "validate (the model's rules on Arrow)"),
+    (roster.night.serialize, "roster_frame", "roster frame (codes, dates, status)"),
+    (roster.night.pipeline, "roster_frame", "roster frame (codes, dates, status)"),
+    (roster.io.roster_file, "parse_roster", "read last delivered roster"),
+    (roster.night.pipeline, "parse_roster", "read last delivered roster"),
+    (roster.night.diff, "compare", "diff (keyed join, field compare)"),
+    (roster.night.pipeline, "compare", "diff (keyed join, field compare)"),
+    (roster.night.diff, "with_carried", "carried students appended"),
+    (roster.night.pipeline, "with_carried", "carried students appended"),
+    (roster.io.roster_file, "render_lines", "render (sort ids, join lines)"),
+    (roster.night.pipeline, "render_lines", "render (sort ids, join lines)"),
+    (roster.night.pipeline, "write_roster", "write roster file (lines gathered in id order)"),
+    (roster.io.artifacts, "write_bytes", "write files"),
 ]
 
 totals: dict[str, float] = {}

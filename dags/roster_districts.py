@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from airflow.sdk import get_parsing_context
 
-from roster.airflow.dag_factory import build_all
+from roster.airflow.nightly import build_all
 
 _current = get_parsing_context().dag_id
 globals().update(build_all(only_dag_id=_current if _current and _current.startswith("roster_") else None))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from roster.airflow.watchdog_dag import build_watchdog_dag
+from roster.airflow.watchdog import build_watchdog_dag
 
 dag = build_watchdog_dag()

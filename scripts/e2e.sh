@@ -7,7 +7,7 @@
 #   Airflow     `airflow db migrate` (airflow-init), then scheduler, dag-processor, triggerer,
 #               api-server and TWO Celery workers, each with its compose service's environment and
 #               command, read from docker-compose.yaml by scripts/compose_env.py
-#   SFTP, SMTP  the project's loopback servers (python -m roster.devservers)
+#   SFTP, SMTP  the project's loopback servers (python -m devtools.servers)
 #
 # Each worker runs in its own UTS namespace with its own hostname (worker1, worker2), as each worker
 # container has its own; where namespaces are not allowed, [core] hostname_callable gives each its
@@ -210,7 +210,7 @@ sys.exit(1)
 PY
 
 # --- the loopback SFTP and SMTP servers ---------------------------------------------------------
-start servers "$PY" -m roster.devservers --dir "$VAR/servers"
+start servers "$PY" -m devtools.servers --dir "$VAR/servers"
 for _ in $(seq 1 150); do
   [ -f "$VAR/servers/servers.env" ] && break
   kill -0 "${PIDS[servers]}" 2>/dev/null || die "the SFTP/SMTP servers did not start; see $LOGS/servers.log"

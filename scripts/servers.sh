@@ -16,7 +16,7 @@ start_servers() {
   local dir=$1
   mkdir -p "$dir"
   rm -f "$dir/servers.env"
-  .venv/bin/python -m roster.devservers --dir "$dir" >"$dir/servers.log" 2>&1 &
+  .venv/bin/python -m devtools.servers --dir "$dir" >"$dir/servers.log" 2>&1 &
   SERVERS_PID=$!
   trap 'kill "$SERVERS_PID" 2>/dev/null; wait "$SERVERS_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

@@ -72,7 +72,7 @@ def include_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A real SFTP server (sshd, or asyncssh where sshd is absent) and an SMTP sink, session-wide."""
-    from roster.devservers import airflow_connection, airflow_smtp_connection, start_sftp, start_smtp
+    from devtools.servers import airflow_connection, airflow_smtp_connection, start_sftp, start_smtp
 
     base = tmp_path_factory.mktemp("servers")
     sftp = start_sftp(base / "sftp", base / "keys")

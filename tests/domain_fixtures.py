@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from roster.config import District, Layout, load_layout
-from roster.crossmatch import CrossMatch, load_crossmatch
-from roster.transform import Night, Validated, validate
+from roster.config.crossmatch import CrossMatch, load_crossmatch
+from roster.night.pipeline import Night, Validated, validate
 
 REPO = Path(__file__).resolve().parents[1]
 INCLUDE = REPO / "include"

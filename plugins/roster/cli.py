@@ -31,7 +31,7 @@ def _date(value: str) -> dt.date:
 
 def check_config(args: argparse.Namespace) -> int:
     from roster.config import district_files, include_root, load_district
-    from roster.transform import Night
+    from roster.night.pipeline import Night
 
     root = include_root(args.include_dir)
     files = district_files(root)
@@ -52,10 +52,10 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from roster import artifacts
+    from roster.io import artifacts
     from roster.config import include_root
-    from roster.serialize import parse_roster
-    from roster.transform import (
+    from roster.io.roster_file import parse_roster
+    from roster.night.pipeline import (
         Night,
         build_roster,
         mark_delivered,
@@ -102,7 +102,7 @@ def _report(result) -> int:
 
 
 def crossmatch(args: argparse.Namespace) -> int:
-    from roster import golive
+    from roster.golive import steps as golive
     from roster.config import include_root
 
     root = include_root(args.include_dir)
@@ -110,7 +110,7 @@ def crossmatch(args: argparse.Namespace) -> int:
 
 
 def reconcile(args: argparse.Namespace) -> int:
-    from roster import golive
+    from roster.golive import steps as golive
     from roster.config import include_root
 
     root = include_root(args.include_dir)
@@ -118,20 +118,20 @@ def reconcile(args: argparse.Namespace) -> int:
 
 
 def announce(args: argparse.Namespace) -> int:
-    from roster import golive
+    from roster.golive import steps as golive
     from roster.config import include_root
 
     send = None
     if args.send:
-        from roster.airflow.mail import send_or_fail as send
+        from roster.airflow.hooks.smtp import send_or_fail as send
     root = include_root(args.include_dir)
     return _report(golive.announce(root, args.district, Path(args.out), send=send))
 
 
 def status(args: argparse.Namespace) -> int:
-    from roster.airflow.storage import data_root, is_url
+    from roster.io.store import data_root, is_url
     from roster.config import district_files, include_root, load_district
-    from roster.status import district_status, format_table
+    from roster.golive.status import district_status, format_table
 
     root = include_root(args.include_dir)
     files = district_files(root)

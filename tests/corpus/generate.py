@@ -4,7 +4,7 @@
 
 Every file is the sample district's export (``include/districts/sample_isd.yaml``: comma-delimited
 UTF-8, dates ``%m/%d/%Y``) of 60 good generated students, broken one way. ``CASES`` is the single
-source of truth: ``tests/test_corpus.py`` runs ``roster run`` on each file and checks its verdict, and
+source of truth: ``tests/unit/io/test_corpus.py`` runs ``roster run`` on each file and checks its verdict, and
 checks the committed files are what this script writes. The very long line is written at test
 time (6 MB: too big to commit).
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "plugins"))
+sys.path[:0] = [str(HERE.parents[1] / "plugins"), str(HERE.parents[1])]
 
-from roster.sample import HEADER, generate_rows  # noqa: E402
+from devtools.sample import HEADER, generate_rows  # noqa: E402
 
 DAY = dt.date(2026, 11, 20)
 ROWS = 60
@@ -222,7 +222,7 @@ def readme() -> str:
         "# Broken exports",
         "",
         "Written by `python tests/corpus/generate.py` (the verdicts live in its `CASES`); checked by",
-        "`tests/test_corpus.py`, which runs `roster run` on each file. Each file is the sample district's",
+        "`tests/unit/io/test_corpus.py`, which runs `roster run` on each file. Each file is the sample district's",
         "export (60 good students, comma-delimited UTF-8) broken one way. `long_line.csv` (6 MB) is written",
         "at test time, not committed.",
         "",

@@ -3,7 +3,7 @@ from Airflow's trigger form, for people who have the UI but no shell.
 
 One manually triggered DAG for every district: its Params pick the district (the district files found
 when the DAG file is parsed), the step and the step's inputs. Its one task runs the same code as the
-CLI (``roster.golive``) and keeps the reports as run artifacts in
+CLI (``roster.golive.steps``) and keeps the reports as run artifacts in
 ``ROSTER_DATA_ROOT/<district>/go-live/<run id>/``. Parsing imports no pandas: the work is imported in
 the task.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
-from roster.airflow import storage
+from roster.io import store as storage
 from roster.airflow.failing import fail_fast
 from roster.config import district_files, include_root, resolve
 from roster.errors import InputError
@@ -53,7 +53,7 @@ def _input(root: Path, value: str, param: str, scratch: Path) -> Path:
     if not value:
         raise InputError(f"param {param!r} is empty; give the file's path (absolute, relative to the include root, or sftp://<conn_id>/<path>)")
     if value.startswith("sftp://"):
-        from roster.airflow import transfer
+        from roster.airflow.hooks import sftp as transfer
 
         local = scratch / f"{param}_{Path(value).name}"
         try:
@@ -66,8 +66,8 @@ def _input(root: Path, value: str, param: str, scratch: Path) -> Path:
 
 def run_step(root: Path, params: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Run one go-live step for the trigger form's params; counts and file names for XCom."""
-    from roster import golive
-    from roster.airflow.mail import send_or_fail
+    from roster.golive import steps as golive
+    from roster.airflow.hooks.smtp import send_or_fail
 
     district_id = str(params.get("district") or "")
     step = str(params.get("step") or "")

@@ -34,14 +34,14 @@ class ExportSensor(BaseSensorOperator):
         self.root = root
 
     def _expected(self, context: Any) -> tuple[dt.date, str]:
-        from roster.airflow.dag_factory import roster_date
-        from roster.airflow.steps import expected_export
+        from roster.airflow.nightly import roster_date
+        from roster.airflow.tasks import expected_export
 
         day = roster_date(self.district, context)
         return day, expected_export(self.district, self.root, day)
 
     def poke(self, context: Any) -> bool:
-        from roster.airflow.steps import export_present
+        from roster.airflow.tasks import export_present
 
         day, where = self._expected(context)
         present = export_present(self.district, self.root, day)

@@ -1,0 +1,423 @@
+"""One DAG per district file: ``roster_<district_id>``.
+
+check_blackout ─┬→ apply_retention (deletes run folders older than ROSTER_RETENTION_DAYS, default 30)
+                └→ wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
+                                                                               │                                  ├→ notify_hold → review_hold ┘
+                                                                               │                                  └→ yield_to_newer_night
+                                                                               └→ notify_qa_failure (emails the point person, fails the run)
+
+A night older than the one the vendor already holds (a backfill, a late re-run) is archived but not
+sent (``yield_to_newer_night``), unless the run's conf says ``force_upload``. Any failed task emails
+the district's on-call contacts (``OnCallNotifier``).
+
+A night whose changes against the last delivered roster cross a threshold is held: ``review_hold``
+(the standard provider's ``ApprovalOperator``) waits for a person up to ``qa.hold_timeout`` and
+rejects by default; ``approve_hold`` in the run's conf delivers without waiting.
+
+``apply_retention`` runs at the start of the night, beside the export's path, never after it: a task
+that runs after every other one (trigger rule ALL_DONE) would be the run's only leaf and its success
+would turn a failed night into a successful run. Beside the path it decides nothing for the night: a
+failed night stays failed, and a failed retention fails the run (on-call hears of it) without holding
+back the roster. Inside a blackout window it is skipped with everything else and catches up on the
+first night after it.
+
+A district whose file, cross-match tables or layout do not load gets a stand-in DAG that fails with
+the error (the same line ``roster check-config`` prints) instead of vanishing, and the other districts
+still load.
+
+Tasks hand each other file names inside the night's run folder (``ROSTER_DATA_ROOT/<district>/<date>/``),
+never data. Parsing this module imports no pandas or pandera: the heavy work is imported inside tasks.
+
+The tasks are classic operators (``PythonOperator`` and its branch and short-circuit kinds) running this
+module's functions bound to the district with ``functools.partial``, not TaskFlow ``@task``s: every
+parse builds 14 tasks per district, and TaskFlow's decorator machinery made each cost twice as much
+(measured: 7,000 tasks in 1.4 s instead of 0.6 s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import re
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+from airflow.sdk import (
+    DAG,
+    CronTriggerTimetable,
+    Param,
+    TriggerRule,
+    get_current_context,
+)
+from airflow.sdk.exceptions import AirflowFailException
+
+from roster import settings
+from roster.airflow.failing import fail_fast
+from roster.airflow.notifications import OnCallNotifier
+from roster.airflow.sensors import ExportSensor
+from roster.config import District, district_files, include_root, load_district, resolve
+from roster.errors import ConfigError
+
+log = logging.getLogger("roster")
+
+
+TAGS = ["roster", "rethink-ed"]
+
+
+def transfer_retry_args() -> dict[str, Any]:
+    """Network tasks retry with exponential backoff; tests and operators can tune it by env."""
+    return {
+        "retries": settings.transfer_retries(),
+        "retry_delay": dt.timedelta(seconds=settings.retry_delay_seconds()),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    }
+
+
+def local_date(moment: dt.datetime, timezone: str) -> dt.date:
+    """The calendar date of ``moment`` in ``timezone`` (right across daylight-saving changes)."""
+    return pendulum.instance(moment).in_timezone(timezone).date()
+
+
+def roster_date(district: District, context: Any = None) -> dt.date:
+    """The night's roster date: the run's logical date in the district's time zone."""
+    context = context if context is not None else get_current_context()
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return local_date(moment, district.timezone)
+
+
+_DOC = textwrap.dedent(
+    """\
+    ### Nightly roster: {d.name} (`{d.district_id}`)
+
+    Every night at `{d.schedule}` ({d.timezone}) this DAG reads the district's SIS export,
+    checks every row against the cross-match tables in `{d.crossmatch}`, and uploads the
+    pipe-delimited roster to Rethink Ed over SFTP (connection `{d.destination.conn_id}`,
+    folder `{d.remote_dir}`, mode **{d.mode}**).
+
+    * **Export expected at:** `{d.source.path}` (under the include root unless a URL)
+    * **QA:** at most {d.qa.max_reject_rate:.1%} of rows may be rejected.
+    * **Artifacts:** `ROSTER_DATA_ROOT/{d.district_id}/<roster date>/`: `qa_report.json`,
+      `rejects.csv` (row numbers and State Test Numbers only), the export as read, the roster file.
+
+    **When a run fails**
+    * `notify_qa_failure` failed: the export did not pass QA. Nothing was sent; the point person
+      ({point_person}) has the email with what to fix. Re-run the night once fixed.
+    * `extract_export` failed: the export was missing or unreadable; the log names the path.
+    * `validate_export` failed: the export or the district's configuration is unreadable; the log's
+      error line names the file, line or key.
+    * `upload_roster` failed: SFTP trouble. Authentication and host-key errors fail at once (check
+      the connection); network errors were retried with backoff.
+    * `apply_retention` failed: old run folders could not be deleted (the log says which); the
+      roster itself was not affected. Run folders older than `ROSTER_RETENTION_DAYS` days (default 30)
+      are deleted at the start of every night.
+    """
+)
+
+
+def _doc(district: District) -> str:
+    """The DAG's page in the UI: what it does, and what to do when a run fails."""
+    return _DOC.format(d=district, point_person=", ".join(district.contacts.point_person))
+
+
+# The tasks. Each is bound to its district (and include root) with functools.partial; its docstring
+# is the task's documentation in the UI. Heavy modules are imported inside, never at parse time.
+
+
+def check_blackout(district: District) -> bool:
+    """Skip the whole night, successfully, inside a blackout window (summer pause)."""
+    from roster.airflow import tasks as steps
+
+    reason = steps.blackout_reason(district, roster_date(district))
+    if reason:
+        log.warning("BLACKOUT: %s", reason)
+        return False
+    return True
+
+
+@fail_fast
+def extract_export(district: District, root: Path) -> str:
+    """Copy tonight's export into the run folder; its file name there."""
+    from roster.airflow import tasks as steps
+
+    return steps.extract(district, root, roster_date(district))
+
+
+@fail_fast
+def validate_export(district: District, root: Path, export_name: str) -> dict[str, Any]:
+    """Check every row; write qa_report.json and rejects.csv; the verdict in counts."""
+    from roster.airflow import tasks as steps
+
+    return steps.validate(district, root, roster_date(district), export_name)
+
+
+def qa_gate(verdict: dict[str, Any]) -> str:
+    """Serialize when QA passed; otherwise tell the point person."""
+    return "serialize_roster" if verdict["passed"] else "notify_qa_failure"
+
+
+@fail_fast
+def serialize_roster(district: District, root: Path, export_name: str) -> dict[str, Any]:
+    """Write the vendor's file (absent students carried as inactive) and diff it with the last delivery."""
+    from roster.airflow import tasks as steps
+
+    return steps.serialize(district, root, roster_date(district), export_name)
+
+
+def change_gate(district: District, serialized: dict[str, Any]) -> str:
+    """Deliver, unless a newer night was delivered or the changes cross a threshold (then hold)."""
+    from roster.airflow import tasks as steps
+
+    params = get_current_context()["params"]
+    newer = steps.newer_delivery(district, roster_date(district))
+    if newer and not params.get("force_upload"):
+        return "yield_to_newer_night"
+    if newer:
+        log.warning("force_upload: sending this night although the vendor holds the newer night %s", newer)
+    if not serialized["held"]:
+        return "upload_roster"
+    if params.get("approve_hold"):
+        log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
+        return "upload_roster"
+    return "notify_hold"
+
+
+def yield_to_newer_night(district: District) -> str:
+    """Archive this night without sending it: the vendor already holds a newer roster."""
+    from roster.airflow import tasks as steps
+
+    day = roster_date(district)
+    newer = steps.newer_delivery(district, day)
+    return steps.yield_to_newer(district, day, newer) if newer else "a newer night was delivered meanwhile"
+
+
+@fail_fast
+def notify_hold(district: District, root: Path) -> None:
+    """Email point person, coordinator and on-call the changes and how to approve or reject."""
+    from roster.airflow import tasks as steps
+
+    context = get_current_context()
+    reasons = steps.notify_hold(district, root, roster_date(district), context["run_id"])
+    log.warning("HOLD: %s; waiting for a decision in review_hold", reasons)
+
+
+@fail_fast
+def upload_roster(district: District, filename: str) -> dict[str, Any]:
+    """Upload atomically over SFTP to the district's folder."""
+    from roster.airflow import tasks as steps
+
+    return steps.upload(district, roster_date(district), filename)
+
+
+@fail_fast
+def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -> dict[str, Any]:
+    """Make the delivered roster the baseline of the next night's diff."""
+    from roster.airflow import tasks as steps
+
+    return steps.record_delivery(district, root, roster_date(district), delivered)
+
+
+@fail_fast
+def notify_qa_failure(district: District, root: Path) -> None:
+    """Email the point person what to fix, then fail the run: nothing was sent."""
+    from roster.airflow import tasks as steps
+
+    verdict = steps.notify_qa_failure(district, root, roster_date(district))
+    raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
+
+
+@fail_fast
+def apply_retention(district: District) -> dict[str, Any]:
+    """Delete this district's run folders older than ROSTER_RETENTION_DAYS days (default 30); say which."""
+    from roster.airflow import tasks as steps
+
+    return steps.apply_retention(district, roster_date(district))
+
+
+def _python_task(
+    operator: type[PythonOperator], func: Callable[..., Any], *bound: Any, **kwargs: Any
+) -> PythonOperator:
+    """``func`` as task ``func.__name__``, bound to ``bound``; its docstring is the task's doc."""
+    return operator(
+        task_id=func.__name__, python_callable=functools.partial(func, *bound), doc_md=func.__doc__, **kwargs
+    )
+
+
+def _run_params() -> dict[str, Param]:
+    """The run parameters (the trigger form, ``airflow dags trigger -c``), new objects for each DAG."""
+    return {
+        "approve_hold": Param(
+            False, type="boolean", title="Approve a held roster",
+            description="Deliver even when the changes cross a threshold (a planned change such as a new school year).",
+        ),
+        "force_upload": Param(
+            False, type="boolean", title="Send even if a newer night was delivered",
+            description="Deliver this night even though the vendor already holds a newer roster (a backfill that must win).",
+        ),
+    }
+
+
+def build_dag(district: District, root: Path) -> DAG:
+    """The nightly DAG for one district."""
+    district_id = district.district_id
+    retry = transfer_retry_args()
+
+    with DAG(
+        dag_id=f"roster_{district_id}",
+        description=f"Nightly Rethink Ed roster for {district.name}",
+        schedule=CronTriggerTimetable(district.schedule, timezone=district.timezone),
+        start_date=pendulum.datetime(
+            district.start_date.year, district.start_date.month, district.start_date.day, tz=district.timezone
+        ),
+        catchup=False,
+        max_active_runs=1,
+        tags=[*TAGS, district_id, f"mode:{district.mode}"],
+        doc_md=_doc(district),
+        default_args={"owner": "roster", "retries": 0, "on_failure_callback": OnCallNotifier(district, root)},
+    ) as dag:
+        # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
+        # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
+        # (upload_roster reads serialize_roster's "filename").
+        blackout = _python_task(ShortCircuitOperator, check_blackout, district, ignore_downstream_trigger_rules=True)
+        wait_for_export = ExportSensor(
+            task_id="wait_for_export",
+            district=district,
+            root=root,
+            poke_interval=settings.sensor_poke_seconds(),
+            doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
+        )
+        export = _python_task(PythonOperator, extract_export, district, root, **retry)
+        verdict = _python_task(
+            PythonOperator, validate_export, district, root, op_args=[export.output], multiple_outputs=True
+        )
+        gate = _python_task(BranchPythonOperator, qa_gate, op_args=[verdict.output])
+        serialized = _python_task(
+            PythonOperator, serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
+        )
+        qa_failure = _python_task(PythonOperator, notify_qa_failure, district, root, **retry)
+        changes = _python_task(BranchPythonOperator, change_gate, district, op_args=[serialized.output])
+        hold = _python_task(PythonOperator, notify_hold, district, root, **retry)
+        review_hold = ApprovalOperator(
+            task_id="review_hold",
+            subject=f"Roster {district.district_id}: approve the held roster?",
+            body=(
+                "Tonight's roster crosses a change threshold (see the hold email and this run's qa_report.json). "
+                "Approve to deliver it, Reject to send nothing."
+            ),
+            defaults=[ApprovalOperator.REJECT],
+            fail_on_reject=True,
+            response_timeout=district.qa.hold_timeout,
+            doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
+        )
+        delivered = _python_task(
+            PythonOperator,
+            upload_roster,
+            district,
+            op_args=[serialized.output["filename"]],
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            multiple_outputs=True,
+            **retry,
+        )
+        _python_task(PythonOperator, record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True)
+        yielded = _python_task(PythonOperator, yield_to_newer_night, district)
+        retention = _python_task(PythonOperator, apply_retention, district, multiple_outputs=True)
+
+        blackout >> wait_for_export >> export
+        blackout >> retention
+        gate >> [serialized, qa_failure]
+        changes >> [delivered, hold, yielded]
+        hold >> review_hold >> delivered
+    # The run parameters join the DAG after its tasks, so no task takes its own deep copies of them: a
+    # run's params are the DAG's overridden by the run's conf all the same (``process_params``), and the
+    # trigger form is the DAG's. ``update`` also skips Airflow re-checking the two constant defaults
+    # against the JSON-Schema meta-schema for every DAG; tests/airflow/test_dag_integrity.py validates them.
+    dag.params.update(_run_params())
+    return dag
+
+
+def dag_id_for(path: Path) -> str:
+    """``roster_<file stem>``, with characters a DAG id cannot hold replaced (only for stand-ins of bad files)."""
+    return "roster_" + re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+
+
+def broken_district_dag(path: Path, error: str) -> DAG:
+    """A stand-in for a district that does not load (its file, tables or layout): it shows the error
+    instead of vanishing, is never scheduled, and its one task fails with the error."""
+    with DAG(
+        dag_id=dag_id_for(path),
+        description=f"BROKEN district configuration: {error}"[:200],
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=[*TAGS, "config-error"],
+        doc_md=f"### District configuration does not load\n\n`{error}`\n\nFix the file named and run `roster check-config`.",
+    ) as dag:
+        _python_task(PythonOperator, config_error, error)
+    return dag
+
+
+def config_error(error: str) -> None:
+    """Fail with the district file's error."""
+    raise AirflowFailException(error)
+
+
+def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
+    """What ``roster check-config`` checks besides the district file: its cross-match tables and layout.
+
+    Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
+    across districts. A ``ConfigError`` names the file and the line or key.
+    """
+    from roster.config import load_layout
+    from roster.config.crossmatch import load_crossmatch
+
+    load_crossmatch(root, district)
+    name = district.destination.layout
+    if layouts is None or name not in layouts:
+        layout = load_layout(root, name)
+        if layouts is not None:
+            layouts[name] = layout
+
+
+def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Every district's DAG by dag id; a district that does not load gives a stand-in DAG and a logged error.
+
+    A district loads when its file, its cross-match tables and its layout do (as ``roster
+    check-config`` has it), and its DAG builds.
+    """
+    root = root or include_root()
+    dags: dict[str, DAG] = {}
+    layouts: dict[str, Any] = {}
+    for path in district_files(root):
+        dag_id = dag_id_for(path)
+        if only_dag_id and only_dag_id != dag_id:
+            continue
+        try:
+            district = load_district(path)
+            check_district(root, district, layouts)
+            dags[dag_id] = build_dag(district, root)
+        except ConfigError as exc:
+            log.error("district not loaded: %s", exc)
+            dags.setdefault(dag_id, broken_district_dag(path, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one district's surprise must not hide the others
+            error = f"{path}: the DAG could not be built ({type(exc).__name__}: {first_line(exc)})"
+            log.error("district not loaded: %s", error)
+            dags.setdefault(dag_id, broken_district_dag(path, error))
+    return dags
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an error's message, at most 300 characters."""
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
+
+
+__all__ = ["build_all", "build_dag", "resolve"]

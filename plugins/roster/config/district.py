@@ -1,0 +1,305 @@
+"""District files, ``include/districts/<district_id>.yaml``: pydantic models that read as the specification.
+
+A wrong file gets one ``ConfigError`` naming the file and the dotted key (``source.columns.grade``).
+This module imports no pandas, so the DAG file can parse hundreds of districts cheaply.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+
+from roster.config.files import Strict, format_error, read_yaml
+from roster.errors import ConfigError
+
+DISTRICT_ID_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
+DEFAULT_STATE_ID_PATTERN = r"^[0-9A-Za-z]{4,20}$"
+#: Ids whose DAG id ``roster_<id>`` is taken by the project's own DAGs.
+RESERVED_DISTRICT_IDS = ("go_live", "watchdog")
+
+#: Canonical fields every export must carry.
+REQUIRED_FIELDS = (
+    "state_test_number",
+    "legal_first_name",
+    "legal_last_name",
+    "date_of_birth",
+    "grade",
+    "campus",
+    "status",
+)
+#: Canonical fields a district may map when its SIS has them.
+OPTIONAL_FIELDS = (
+    "local_student_id",
+    "legal_middle_name",
+    "gender",
+    "diagnosis",
+    "ela_score",
+    "math_score",
+    "entry_date",
+    "exit_date",
+)
+CANONICAL_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_SAMPLE_DATE = dt.date(2026, 1, 31)
+
+
+def parse_duration(value: Any) -> dt.timedelta:
+    """``30s``, ``15m``, ``3h`` or ``2d`` as a timedelta."""
+    if isinstance(value, dt.timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 15m, 3h or 2d")
+    return dt.timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
+
+
+def _check_date_template(value: str) -> str:
+    try:
+        value.format(date=_SAMPLE_DATE)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a valid template; only {{date:%Y%m%d}}-style placeholders are allowed ({exc})") from None
+    return value
+
+
+DateTemplate = Annotated[str, BeforeValidator(lambda v: _check_date_template(str(v)))]
+Email = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+$")]
+
+
+class StatusValues(Strict):
+    active: list[str] = Field(min_length=1)
+    inactive: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> StatusValues:
+        both = set(self.active) & set(self.inactive)
+        if both:
+            raise ValueError(f"{sorted(both)} listed as both active and inactive")
+        return self
+
+
+class SourceColumns(Strict):
+    """Canonical field -> the SIS export's header."""
+
+    state_test_number: str
+    legal_first_name: str
+    legal_last_name: str
+    date_of_birth: str
+    grade: str
+    campus: str
+    status: str
+    local_student_id: str | None = None
+    legal_middle_name: str | None = None
+    gender: str | None = None
+    diagnosis: str | None = None
+    ela_score: str | None = None
+    math_score: str | None = None
+    entry_date: str | None = None
+    exit_date: str | None = None
+
+    def mapped(self) -> dict[str, str]:
+        """Canonical field -> header, for the fields this district maps."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    @model_validator(mode="after")
+    def _distinct_headers(self) -> SourceColumns:
+        headers = list(self.mapped().values())
+        repeated = sorted({h for h in headers if headers.count(h) > 1})
+        if repeated:
+            raise ValueError(f"header {repeated[0]!r} is mapped to more than one field")
+        return self
+
+
+def _check_encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r}") from None
+    return value
+
+
+def _check_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class Source(Strict):
+    path: DateTemplate
+    encoding: Annotated[str, BeforeValidator(_check_encoding)] = "utf-8"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    date_format: str = "%m/%d/%Y"
+    state_id_pattern: Annotated[str, BeforeValidator(_check_pattern)] = DEFAULT_STATE_ID_PATTERN
+    wait_for: Duration = dt.timedelta(hours=3)
+    status_values: StatusValues
+    columns: SourceColumns
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str) -> str:
+        rendered = _SAMPLE_DATE.strftime(value)
+        try:
+            parsed = dt.datetime.strptime(rendered, value).date()
+        except ValueError:
+            parsed = None
+        if parsed != _SAMPLE_DATE:
+            raise ValueError(f"{value!r} does not give a full date; use strftime codes such as %m/%d/%Y")
+        return value
+
+
+class Destination(Strict):
+    conn_id: str = Field(min_length=1)
+    remote_dir: str = Field(pattern=r"^/")
+    qa_remote_dir: str = Field(pattern=r"^/")
+    filename: DateTemplate = Field(pattern=r"^[^/\\]+$")
+    layout: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class QaRules(Strict):
+    max_reject_rate: Rate
+    max_deactivation_rate: Rate = 0.10
+    max_change_rate: Rate = 0.75
+    hold_timeout: Duration = dt.timedelta(hours=20)
+    #: How long a student absent from the export stays in the file as inactive before dropping.
+    carry_inactive_days: int = Field(default=365, ge=0)
+
+
+class Blackout(Strict):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Blackout:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+class Contacts(Strict):
+    point_person: list[Email] = Field(min_length=1)
+    coordinator: list[Email] = []
+    oncall: list[Email] = []
+    administrators: list[Email] = []
+    teachers: list[Email] = []
+
+
+class VendorColumns(Strict):
+    state_test_number: str = "State IDNumber"
+    legal_first_name: str = "First Name"
+    legal_last_name: str = "Last Name"
+    date_of_birth: str = "Date of Birth"
+    status: str = "Enrollment Status"
+
+
+class VendorExport(Strict):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    date_format: str = "%m/%d/%Y"
+    status_values: StatusValues = StatusValues(active=["Active"], inactive=["Inactive"])
+    columns: VendorColumns = VendorColumns()
+
+
+class District(Strict):
+    """One district file, ``include/districts/<district_id>.yaml``."""
+
+    district_id: str = Field(pattern=DISTRICT_ID_PATTERN)
+    name: str = Field(min_length=1)
+    timezone: str
+    schedule: str
+    start_date: dt.date
+    mode: Literal["qa", "live"]
+    source: Source
+    crossmatch: str = Field(min_length=1)
+    destination: Destination
+    qa: QaRules
+    blackout: list[Blackout] = []
+    contacts: Contacts
+    smtp_conn_id: str = "smtp_default"
+    vendor_export: VendorExport = VendorExport()
+
+    @field_validator("district_id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_DISTRICT_IDS:
+            raise ValueError(f"{value!r} is reserved (roster_{value} is one of the project's own DAGs)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as America/Chicago") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from croniter import croniter  # Airflow's own cron parser, so what passes here Airflow accepts
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression such as '0 2 * * *'")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def remote_dir(self) -> str:
+        """Where tonight's file goes: the QA folder until the district is switched to live."""
+        return self.destination.qa_remote_dir if self.mode == "qa" else self.destination.remote_dir
+
+    def output_filename(self, roster_date: dt.date) -> str:
+        return self.destination.filename.format(date=roster_date)
+
+    def source_path(self, roster_date: dt.date) -> str:
+        return self.source.path.format(date=roster_date)
+
+    def in_blackout(self, roster_date: dt.date) -> Blackout | None:
+        return next((b for b in self.blackout if b.covers(roster_date)), None)
+
+
+
+def load_district(path: Path) -> District:
+    """Read and validate one district file; its id must match its file name."""
+    data = read_yaml(path)
+    try:
+        district = District.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_error(path, err)) from None
+    if district.district_id != path.stem:
+        raise ConfigError(f"{path}: key 'district_id': {district.district_id!r} must match the file name {path.stem!r}")
+    return district
+
+
+def district_files(root: Path) -> list[Path]:
+    return sorted((root / "districts").glob("*.yaml"))
+
+
+def find_district(root: Path, district_id: str) -> District:
+    path = root / "districts" / f"{district_id}.yaml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in district_files(root)) or "none"
+        raise ConfigError(f"{path}: no such district file (districts in {root / 'districts'}: {known})")
+    return load_district(path)
+
+

@@ -1,0 +1,138 @@
+"""The go-live steps, shared by the ``roster`` command and the ``roster_go_live`` DAG.
+
+Each step takes the include root, the district, its inputs and an output folder, writes its reports
+there and returns a ``StepResult``: an exit code (0 nothing to do, 1 something for the district to
+fix), a one-line summary with counts only, and the files written. Errors are ``RosterError``s.
+Sending email is passed in as a function, so this module needs no Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from roster.config import District, find_district
+from roster.errors import RosterError
+
+if TYPE_CHECKING:
+    from roster.notify.emails import Email
+
+STEPS = ("crossmatch", "reconcile", "announce")
+CLEAN, FINDINGS = 0, 1
+
+
+@dataclass
+class StepResult:
+    step: str
+    district_id: str
+    exit_code: int
+    summary: str
+    files: list[Path] = field(default_factory=list)
+    #: lines for the user beyond the summary (what to do next); no student data
+    notes: list[str] = field(default_factory=list)
+
+
+def _out(out_dir: Path) -> Path:
+    """The output folder, created; a one-line error when it cannot be."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RosterError(f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from None
+    if not out_dir.is_dir():
+        raise RosterError(f"{out_dir}: not a folder; --out must name a folder for the reports")
+    return out_dir
+
+
+def _district(root: Path, district: District | str) -> District:
+    return find_district(root, district) if isinstance(district, str) else district
+
+
+def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path) -> StepResult:
+    """Every grade, campus and diagnosis code of ``export`` against the district's tables."""
+    from roster.config import resolve
+    from roster.golive.discovery import discover, load_tables, tables_for, write_discovery
+
+    district = _district(root, district)
+    tables, absent = load_tables(root, district)
+    result = discover(export, district, tables)
+    files = write_discovery(result, _out(out_dir))
+    notes = []
+    used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in tables_for(district)}
+    for path in absent:
+        if path in used:
+            notes.append(f"{path} does not exist yet: every {path.stem} code counts as unmapped")
+    for path in files[1:]:
+        notes.append(f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table")
+    return StepResult(
+        step="crossmatch",
+        district_id=district.district_id,
+        exit_code=FINDINGS if result.unmapped else CLEAN,
+        summary=("unmapped codes: " if result.unmapped else "all codes mapped: ") + _discovery_summary(result),
+        files=files,
+        notes=notes,
+    )
+
+
+def _discovery_summary(result) -> str:
+    from roster.golive.discovery import summary
+
+    return summary(result)
+
+
+def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out_dir: Path) -> StepResult:
+    """The SIS export against the vendor's current roster export."""
+    from roster.golive.reconcile import reconcile as compare_exports
+    from roster.golive.reconcile import summary, write_report
+
+    district = _district(root, district)
+    result = compare_exports(sis, vendor, district)
+    report = write_report(result, _out(out_dir))
+    return StepResult(
+        step="reconcile",
+        district_id=district.district_id,
+        exit_code=FINDINGS if result.findings else CLEAN,
+        summary=summary(result),
+        files=[report],
+    )
+
+
+#: ``send(smtp_conn_id, email)``
+Sender = Callable[[str, "Email"], None]
+
+
+def announce(root: Path, district: District | str, out_dir: Path, send: Sender | None = None, from_addr: str | None = None) -> StepResult:
+    """The go-live emails as ``.eml`` previews in ``out_dir``; sent with ``send(conn_id, email)`` when given.
+
+    The previews are written before anything is sent, so what went out can always be read back.
+    """
+    from roster.golive.announce import announcements, write_previews
+
+    district = _district(root, district)
+    items = announcements(root, district)
+    files = write_previews(items, _out(out_dir), from_addr)
+    notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files)]
+    if send is not None:
+        sent: list[str] = []
+        for a in items:
+            try:
+                send(district.smtp_conn_id, a.email)
+            except RosterError as exc:
+                if not sent:
+                    raise
+                raise type(exc)(f"{exc}; the {' and '.join(sent)} email was already sent") from None
+            sent.append(a.audience)
+            notes.append(f"sent the {a.audience} email through connection {district.smtp_conn_id!r}")
+    verb = "sent" if send is not None else "written (not sent; --send sends them)"
+    return StepResult(
+        step="announce",
+        district_id=district.district_id,
+        exit_code=CLEAN,
+        summary=f"{len(items)} go-live emails {verb}",
+        files=files,
+        notes=notes,
+    )
+
+
+__all__ = ["STEPS", "StepResult", "announce", "crossmatch", "reconcile"]

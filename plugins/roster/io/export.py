@@ -1,0 +1,515 @@
+"""Reading a district's SIS export: every value as text, columns renamed to canonical fields.
+
+pyarrow parses the CSV; nothing is inferred, so leading zeros survive and a surname ``NA`` stays a
+name. Rows the parser cannot split into the header's columns are not fatal: they come back as
+``ragged_rows`` so the validator can reject them with a reason. What makes the whole file unreadable
+(no header, a missing or repeated column, the header line again further down, another encoding,
+an unclosed quote that would swallow the rows after it, a workbook or binary file instead of CSV)
+is one ``InputError`` naming the file and the line or row, never quoting a row.
+
+A UTF-8 export without quote characters (the usual SIS report) is cut at line breaks into one piece
+per core, parsed in parallel (``_parse_segments``); any other file goes through pyarrow's own
+multi-threaded parser (``_parse_whole``). Values are Arrow ``large_string`` columns, which pandas'
+``str`` columns wrap without a copy; a column is trimmed or NFC-normalized only when some value in it
+needs it.
+
+Row numbers are as a spreadsheet shows them: the header is row 1, the first student row 2 (blank
+lines are not counted).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import mmap
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from roster.fast.arrow import parallel
+from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
+from roster.errors import InputError
+
+#: Fields that are names: trimmed and NFC-normalized so "José" typed two ways is one name.
+NAME_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name")
+
+
+@dataclass
+class Export:
+    """One export as read: ``table`` holds canonical string columns plus ``row_number`` (int64)."""
+
+    path: Path
+    table: pa.Table
+    ragged_rows: list[int] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.num_rows + len(self.ragged_rows)
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How to read one kind of file: what ``read_export`` needs from a district's ``source``.
+
+    ``columns`` maps canonical field -> header; ``required`` are the fields a file must carry (the
+    others are "mapped" in error messages). ``what`` names the file in messages ("export",
+    "vendor export"); ``encoding_hint`` says what to change when the file is not valid text.
+    """
+
+    encoding: str
+    delimiter: str
+    columns: dict[str, str]
+    required: tuple[str, ...] = REQUIRED_FIELDS
+    what: str = "export"
+    encoding_hint: str = "set source.encoding in the district file to the export's real encoding"
+
+    @classmethod
+    def of_source(cls, source: Source) -> CsvFormat:
+        """The SIS export, as a district's ``source`` describes it."""
+        return cls(encoding=source.encoding, delimiter=source.delimiter, columns=source.columns.mapped())
+
+    @classmethod
+    def of_vendor(cls, vendor: VendorExport) -> CsvFormat:
+        """The vendor's roster export (``vendor_export``): always UTF-8, every mapped column required."""
+        columns = vendor.columns.model_dump()
+        return cls(
+            encoding="utf-8",
+            delimiter=vendor.delimiter,
+            columns=columns,
+            required=tuple(columns),
+            what="vendor export",
+            encoding_hint="save the vendor export as UTF-8",
+        )
+
+
+def _format(spec: Source | CsvFormat) -> CsvFormat:
+    return spec if isinstance(spec, CsvFormat) else CsvFormat.of_source(spec)
+
+
+def _codec_name(encoding: str) -> str:
+    name = codecs.lookup(encoding).name
+    # A UTF-8 byte-order mark is always accepted, whatever the district file says.
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+#: What district staff send instead of a CSV export, by the bytes it starts with.
+_SIGNATURES = (
+    (b"PK\x03\x04", "it is an Excel workbook (.xlsx) or another zip archive; save it from Excel as CSV"),
+    (b"\xd0\xcf\x11\xe0", "it is an old Excel workbook (.xls); save it from Excel as CSV"),
+    (b"%PDF", "it is a PDF document"),
+    (b"\x1f\x8b", "it is gzip-compressed; decompress it first"),
+    (b"{\\rtf", "it is a Word (RTF) document"),
+)
+
+
+def _not_text(first: bytes, codec: str) -> str | None:
+    """Why the first line shows the file is no CSV text at all, or None."""
+    for signature, what in _SIGNATURES:
+        if first.startswith(signature):
+            return what
+    if codec.startswith(("utf-16", "utf-32")):
+        return None
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16 text (byte-order mark); save it as UTF-8, or set source.encoding to utf-16 in the district file"
+    if b"\x00" in first:
+        return "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
+    return None
+
+
+def read_header(path: Path, source: Source | CsvFormat) -> list[str]:
+    """The export's header line, split on the configured delimiter."""
+    source = _format(source)
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except FileNotFoundError:
+        raise InputError(f"{path}: {source.what} not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not first.strip(b"\r\n\xef\xbb\xbf \t"):
+        raise InputError(f"{path}: the file is empty; expected a header line")
+    codec = _codec_name(source.encoding)
+    problem = _not_text(first, codec)
+    if problem:
+        raise InputError(f"{path}: line 1: not a CSV export: {problem}")
+    try:
+        text = first.decode(codec)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: line 1: not valid {source.encoding} text ({source.encoding_hint})") from None
+    try:
+        return [h.strip() for h in next(csv.reader(io.StringIO(text), delimiter=source.delimiter))]
+    except csv.Error as exc:  # a bare carriage return inside the header line, for one
+        raise InputError(f"{path}: line 1: not a CSV header ({exc})") from None
+
+
+def _check_columns(path: Path, header: list[str], source: CsvFormat) -> dict[str, str]:
+    """Canonical field -> header for the mapped columns, after checking the header holds them."""
+    mapped = dict(source.columns)
+    for canonical, name in mapped.items():
+        count = header.count(name)
+        if count == 0:
+            hint = ""
+            if len(header) == 1 and source.delimiter not in header[0]:
+                hint = f"; is the file delimited by {source.delimiter!r}?"
+            kind = "required" if canonical in source.required else "mapped"
+            raise InputError(f"{path}: line 1: {kind} column {name!r} ({canonical}) is missing from the header{hint}")
+        if count > 1:
+            raise InputError(f"{path}: line 1: column {name!r} ({canonical}) appears {count} times in the header")
+    return mapped
+
+
+def _first_bad_line(path: Path, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(_codec_name(encoding))()
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+#: Below this size a file is parsed in one piece; above it, in one piece per core (see ``_parse_segments``).
+SEGMENT_MIN_BYTES = 8 << 20
+BLOCK_SIZE = 1 << 22
+
+
+def _options(
+    source: CsvFormat, header: list[str], headers: list[str], *, encoding: str, threaded: bool, skip_header: bool,
+    newlines_in_values: bool, block_size: int, on_invalid_row,
+):
+    # The header is named as ``read_header`` read it (spaces trimmed), so " DOB" still finds DOB.
+    # Values are large_string: what pandas' Arrow-backed "str" columns hold, so no conversion later.
+    return dict(
+        read_options=pacsv.ReadOptions(
+            encoding=encoding, use_threads=threaded, block_size=block_size,
+            column_names=header, skip_rows=1 if skip_header else 0,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=source.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=headers,
+            column_types={h: pa.large_string() for h in headers},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
+    """``pacsv.read_csv``, with the block grown when one line is longer than a block."""
+    while True:
+        try:
+            return pacsv.read_csv(source_file, **options)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc) or block_size >= 1 << 30:
+                raise
+        block_size *= 4
+        read = options["read_options"]
+        options = {**options, "read_options": pacsv.ReadOptions(
+            encoding=read.encoding, use_threads=read.use_threads, block_size=block_size,
+            column_names=read.column_names, skip_rows=read.skip_rows,
+        )}
+        if isinstance(source_file, pa.BufferReader):
+            source_file.seek(0)
+
+
+def _split_points(data: mmap.mmap, start: int, parts: int) -> list[int]:
+    """Offsets just after a line break, cutting ``data[start:]`` into about ``parts`` pieces."""
+    size = len(data)
+    points = [start]
+    for k in range(1, parts):
+        target = start + (size - start) * k // parts
+        if target <= points[-1]:
+            continue
+        cut = data.find(b"\n", target)
+        if cut < 0:
+            break
+        if cut + 1 < size and cut + 1 > points[-1]:
+            points.append(cut + 1)
+    points.append(size)
+    return points
+
+
+def _parse_segments(
+    path: Path, source: CsvFormat, header: list[str], headers: list[str], data: mmap.mmap
+) -> tuple[pa.Table, list[int], bool]:
+    """A UTF-8 export without any quote character: cut at line breaks, each piece parsed on its own core.
+
+    Without quotes every line break ends a row, so the pieces are independent. Each piece is parsed
+    single-threaded, which numbers its ragged rows (the multi-threaded parser cannot); a piece's
+    numbers are offset by the rows of the pieces before it. The pieces run in parallel threads (the
+    parser releases the GIL), so this is as fast as the multi-threaded parser, in one pass.
+    """
+    buffer = pa.py_buffer(data)
+    parts = max(1, min(os.cpu_count() or 1, 8)) if len(data) >= SEGMENT_MIN_BYTES else 1
+    first_line_end = data.find(b"\n") + 1 or len(data)
+    points = _split_points(data, first_line_end, parts)
+    points[0] = 0  # the first piece carries the header line, skipped by the parser
+
+    def parse(k: int) -> tuple[pa.Table, list[int]]:
+        ragged: list[int] = []
+
+        def on_invalid_row(row: pacsv.InvalidRow) -> str:
+            ragged.append(row.number)
+            return "skip"
+
+        options = _options(
+            source, header, headers, encoding="utf8", threaded=False, skip_header=k == 0,
+            newlines_in_values=False, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
+        )
+        piece = pa.BufferReader(buffer.slice(points[k], points[k + 1] - points[k]))
+        return _read_csv(piece, options, BLOCK_SIZE), ragged
+
+    count = len(points) - 1
+    if count == 1:
+        results = [parse(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            results = list(pool.map(parse, range(count)))
+    tables, numbers, offset = [], [], 0
+    for k, (table, ragged) in enumerate(results):
+        tables.append(table)
+        numbers.extend(offset + n for n in ragged)
+        # Rows of this piece: parsed plus skipped, plus the header line in the first piece.
+        offset += table.num_rows + len(ragged) + (1 if k == 0 else 0)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return table, numbers, _spaces_at_boundaries(data, source.delimiter)
+
+
+def _spaces_at_boundaries(data: mmap.mmap, delimiter: str, window: int = 1 << 25) -> bool:
+    """Whether any space in a quote-free file touches a delimiter, a line break or an end of the
+    file: only then can a value have surrounding spaces to trim. One scan of the bytes, by windows."""
+    boundary = np.array([ord(delimiter), 0x0A, 0x0D], dtype=np.uint8) if ord(delimiter) < 128 else None
+    if boundary is None:
+        return True
+    raw = np.frombuffer(data, dtype=np.uint8)
+    size = raw.size
+    for start in range(0, size, window):
+        stop = min(start + window, size)
+        at = np.flatnonzero(raw[start:stop] == 0x20) + start
+        if at.size == 0:
+            continue
+        if at[0] == 0 or at[-1] == size - 1:
+            return True
+        for neighbour in (raw[at - 1], raw[at + 1]):
+            if ((neighbour == boundary[0]) | (neighbour == 0x0A) | (neighbour == 0x0D)).any():
+                return True
+    return False
+
+
+def _parse_whole(
+    path: Path, source: CsvFormat, header: list[str], headers: list[str], encoding: str
+) -> tuple[pa.Table, list[int], bool]:
+    """Any other export (quoted values, other encodings): the multi-threaded parser, which cannot
+    tell where a ragged row sits; when there is one, the file is read again in one thread to know."""
+    for threaded in (True, False):
+        ragged: list[int | None] = []
+        runaway: list[tuple[int | None, int]] = []
+
+        def on_invalid_row(row: pacsv.InvalidRow) -> str:
+            ragged.append(row.number)
+            if "\n" in row.text or "\r" in row.text:
+                # Only a quote makes a row span lines; one that also has the wrong number of values
+                # is a quote never closed: the lines after it were swallowed into one value.
+                runaway.append((row.number, row.text.count("\n") + row.text.count("\r") - row.text.count("\r\n")))
+            return "skip"
+
+        options = _options(
+            source, header, headers, encoding=encoding, threaded=threaded, skip_header=True,
+            newlines_in_values=True, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
+        )
+        table = _read_csv(path, options, BLOCK_SIZE)
+        if all(number is not None for number in ragged):
+            break
+    if runaway:
+        number, lines = runaway[0]
+        raise InputError(
+            f"{path}: row {number}: a quoted value is never closed, so the {lines} line(s) after it were read as part of "
+            "that value; fix the quotes in that row (an unterminated quote)"
+        )
+    return table, [n for n in ragged if n is not None], True
+
+
+def _parse(
+    path: Path, source: CsvFormat, mapped: dict[str, str], header: list[str]
+) -> tuple[pa.Table, list[int], bool]:
+    """The mapped columns, the ragged rows' numbers, and whether any value may need trimming."""
+    headers = list(mapped.values())
+    codec = _codec_name(source.encoding)
+    if codec != "utf-8-sig":
+        # pyarrow decodes UTF-8 itself; any other encoding goes through Python's codec.
+        return _parse_whole(path, source, header, headers, codec)
+    with path.open("rb") as handle:
+        # Not closed explicitly: Arrow buffers may still point into it (freed with the last of them).
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    if data.find(b'"') >= 0:
+        # A quoted value may hold a line break, so the file cannot be cut at any line break.
+        return _parse_whole(path, source, header, headers, "utf8")
+    return _parse_segments(path, source, header, headers, data)
+
+
+@contextlib.contextmanager
+def _quiet_undecodable_rows():
+    """pyarrow decodes a ragged row's text for ``on_invalid_row``; when the text is not valid UTF-8
+    it reports the failure as an "exception ignored" on stderr (with a traceback) and fails the
+    parse. That failure is handled (the first bad line is named); the report is not wanted."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if issubclass(unraisable.exc_type, UnicodeDecodeError) and getattr(unraisable.object, "__name__", "") == "on_invalid_row":
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def read_export(path: Path, source: Source | CsvFormat) -> Export:
+    """Read the export; an ``InputError`` for anything that makes the whole file unreadable.
+
+    ``source`` is a district's ``source`` (the SIS export) or any ``CsvFormat``.
+    """
+    source = _format(source)
+    header = read_header(path, source)
+    mapped = _check_columns(path, header, source)
+    try:
+        with _quiet_undecodable_rows():
+            table, ragged, may_need_trim = _parse(path, source, mapped, header)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        # Never quote the parser's message: it ends with the offending row's text (names, dates).
+        message = str(exc)
+        line = _first_bad_line(path, source.encoding)
+        if line or isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
+            where = f"line {line}: " if line else ""
+            raise InputError(f"{path}: {where}not valid {source.encoding} text ({source.encoding_hint})") from None
+        row = re.search(r"Row #(\d+)", message)
+        shape = re.search(r"Expected (\d+) columns, got (\d+)", message)
+        where = f"row {row[1]}: " if row else ""
+        detail = f" (expected {shape[1]} values, found {shape[2]})" if shape else ""
+        raise InputError(f"{path}: {where}cannot be parsed as CSV{detail}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from None
+
+    canonical = {name: field for field, name in mapped.items()}
+    table = table.rename_columns([canonical[name] for name in table.column_names])
+    table = _normalize(table, may_need_trim)
+    _no_repeated_header(path, table, mapped, ragged)
+    ragged = sorted(ragged)
+    row_numbers = _row_numbers(table.num_rows, ragged)
+    table = table.append_column("row_number", pa.array(row_numbers, pa.int64()))
+    return Export(path=path, table=table, ragged_rows=ragged)
+
+
+def _no_repeated_header(path: Path, table: pa.Table, mapped: dict[str, str], ragged: list[int]) -> None:
+    """A row that is the header again means two exports were joined into one file: not one roster."""
+    field, name = next(iter(mapped.items()))
+    if table.num_rows == 0:
+        return
+    candidates = pc.equal(table[field], name)
+    if not pc.any(candidates).as_py():
+        return
+    positions = pc.indices_nonzero(candidates).to_numpy()
+    rows = table.take(positions)
+    repeated = np.ones(len(positions), dtype=bool)
+    for field, header in mapped.items():
+        repeated &= pc.equal(rows[field], header).to_numpy(zero_copy_only=False).astype(bool)
+    if repeated.any():
+        number = _row_numbers(table.num_rows, sorted(ragged))[positions[int(np.argmax(repeated))]]
+        raise InputError(
+            f"{path}: row {int(number)}: the header line appears again: are two exports joined into one file? "
+            "Send one export with one header line"
+        )
+
+
+def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
+    """Trim surrounding spaces from every value; NFC-normalize names.
+
+    Only spaces are trimmed: a tab, carriage return or other control character must stay visible so
+    the validator can reject the value instead of silently changing it. Both steps copy a chunk
+    only when some value in it changes (most exports have nothing to trim and few decomposed
+    accents), so a clean export's columns stay the parser's own memory.
+    """
+    def normalized(name: str) -> pa.ChunkedArray:
+        chunks = []
+        for chunk in table[name].chunks:
+            if may_need_trim and _has_surrounding_spaces(chunk):
+                chunk = pc.utf8_trim(chunk, characters=" ")
+            if name in NAME_FIELDS:
+                chunk = _nfc(chunk)
+            chunks.append(chunk)
+        return pa.chunked_array(chunks, type=table.schema.field(name).type)
+
+    return pa.table(parallel(normalized, table.column_names), names=table.column_names)
+
+
+def _offsets_and_data(array: pa.Array):
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _has_surrounding_spaces(array: pa.Array) -> bool:
+    """Whether any value starts or ends with a space (two gathers over the offsets; no copy)."""
+    if len(array) == 0:
+        return False
+    offsets, data = _offsets_and_data(array)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    return bool((data[starts[filled]] == 0x20).any() or (data[ends[filled] - 1] == 0x20).any())
+
+
+#: Every string of code points below U+0300 (ASCII, Latin-1, Latin Extended, IPA) is already NFC:
+#: only combining marks and later code points can compose or decompose. In UTF-8 those are the
+#: values holding a byte from 0xCC up (a lead byte of U+0300 or later).
+def _nfc(array: pa.Array) -> pa.Array:
+    """NFC-normalized values; only values that can change are normalized (usually none)."""
+    if len(array) == 0:
+        return array
+    offsets, data = _offsets_and_data(array)
+    body = data[offsets[0] : offsets[-1]]
+    late = np.flatnonzero(body >= 0xCC)
+    if late.size == 0:
+        return array
+    candidates = np.zeros(len(array), dtype=bool)
+    candidates[np.searchsorted(offsets[1:] - offsets[0], late, side="right")] = True
+    mask = pa.array(candidates)
+    subset = pc.filter(array, mask)
+    normalized = pc.utf8_normalize(subset, form="NFC")
+    if pc.all(pc.equal(subset, normalized)).as_py():
+        return array
+    return pc.replace_with_mask(array, mask, normalized)
+
+
+def _row_numbers(count: int, skipped: list[int]):
+    """Spreadsheet row numbers of the parsed rows, leaving out the rows the parser skipped."""
+    numbers = np.arange(2, count + len(skipped) + 2, dtype=np.int64)
+    if skipped:
+        keep = np.ones(len(numbers), dtype=bool)
+        keep[np.asarray(skipped, dtype=np.int64) - 2] = False
+        numbers = numbers[keep]
+    return numbers
+
+
+def read_vendor_export(path: Path, vendor: VendorExport) -> Export:
+    """The vendor's current roster export (``vendor_export`` of the district file), read like an SIS export."""
+    return read_export(path, CsvFormat.of_vendor(vendor))
+
+
+__all__ = ["CsvFormat", "Export", "NAME_FIELDS", "OPTIONAL_FIELDS", "read_export", "read_header", "read_vendor_export"]

@@ -1,0 +1,284 @@
+"""Tonight's roster against the last delivered one: what changes at the vendor, and what to carry.
+
+Both sides are roster frames (one text column per layout field, as the file shows it, plus
+``active``); the last delivered one also has ``carried_since`` (the roster date a student was first
+carried, empty otherwise). The comparison is one keyed outer join on the State Test Number.
+
+A student delivered last time and absent tonight is never dropped silently: they are carried into
+tonight's file as inactive with their last delivered values, for ``carry_days`` days, then dropped.
+A student whose row was *rejected* tonight is not absent: a fixable data error is no evidence the
+student left, so they are retained with their last delivered values and status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from roster.fast import ids
+from roster.config import Layout
+from roster.fast.arrow import frame_of, join_lines, parallel, repeat as _repeat, rows_of, take, text
+
+IDENTITY_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name", "date_of_birth")
+#: Fields whose differences are not "changes": the key, the status (counted as (de)activation), ours.
+NOT_COMPARED = ("state_test_number", "status", "district_id", "active", "carried_since")
+CHANGE_KINDS = ("added", "deactivated", "reactivated", "identity_changed", "other_changed", "carried", "dropped", "retained")
+CHANGES_COLUMNS = ["state_test_number", "change", "fields"]
+
+
+@dataclass
+class RosterDiff:
+    """The night's changes against the last delivered roster."""
+
+    counts: dict[str, int]
+    previous_students: int
+    previous_active: int
+    deactivation_rate: float
+    change_rate: float
+    changes: pd.DataFrame  # state_test_number, change, fields (field names only, never values)
+    carried: pd.DataFrame  # last delivered rows to append to tonight's file (carried and retained), with carried_since
+    first_night: bool = False
+    held: bool = False
+    hold_reasons: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """The ``changes`` section of ``qa_report.json``: counts and rates, no ids."""
+        return {
+            **self.counts,
+            "previous_students": self.previous_students,
+            "previous_active": self.previous_active,
+            "deactivation_rate": round(self.deactivation_rate, 6),
+            "change_rate": round(self.change_rate, 6),
+            "first_night": self.first_night,
+            "held": self.held,
+            "hold_reasons": self.hold_reasons,
+        }
+
+    def ids(self, *kinds: str) -> list[str]:
+        """State Test Numbers with any of the given change kinds, sorted, each once."""
+        selected = self.changes[self.changes["change"].isin(kinds)]["state_test_number"]
+        return sorted(set(selected))
+
+
+def _empty_changes() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in CHANGES_COLUMNS})
+
+
+def compare(
+    tonight: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    layout: Layout,
+    roster_date: dt.date,
+    carry_days: int,
+    rejected_ids: frozenset[str] = frozenset(),
+) -> RosterDiff:
+    """Diff ``tonight`` against ``previous`` (None on a district's first night).
+
+    ``rejected_ids`` are the State Test Numbers of tonight's rejected rows.
+
+    One keyed join (``ids.positions``: tonight's ids found among last night's, a sort-merge on
+    integer keys) pairs the students; every comparison after it is a vectorized operation on the
+    paired rows, in Arrow and numpy.
+    """
+    if previous is None:
+        counts = dict.fromkeys(CHANGE_KINDS, 0)
+        counts["added"] = len(tonight)
+        added = text(tonight["state_test_number"])
+        changes = frame_of(
+            {"state_test_number": added, "change": _repeat("added", len(added)), "fields": _repeat("", len(added))},
+            len(added),
+        )
+        carried = tonight.iloc[0:0].assign(carried_since=pd.Series(dtype="str"))
+        return RosterDiff(counts, 0, 0, 0.0, 0.0, changes[CHANGES_COLUMNS], carried, first_night=True)
+
+    compared = [f for f in tonight.columns if f not in NOT_COMPARED and f in previous.columns]
+    ids_now = text(tonight["state_test_number"])
+    ids_before = text(previous["state_test_number"])
+    # The join: for each student tonight, their row in the last delivered roster (-1: new tonight).
+    position = ids.positions(ids_now, ids_before)
+    paired = position >= 0
+    now_rows = np.flatnonzero(paired)
+    before_rows = position[paired].astype(np.int64)
+    found = np.zeros(len(previous), dtype=bool)
+    found[before_rows] = True
+    missing = ~found
+    rejected = pa.array(sorted(rejected_ids), pa.large_string())
+    retained = missing & (_flags(pc.is_in(ids_before, value_set=rejected)) if len(rejected) else False)
+    gone = missing & ~retained
+    was_active = _active(previous)
+    now_active = _active(tonight)
+    was, now = was_active[before_rows], now_active[now_rows]
+
+    identity = [f for f in compared if f in IDENTITY_FIELDS]
+    other = [f for f in compared if f not in IDENTITY_FIELDS]
+    code = _field_differences(tonight, previous, compared, now_rows, before_rows)
+    identity_changed, identity_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in identity])
+    other_changed, other_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in other])
+
+    # Absent tonight: carried as inactive with the last delivered values, until carry_days pass.
+    gone_rows = np.flatnonzero(gone)
+    if "carried_since" in previous.columns:
+        since = previous["carried_since"].iloc[gone_rows].fillna("").astype(str).to_numpy(dtype=object)
+    else:
+        since = np.full(len(gone_rows), "", dtype=object)
+    since = np.where(since == "", roster_date.isoformat(), since)
+    age_days = (pd.Timestamp(roster_date) - pd.to_datetime(pd.Series(since, dtype=object))).dt.days.to_numpy()
+    too_old = age_days > carry_days
+    dropped_rows, carried_rows = gone_rows[too_old], gone_rows[~too_old]
+
+    parts: list[tuple[pa.Array, str, pa.Array | None]] = []
+
+    def record(ids: pa.ChunkedArray, rows: np.ndarray, change: str, fields: pa.Array | None = None) -> int:
+        if len(rows):
+            parts.append((take(ids, rows), change, fields))
+        return int(len(rows))
+
+    def paired_where(mask: np.ndarray) -> np.ndarray:
+        return now_rows[mask]
+
+    counts = {
+        "added": record(ids_now, np.flatnonzero(~paired), "added"),
+        "deactivated": record(ids_now, paired_where(was & ~now), "deactivated")
+        + record(ids_before, np.flatnonzero(gone & was_active), "deactivated"),
+        "reactivated": record(ids_now, paired_where(~was & now), "reactivated"),
+        "identity_changed": record(ids_now, paired_where(identity_changed), "identity_changed", identity_fields),
+        "other_changed": record(ids_now, paired_where(other_changed), "other_changed", other_fields),
+        "carried": record(ids_before, carried_rows, "carried"),
+        "dropped": record(ids_before, dropped_rows, "dropped"),
+        "retained": record(ids_before, np.flatnonzero(retained), "retained"),
+    }
+    previous_students = len(previous)
+    previous_active = int(was_active.sum())
+    changed_students = int((identity_changed | other_changed).sum())
+
+    carried = rows_of(previous, carried_rows)
+    carried["carried_since"] = pd.array(since[~too_old].astype(str), dtype="str") if len(carried_rows) else pd.array([], dtype="str")
+    carried["status"] = layout.status_words.inactive
+    carried["active"] = False
+    kept = rows_of(previous, np.flatnonzero(retained))
+    if "carried_since" not in kept.columns:
+        kept["carried_since"] = ""
+    carried = pd.concat([carried, kept], ignore_index=True)
+
+    return RosterDiff(
+        counts=counts,
+        previous_students=previous_students,
+        previous_active=previous_active,
+        deactivation_rate=counts["deactivated"] / previous_active if previous_active else 0.0,
+        change_rate=changed_students / previous_students if previous_students else 0.0,
+        changes=_changes(parts),
+        carried=carried.reset_index(drop=True),
+    )
+
+
+def _flags(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
+
+
+def _active(frame: pd.DataFrame) -> np.ndarray:
+    return frame["active"].fillna(False).to_numpy(dtype=bool)
+
+
+#: Joins a row's compared values into one string: a unit separator, which no value can hold
+#: (validation rejects control characters, and the last roster was validated the same way).
+_UNIT = "\x1f"
+
+
+def _field_differences(
+    tonight: pd.DataFrame, previous: pd.DataFrame, names: list[str], now_rows: np.ndarray, before_rows: np.ndarray
+) -> np.ndarray:
+    """For each paired student, a bit mask of the ``names`` whose values differ (bit i: names[i]).
+
+    Each side's compared values are first joined into one string per row (sequential memory
+    access); the joined rows are paired and compared a million pairs at a time, which finds the
+    students with any change (a few percent on a normal night). Only those are compared field by
+    field.
+    """
+    pairs = len(now_rows)
+    code = np.zeros(pairs, dtype=np.int64)
+    if not pairs or not names:
+        return code
+    identity_now = pairs == len(tonight)  # every student of tonight was there: no need to pick rows
+    now_columns = [text(tonight[name]) for name in names]
+    before_columns = [text(previous[name]) for name in names]
+
+    now_joined, before_joined = parallel(lambda columns: join_lines(columns, _UNIT, ""), [now_columns, before_columns])
+    # The pairs compared a million at a time: the joined rows are gathered a step at a time.
+    steps = range(0, pairs, 1 << 20)
+
+    def changed_in(start: int) -> np.ndarray:
+        now = now_rows[start : start + (1 << 20)]
+        before = before_rows[start : start + (1 << 20)]
+        now_side = now_joined.slice(start, len(now)) if identity_now else take(now_joined, now)
+        return start + np.flatnonzero(_flags(pc.not_equal(now_side, take(before_joined, before))))
+
+    changed = np.concatenate(parallel(changed_in, steps))
+    if changed.size == 0:
+        return code
+    now_changed, before_changed = now_rows[changed], before_rows[changed]
+
+    def differs(bit: int) -> np.ndarray:
+        return _flags(pc.not_equal(take(now_columns[bit], now_changed), take(before_columns[bit], before_changed)))
+
+    for bit, flags in enumerate(parallel(differs, range(len(names)))):
+        code[changed] |= flags.astype(np.int64) << bit
+    return code
+
+
+def _spelled(code: np.ndarray, names: list[str], bits: list[int]) -> tuple[np.ndarray, pa.Array]:
+    """Pairs with any of ``bits`` set, and for each of them its field names as ``name;name``.
+
+    Each distinct combination is spelled once, then mapped to the pairs that have it.
+    """
+    mask = np.int64(sum(1 << b for b in bits))
+    picked = code & mask
+    changed = picked != 0
+    distinct, inverse = np.unique(picked[changed], return_inverse=True)
+    spelled = pa.array([";".join(names[b] for b in bits if c >> b & 1) for c in distinct], pa.large_string())
+    return changed, spelled.take(pa.array(inverse.astype(np.int64), pa.int64()))
+
+
+def _changes(parts: list[tuple[pa.Array, str, pa.Array | None]]) -> pd.DataFrame:
+    """The change rows, sorted by State Test Number then change (a stable Arrow sort)."""
+    if not parts:
+        return _empty_changes()
+    ids = pa.chunked_array([p[0].combine_chunks() if isinstance(p[0], pa.ChunkedArray) else p[0] for p in parts], pa.large_string())
+    change = pa.chunked_array([_repeat(c, len(i)) for i, c, _ in parts], pa.large_string())
+    fields = pa.chunked_array([f if f is not None else _repeat("", len(i)) for i, _, f in parts], pa.large_string())
+    table = pa.table({"state_test_number": ids, "change": change, "fields": fields})
+    order = pc.sort_indices(table, sort_keys=[("state_test_number", "ascending"), ("change", "ascending")])
+    table = table.take(order)
+    return frame_of({name: table[name] for name in CHANGES_COLUMNS}, table.num_rows)
+
+
+def judge_changes(diff: RosterDiff, max_deactivation_rate: float, max_change_rate: float) -> RosterDiff:
+    """Hold the night when a rate is above its limit (exactly at the limit passes); never the first night."""
+    reasons = []
+    if not diff.first_night:
+        if diff.deactivation_rate > max_deactivation_rate:
+            reasons.append(
+                f"{diff.counts['deactivated']} of {diff.previous_active} last delivered active students would become inactive "
+                f"({diff.deactivation_rate:.2%}), above the limit of {max_deactivation_rate:.2%}"
+            )
+        if diff.change_rate > max_change_rate:
+            reasons.append(
+                f"{diff.change_rate:.2%} of {diff.previous_students} last delivered students would change, "
+                f"above the limit of {max_change_rate:.2%}"
+            )
+    diff.held = bool(reasons)
+    diff.hold_reasons = reasons
+    return diff
+
+
+def with_carried(tonight: pd.DataFrame, diff: RosterDiff) -> pd.DataFrame:
+    """Tonight's roster frame plus the carried students, each row with ``carried_since``."""
+    present = tonight.assign(carried_since=frame_of({"c": _repeat("", len(tonight))}, len(tonight))["c"].set_axis(tonight.index))
+    if diff.carried.empty:
+        return present
+    carried = diff.carried.reindex(columns=present.columns, fill_value="")
+    return pd.concat([present, carried], ignore_index=True)

@@ -1,0 +1,261 @@
+"""The nightly transform, in the steps the DAG runs as tasks and ``roster run`` runs in one process.
+
+1. ``validate_night``: read the export, apply the rules, judge QA, write ``qa_report.json``,
+   ``rejects.csv`` and ``accepted_rows.json`` (row numbers only) into the run folder.
+2. ``serialize_night``: render the accepted rows into the vendor's file in the run folder, with the
+   students carried from the last delivered roster, and judge the night's changes against it
+   (``changes.csv``, and ``changes`` in ``qa_report.json``).
+3. ``snapshot_of_delivery``: after the upload, the delivered file read back as the next baseline.
+
+Between tasks only the run folder is shared: the serializer re-reads the run's copy of the export and
+keeps the accepted row numbers, so no intermediate file holds names or dates of birth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from roster.io import artifacts
+from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
+from roster.config import District, Layout, find_district, load_layout
+from roster.config.crossmatch import CrossMatch, load_crossmatch
+from roster.night.qa import QaReport, judge
+from roster.io.export import Export, read_export
+from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
+from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
+from roster.night.serialize import roster_frame
+from roster.rules.checks import REJECT_COLUMNS, NightRules, find_rejects
+
+
+@dataclass(frozen=True)
+class Night:
+    """Everything a night's transform needs besides the export itself."""
+
+    district: District
+    crossmatch: CrossMatch
+    layout: Layout
+    roster_date: dt.date
+
+    @classmethod
+    def load(cls, root: Path, district: District | str, roster_date: dt.date) -> Night:
+        """Load the district (by id or as loaded), its cross-match tables and its layout."""
+        if isinstance(district, str):
+            district = find_district(root, district)
+        return cls(
+            district=district,
+            crossmatch=load_crossmatch(root, district),
+            layout=load_layout(root, district.destination.layout),
+            roster_date=roster_date,
+        )
+
+    @property
+    def output_name(self) -> str:
+        return self.district.output_filename(self.roster_date)
+
+    @property
+    def rules(self) -> NightRules:
+        return NightRules.for_night(self.district, self.crossmatch, self.roster_date)
+
+
+@dataclass
+class Validated:
+    report: QaReport
+    rejects: pd.DataFrame
+    accepted: pd.DataFrame
+
+
+def _frame(export: Export) -> pd.DataFrame:
+    """The export as a pandas frame: its ``str`` columns are the Arrow columns (no copy)."""
+    return export.table.to_pandas()
+
+
+def _rows_where(export: Export, keep: np.ndarray) -> pd.DataFrame:
+    """The rows of the export where ``keep``, as a frame: the columns filtered in parallel (Arrow).
+
+    Takes the export's table over (``export.table`` is emptied): each column is dropped as soon as
+    it is filtered, so the export and its filtered copy are never both whole in memory.
+    """
+    table, export.table = export.table, pa.table({})
+    names = table.column_names
+    columns = {name: table[name] for name in names}
+    del table
+    mask = pa.array(keep, pa.bool_())
+
+    def filtered(name: str) -> pa.ChunkedArray:
+        return columns.pop(name).filter(mask)
+
+    return pa.table(parallel(filtered, names), names=names).to_pandas()
+
+
+def _ragged_rejects(export: Export) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_number": pd.Series(export.ragged_rows, dtype="int64"),
+            "state_test_number": pd.Series([""] * len(export.ragged_rows), dtype="str"),
+            "field": "(row)",
+            "reason": "ragged_row",
+        },
+        columns=REJECT_COLUMNS,
+    )
+
+
+def validate(night: Night, export_path: Path) -> Validated:
+    """Read and check the export; judge QA. Writes nothing."""
+    export = read_export(export_path, night.district.source)
+    frame = _frame(export)
+    rejects = find_rejects(frame, night.rules)
+    if export.ragged_rows:
+        rejects = pd.concat([rejects, _ragged_rejects(export)], ignore_index=True).sort_values(
+            ["row_number", "field", "reason"], kind="stable", ignore_index=True
+        )
+    rejected_rows = rejects["row_number"].nunique()
+    rows_read = export.rows_read
+    if rejects.empty:
+        accepted = frame
+    else:
+        keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy())
+        del frame  # the export's columns are now held by the export alone, and freed as filtered
+        accepted = _rows_where(export, keep)
+        release_memory()
+    del export
+    report = judge(
+        district_id=night.district.district_id,
+        roster_date=night.roster_date,
+        rows_read=rows_read,
+        rows_rejected=int(rejected_rows),
+        rejects_by_reason={str(k): int(v) for k, v in rejects["reason"].value_counts().items()},
+        max_reject_rate=night.district.qa.max_reject_rate,
+        source_file=export_path.name,
+        output_file=night.output_name,
+    )
+    return Validated(report=report, rejects=rejects, accepted=accepted)
+
+
+def write_validation(result: Validated, out_dir: Path) -> None:
+    """``qa_report.json``, ``rejects.csv`` and the accepted row numbers, into ``out_dir``."""
+    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
+    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, result.report.to_json())
+
+
+def _json_numbers(key: str, numbers: np.ndarray) -> bytes:
+    """``{"<key>": [n, n, ...]}`` for millions of integers, rendered in Arrow (json's encoder is per item)."""
+    if len(numbers) == 0:
+        return json.dumps({key: []}).encode("utf-8") + b"\n"
+    digits = pc.cast(pa.array(numbers, pa.int64()), pa.large_string())
+    body = data_of(pc.binary_join_element_wise(digits, large(", "), large("")))
+    return b"".join([b'{"', key.encode("ascii"), b'": [', body[:-2], b"]}\n"])
+
+
+def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
+    """Step 1 of the night: validate, then write the verdict and the accepted row numbers."""
+    result = validate(night, export_path)
+    write_validation(result, out_dir)
+    return result
+
+
+@dataclass
+class Roster:
+    """Tonight's roster: the frame (carried students included), its diff, and the file.
+
+    ``rendered`` is the file ready to write (``write_roster`` streams it to disk); ``data`` gives
+    its bytes at once (a copy, made on demand).
+    """
+
+    frame: pd.DataFrame
+    diff: RosterDiff
+    rendered: RenderedRoster
+
+    @property
+    def data(self) -> bytes:
+        return self.rendered.tobytes()
+
+
+def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, previous: pd.DataFrame | None) -> Roster:
+    """Accepted rows as the vendor's file, plus the students carried from ``previous``, judged.
+
+    ``rejected`` is tonight's rejects (only its ``state_test_number`` column is used).
+    """
+    tonight = roster_frame(accepted, night.district, night.crossmatch, night.layout)
+    qa = night.district.qa
+    rejected_ids = frozenset(rejected["state_test_number"]) - {""}
+    diff = compare(tonight, previous, night.layout, night.roster_date, qa.carry_inactive_days, rejected_ids)
+    judge_changes(diff, qa.max_deactivation_rate, qa.max_change_rate)
+    frame = with_carried(tonight, diff)
+    rendered = render_lines(frame, night.layout)
+    release_memory()
+    return Roster(frame=frame, diff=diff, rendered=rendered)
+
+
+def write_changes(roster: Roster, out_dir: Path) -> None:
+    """``changes.csv`` (ids and field names only), the carried ids, and ``changes`` in the QA report."""
+    changes = roster.diff.changes[CHANGES_COLUMNS]
+    artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
+    carried = roster.frame[roster.frame["carried_since"] != ""]
+    artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["changes"] = roster.diff.summary()
+    report["held"] = roster.diff.held
+    report["rows_in_file"] = len(roster.frame)
+    report["rows_delivered"] = len(roster.frame) if report["passed"] and not roster.diff.held else 0
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
+def mark_superseded(out_dir: Path, newer: dt.date) -> None:
+    """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["superseded_by"] = newer.isoformat()
+    report["rows_delivered"] = 0
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
+def mark_delivered(out_dir: Path, **details: object) -> None:
+    """Record in ``qa_report.json`` that the file went out (after an upload or an approved hold)."""
+    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
+    report["rows_delivered"] = report.get("rows_in_file", report["rows_delivered"])
+    report.pop("superseded_by", None)
+    report.update(details)
+    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+
+
+def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
+    """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
+    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
+
+
+def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
+    """The rows validation accepted, re-read from the export (so no intermediate file holds names)."""
+    row_numbers = np.asarray(artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"], dtype=np.int64)
+    export = read_export(export_path, night.district.source)
+    keep = np.isin(export.table["row_number"].to_numpy(), row_numbers)
+    accepted = _rows_where(export, keep)
+    if len(accepted) != len(row_numbers):
+        raise RuntimeError(
+            f"{export_path}: the export changed since it was validated ({len(accepted)} of {len(row_numbers)} accepted rows found)"
+        )
+    return accepted
+
+
+def serialize_night(night: Night, export_path: Path, out_dir: Path, previous: pd.DataFrame | None) -> Roster:
+    """Step 2 of the night, in its own process: tonight's file and its changes, in ``out_dir``."""
+    rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
+    roster = build_roster(night, accepted_rows(night, export_path, out_dir), rejected, previous)
+    write_roster(night, roster, out_dir)
+    write_changes(roster, out_dir)
+    return roster
+
+
+def snapshot_of_delivery(night: Night, out_dir: Path) -> pd.DataFrame:
+    """The delivered file read back, with each carried student's ``carried_since``: the next baseline."""
+    frame = parse_roster(out_dir / night.output_name, night.layout)
+    carried = artifacts.read_json(out_dir / artifacts.CARRIED)
+    frame["carried_since"] = frame["state_test_number"].map(carried).fillna("").astype("str")
+    return frame

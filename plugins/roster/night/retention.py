@@ -1,0 +1,59 @@
+"""How long a night's run artifacts are kept: the rule, with no I/O.
+
+A night's run folder ``ROSTER_DATA_ROOT/<district>/<YYYY-MM-DD>/`` holds the run's copy of the SIS
+export and the roster file (student names and dates of birth), so it is deleted once it is older than
+``ROSTER_RETENTION_DAYS`` days (default 30). Age is counted from the night being run (its roster
+date), so a run is deterministic and a re-run of an old night never deletes newer nights.
+
+Only folders named exactly like a roster date are candidates: the district's ``snapshot`` folder (the
+baseline of the next night's diff; its history is bounded by ``roster.night.snapshot.KEEP``) and its
+``go-live`` folder are never touched, nor is anything else a person put there.
+
+The Airflow layer (``roster.airflow.tasks.apply_retention``) lists the folders, asks ``expired`` which
+to delete, and deletes them, on a local data root or an object store alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+
+
+_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def run_folder_date(name: str) -> dt.date | None:
+    """The roster date a run folder is named after, or None for any other folder."""
+    if not _RUN_FOLDER.match(name):
+        return None
+    try:
+        return dt.date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def expired(names: Iterable[str], today: dt.date, keep_days: int) -> list[str]:
+    """The run folders among ``names`` older than ``keep_days`` days on ``today``, oldest first.
+
+    A folder dated ``today - keep_days`` is exactly ``keep_days`` old and is kept; one day older goes.
+    Names that are not roster dates (``snapshot``, ``go-live``, anything else) are never returned.
+    """
+    if keep_days < 1:
+        raise ValueError(f"keep_days must be at least 1, not {keep_days}")
+    cutoff = today - dt.timedelta(days=keep_days)
+    dated = {name: day for name in names if (day := run_folder_date(name)) is not None}
+    return sorted((name for name, day in dated.items() if day < cutoff), key=dated.__getitem__)
+
+
+def summary(district_id: str, removed: list[str], keep_days: int, today: dt.date) -> str:
+    """One log line saying what was removed (roster dates only: no student data)."""
+    if not removed:
+        return f"retention: no run folder of {district_id} older than {keep_days} days on {today}; nothing removed"
+    return (
+        f"retention: removed {len(removed)} run folder(s) of {district_id} older than {keep_days} days on {today}: "
+        + ", ".join(removed)
+    )
+
+
+__all__ = ["expired", "run_folder_date", "summary"]

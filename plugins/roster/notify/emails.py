@@ -1,0 +1,128 @@
+"""Emails to people, rendered from Jinja templates in ``include/templates/`` that a district can edit.
+
+Only counts, reason codes, row numbers and State Test Numbers reach a template; the renderer never
+sees names or dates of birth, so no template edit can leak them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from roster.config import District
+from roster.errors import ConfigError
+from roster.night.qa import QaReport
+from roster.rules.checks import REASONS
+
+MAX_LISTED = 200
+
+
+@dataclass(frozen=True)
+class Email:
+    to: list[str]
+    cc: list[str]
+    subject: str
+    html: str
+
+
+def _environment(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(root / "templates"),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def render(root: Path, name: str, **context: object) -> tuple[str, str]:
+    """``<name>.subject.j2`` and ``<name>.html.j2`` rendered with ``context``."""
+    env = _environment(root)
+    try:
+        subject = env.get_template(f"{name}.subject.j2").render(**context).strip()
+        html = env.get_template(f"{name}.html.j2").render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(f"{root / 'templates' / exc.name}: email template not found") from None
+    except jinja2.TemplateError as exc:
+        where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise ConfigError(f"{root / 'templates'}/{name}:{where} template error: {exc}") from None
+    return " ".join(subject.split()), html
+
+
+def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
+    """The QA-failure email: to the point person, cc the coordinator.
+
+    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
+    """
+    allowed = {"row_number", "state_test_number", "field", "reason"}
+    shown = [{k: r[k] for k in allowed} for r in rejects[:MAX_LISTED]]
+    fields: dict[str, str] = {}
+    for r in rejects:
+        fields.setdefault(r["reason"], r["field"])
+    reasons = {
+        code: {"count": count, "field": fields.get(code, ""), "instruction": REASONS.get(code, "")}
+        for code, count in sorted(report.rejects_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    }
+    subject, html = render(
+        root,
+        "qa_failed",
+        district=district,
+        report=report,
+        reasons=reasons,
+        rejects=shown,
+        rejects_total=len(rejects),
+        rejects_shown=len(shown),
+        run_location=run_location,
+    )
+    return Email(to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html)
+
+
+#: Change kinds a reviewer must see by id in a hold email, most consequential first.
+HOLD_KINDS = ("deactivated", "identity_changed", "other_changed", "reactivated", "added")
+
+
+def hold_notice(root: Path, district: District, report: QaReport, changes: list[dict], run_location: str, run_ref: str) -> Email:
+    """The hold email: to the point person, cc the coordinator and on-call, in one message.
+
+    ``changes`` are changes.csv rows (state_test_number, change, fields) and nothing else.
+    """
+    rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
+    concerned = sorted((c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"]))
+    summary = report.extra["changes"]
+    subject, html = render(
+        root,
+        "hold",
+        district=district,
+        report=report,
+        changes=summary,
+        reasons=summary["hold_reasons"],
+        concerned=[{k: c[k] for k in ("state_test_number", "change", "fields")} for c in concerned[:MAX_LISTED]],
+        concerned_total=len(concerned),
+        run_ref=run_ref,
+        run_location=run_location,
+        hold_timeout=_duration_words(district.qa.hold_timeout),
+    )
+    cc = list(dict.fromkeys([*district.contacts.coordinator, *district.contacts.oncall]))
+    return Email(to=list(district.contacts.point_person), cc=cc, subject=subject, html=html)
+
+
+def _duration_words(delta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def oncall_failure(root: Path, district: District, **facts: object) -> Email:
+    """The on-call email for a failed task (see ``roster.airflow.notifications``)."""
+    subject, html = render(root, "oncall_failure", district=district, **facts)
+    return Email(to=list(district.contacts.oncall), cc=[], subject=subject, html=html)
+
+
+def watchdog_alert(root: Path, stale: list, hours: float, checked_at: str, to: list[str]) -> Email:
+    """The watchdog's email to on-call about stale districts."""
+    subject, html = render(root, "watchdog", stale=stale, hours=f"{hours:g}", checked_at=checked_at)
+    return Email(to=to, cc=[], subject=subject, html=html)

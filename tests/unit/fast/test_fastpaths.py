@@ -1,0 +1,128 @@
+"""The performance shortcuts give exactly the answers of the plain operations they replace.
+
+``roster.fast.ids`` (integer keys for sorting, duplicates and the join), ``roster.fast.arrow`` (chunk-aware
+gathers, CSV bytes, constant columns) and the reader's parallel pieces, each against the Arrow,
+pandas or single-threaded result on awkward inputs.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+
+from domain_fixtures import HEADER, GOOD_ROW, make_district, write_export
+from roster.fast import arrow as arrowkit
+from roster.fast import ids
+from roster.io import export as reading
+
+RNG = random.Random(20261120)
+
+
+def _ids(n: int, alphabet: str, shortest: int, longest: int, extra: tuple[str, ...] = ()) -> list[str]:
+    values = ["".join(RNG.choice(alphabet) for _ in range(RNG.randint(shortest, longest))) for _ in range(n)]
+    for value in extra:
+        values[RNG.randrange(n)] = value
+    return values
+
+
+ID_SETS = {
+    "digits, one length": _ids(3000, "0123456789", 10, 10),
+    "digits, one length, some malformed": _ids(3000, "0123456789", 10, 10, ("12-34", "", "1.23E+09", " 0012")),
+    "digits, lengths 1-18 (prefixes)": _ids(3000, "0123", 1, 18),
+    "letters and digits up to 10": _ids(3000, "09azAZ", 0, 10, ("x y",)),
+    "short, any bytes": _ids(3000, "0aZ-é.", 0, 8),
+    "long ids (strings only)": _ids(3000, "0123456789abc", 5, 25),
+    "many duplicates": _ids(3000, "01", 0, 3),
+}
+
+
+def _chunked(values: list[str]) -> pa.ChunkedArray:
+    array = pa.array(values, pa.large_string())
+    cuts = sorted(RNG.sample(range(1, len(values)), 5))
+    bounds = [0, *cuts, len(values)]
+    return pa.chunked_array([array.slice(a, b - a) for a, b in zip(bounds, bounds[1:])] + [array.slice(0, 0)])
+
+
+@pytest.mark.parametrize("name", ID_SETS)
+def test_id_keys_sort_find_duplicates_and_join_like_strings(name):
+    values = ID_SETS[name]
+    array, chunked = pa.array(values, pa.large_string()), _chunked(values)
+    assert ids.sort_order(chunked).to_pylist() == pc.sort_indices(array).to_pylist()
+    counts = collections.Counter(values)
+    assert ids.duplicated(chunked).tolist() == [counts[v] > 1 for v in values]
+    unique = list(dict.fromkeys(values))
+    RNG.shuffle(unique)
+    among = pa.array(unique[: len(unique) * 2 // 3], pa.large_string())
+    for table in (among, pc.take(among, pc.sort_indices(among))):
+        expected = pc.fill_null(pc.index_in(array, value_set=table), -1).to_pylist()
+        assert ids.positions(chunked, table).tolist() == expected
+
+
+@pytest.mark.parametrize("positions", [
+    np.arange(1000), np.arange(999, -1, -1), np.array([5, 5, 999, 0, 300, 300]), np.array([], dtype=np.int64),
+    np.random.default_rng(1).integers(0, 1000, 5000),
+])
+def test_take_from_chunked_strings(positions, monkeypatch):
+    monkeypatch.setattr(arrowkit, "TAKE_STEP", 64)  # several steps
+    values = [f"v{i}é" * (i % 4) for i in range(1000)]
+    chunked = _chunked(values)
+    taken = arrowkit.take(chunked, positions)
+    assert taken.to_pylist() == [values[i] for i in positions]
+
+
+def test_repeat_builds_valid_constant_columns():
+    for value, rows in (("sample_isd", 5), ("", 3), ("é", 2), ("x", 0)):
+        column = arrowkit.repeat(value, rows)
+        column.validate(full=True)
+        assert column.to_pylist() == [value] * rows and column.type == pa.large_string()
+
+
+def test_csv_bytes_are_pandas_to_csv(monkeypatch):
+    monkeypatch.setattr(arrowkit, "CSV_FAST_ROWS", 1)
+    tricky = ["plain", "", "a,b", 'say "hi"', "two\nlines", "cr\ronly", " lead", "trail ", "tab\t", "é|x", '"', ",", "\x00"]
+    frame = pd.DataFrame({
+        "row_number": pd.Series(range(len(tricky) * 20), dtype="int64"),
+        "state_test_number": pd.array(tricky * 20, dtype="str"),
+        "field": pd.array(list(reversed(tricky)) * 20, dtype="str"),
+        "reason": pd.array(["bad_state_id"] * (len(tricky) * 20), dtype="str"),
+    })
+    frame.loc[3, "field"] = np.nan
+    assert arrowkit.csv_bytes(frame) == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def test_parallel_pieces_number_rows_like_one_parser(tmp_path, monkeypatch):
+    """The reader's pieces (one per core) give the row numbers of a single-threaded parse."""
+    monkeypatch.setattr(reading, "SEGMENT_MIN_BYTES", 1)
+    monkeypatch.setattr(reading.os, "cpu_count", lambda: 5)
+    lines = [",".join(HEADER)]
+    for n in range(400):
+        cells = [{**GOOD_ROW, "STATE_ID": f"{n:07d}"}[h] for h in HEADER]
+        line = ",".join(cells)
+        if n % 37 == 5:
+            line += ",surplus"  # ragged
+        elif n % 53 == 7:
+            line = ",".join(cells[:4])  # ragged
+        lines.append(line)
+        if n % 61 == 3:
+            lines.append("")  # blank lines are not rows
+    path = write_export(tmp_path, text="\r\n".join(lines) + "\r\n")
+    export = reading.read_export(path, make_district().source)
+
+    skipped: list[int] = []
+    single = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False, column_names=HEADER, skip_rows=1),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: (skipped.append(row.number), "skip")[1]),
+        convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in HEADER}),
+    )
+    assert export.ragged_rows == skipped and len(skipped) > 10
+    assert export.table["state_test_number"].to_pylist() == single["STATE_ID"].to_pylist()
+    expected = [n for n in range(2, single.num_rows + len(skipped) + 2) if n not in set(skipped)]
+    assert export.table["row_number"].to_pylist() == expected

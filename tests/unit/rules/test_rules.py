@@ -1,0 +1,423 @@
+"""Row rules (one reason code each), the rejects' shape, and the QA verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from domain_fixtures import (
+    HEADER,
+    SAMPLE_EXPORT,
+    ROSTER_DATE,
+    accepted_values,
+    make_district,
+    make_night,
+    reject_set,
+    row,
+    validate_rows,
+)
+from roster.night.qa import QaReport, judge
+from roster.io.export import read_export
+from roster.rules.model import RosterRow, build_schema
+from roster.rules.checks import (
+    REASONS, REJECT_COLUMNS, REQUIRED_COLUMNS, all_rules, find_rejects, find_rejects_by_model,
+)
+
+
+def test_good_row_is_accepted(tmp_path):
+    result = validate_rows(tmp_path, [row()])
+    assert reject_set(result) == set()
+    assert list(result.rejects.columns) == REJECT_COLUMNS
+    assert result.accepted["row_number"].tolist() == [2]
+    assert result.report.passed is True
+    assert result.report.rows_read == 1
+    assert result.report.rows_rejected == 0
+    assert result.report.rejects_by_reason == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"STATE_ID": ""}, "state_test_number", "missing_state_id"),
+        ({"STATE_ID": "   "}, "state_test_number", "missing_state_id"),
+        ({"STATE_ID": "12-34"}, "state_test_number", "bad_state_id"),
+        ({"STATE_ID": "123"}, "state_test_number", "bad_state_id"),
+        ({"STATE_ID": "1" * 21}, "state_test_number", "bad_state_id"),
+        ({"STATE_ID": "1234 5678"}, "state_test_number", "bad_state_id"),
+        ({"FIRST_NAME": ""}, "legal_first_name", "missing_first_name"),
+        ({"FIRST_NAME": "  "}, "legal_first_name", "missing_first_name"),
+        ({"LAST_NAME": ""}, "legal_last_name", "missing_last_name"),
+        ({"DOB": ""}, "date_of_birth", "missing_date_of_birth"),
+        ({"DOB": "02/30/2012"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "13/01/2012"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "2012-03-01"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "03/01/12"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "03/01/2012 00:00"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "unknown"}, "date_of_birth", "bad_date_of_birth"),
+        ({"DOB": "01/15/1990"}, "date_of_birth", "age_out_of_range"),
+        ({"DOB": "11/20/2026"}, "date_of_birth", "age_out_of_range"),
+        ({"DOB": "01/01/2030"}, "date_of_birth", "age_out_of_range"),
+        ({"GRADE": "13"}, "grade", "unknown_grade"),
+        ({"GRADE": "5"}, "grade", "unknown_grade"),  # the table says 05
+        ({"GRADE": "kg"}, "grade", "unknown_grade"),
+        ({"GRADE": ""}, "grade", "unknown_grade"),
+        ({"CAMPUS": "999"}, "campus", "unknown_campus"),
+        ({"CAMPUS": ""}, "campus", "unknown_campus"),
+        ({"CAMPUS": "SISD-EL-101"}, "campus", "unknown_campus"),  # a Rethink code is not a district code
+        ({"DIAGNOSIS": "XX"}, "diagnosis", "unknown_diagnosis"),
+        ({"DIAGNOSIS": "au"}, "diagnosis", "unknown_diagnosis"),
+        ({"STATUS": "W"}, "status", "unknown_status"),
+        ({"STATUS": "a"}, "status", "unknown_status"),
+        ({"STATUS": ""}, "status", "unknown_status"),
+        ({"STATUS": "Active"}, "status", "unknown_status"),
+        ({"ELA_SCORE": "n/a"}, "ela_score", "bad_score"),
+        ({"ELA_SCORE": "12,5"}, "ela_score", "bad_score"),
+        ({"MATH_SCORE": "abc"}, "math_score", "bad_score"),
+        ({"LAST_NAME": "Smith|Jones"}, "legal_last_name", "forbidden_character"),
+        ({"FIRST_NAME": "Ann\tMarie"}, "legal_first_name", "forbidden_character"),
+        ({"FIRST_NAME": "Ann\nMarie"}, "legal_first_name", "forbidden_character"),
+        ({"FIRST_NAME": "Ann\rMarie"}, "legal_first_name", "forbidden_character"),
+        ({"FIRST_NAME": "Ann\r\nMarie"}, "legal_first_name", "forbidden_character"),
+        ({"FIRST_NAME": "Ann\t"}, "legal_first_name", "forbidden_character"),  # only spaces are trimmed
+        ({"MIDDLE_NAME": "Lee\x0b"}, "legal_middle_name", "forbidden_character"),
+        ({"LAST_NAME": "Smith\x1b[0m"}, "legal_last_name", "forbidden_character"),
+        ({"LAST_NAME": "Smith\x7f"}, "legal_last_name", "forbidden_character"),
+        ({"LAST_NAME": "Smith\x00"}, "legal_last_name", "forbidden_character"),
+        ({"LAST_NAME": "Smi\x85th"}, "legal_last_name", "forbidden_character"),  # C1 control (NEL)
+        ({"LAST_NAME": "O\x92Brien"}, "legal_last_name", "forbidden_character"),  # cp1252 quote read as latin-1
+        ({"LOCAL_ID": "L1|2"}, "local_student_id", "forbidden_character"),
+        ({"GENDER": "F\n"}, "gender", "forbidden_character"),
+    ],
+)
+def test_rule(tmp_path, changes, field, reason):
+    """One broken value gives exactly one reject: the right row, field and reason code."""
+    rows = [row(STATE_ID="0009999"), row(**changes)]
+    if "STATE_ID" not in changes:
+        rows[1]["STATE_ID"] = "0001234"
+    result = validate_rows(tmp_path, rows)
+    assert reason in REASONS
+    assert reject_set(result) == {(3, field, reason)}
+    assert result.accepted["row_number"].tolist() == [2]
+    assert result.report.rows_rejected == 1
+    assert result.report.rejects_by_reason == {reason: 1}
+
+
+def test_reject_carries_the_state_test_number(tmp_path):
+    result = validate_rows(tmp_path, [row(STATE_ID="0004321", GRADE="13")])
+    assert result.rejects.to_dict("records") == [
+        {"row_number": 2, "state_test_number": "0004321", "field": "grade", "reason": "unknown_grade"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"DIAGNOSIS": ""},
+        {"DIAGNOSIS": "AU"},
+        {"DIAGNOSIS": "OHI"},
+        {"ELA_SCORE": ""},
+        {"ELA_SCORE": "12.5", "MATH_SCORE": "0"},
+        {"MATH_SCORE": "-3"},
+        {"STATUS": "I"},
+        {"GRADE": "KG", "CAMPUS": "101", "DOB": "01/31/2021"},
+        {"GRADE": "PK", "CAMPUS": "101"},
+        {"MIDDLE_NAME": "", "LOCAL_ID": "", "GENDER": ""},  # optional fields may be empty
+        {"LAST_NAME": "O'Brien-Smith", "FIRST_NAME": "Zoë Ann"},
+        {"STATE_ID": "AB12cd34"},
+        {"STATE_ID": "1234"},
+        {"STATE_ID": "1" * 20},
+        {"DOB": "2/29/2012"},  # leap day, single-digit month
+    ],
+)
+def test_values_that_pass(tmp_path, changes):
+    result = validate_rows(tmp_path, [row(**changes)])
+    assert reject_set(result) == set()
+    assert len(result.accepted) == 1
+
+
+@pytest.mark.parametrize(
+    ("dob", "accepted"),
+    [
+        ("11/20/2024", True),  # exactly 2 on the roster date
+        ("11/21/2024", False),  # the day before the 2nd birthday
+        ("11/19/2024", True),
+        ("11/20/2004", True),  # exactly 22
+        ("11/21/2003", True),  # the day before the 23rd birthday: still 22
+        ("11/20/2003", False),  # the 23rd birthday
+        ("11/19/2003", False),
+        ("02/29/2004", True),  # leap-day birthday, 22 on 2026-11-20
+    ],
+)
+def test_age_bounds_on_the_roster_date(tmp_path, dob, accepted):
+    result = validate_rows(tmp_path, [row(DOB=dob)], roster_date=dt.date(2026, 11, 20))
+    if accepted:
+        assert reject_set(result) == set()
+    else:
+        assert reject_set(result) == {(2, "date_of_birth", "age_out_of_range")}
+
+
+def test_age_uses_the_roster_date_not_today(tmp_path):
+    young = row(DOB="11/21/2024")
+    assert reject_set(validate_rows(tmp_path, [young], roster_date=dt.date(2026, 11, 20))) == {
+        (2, "date_of_birth", "age_out_of_range")
+    }
+    assert reject_set(validate_rows(tmp_path, [young], roster_date=dt.date(2026, 11, 21))) == set()
+
+
+def test_age_in_the_districts_date_format(tmp_path):
+    district = make_district({"source.date_format": "%Y-%m-%d"})
+    rows = [row(STATE_ID="0001001", DOB="2024-11-20"), row(STATE_ID="0001002", DOB="2024-11-21"), row(STATE_ID="0001003", DOB="11/20/2015")]
+    result = validate_rows(tmp_path, rows, district=district)
+    assert reject_set(result) == {(3, "date_of_birth", "age_out_of_range"), (4, "date_of_birth", "bad_date_of_birth")}
+
+
+def test_every_row_of_a_duplicated_id_is_rejected(tmp_path):
+    rows = [
+        row(STATE_ID="0001001"),
+        row(STATE_ID="0001002"),
+        row(STATE_ID="0001001", FIRST_NAME="Other"),
+        row(STATE_ID="0001003"),
+        row(STATE_ID="0001001"),
+    ]
+    result = validate_rows(tmp_path, rows)
+    assert reject_set(result) == {
+        (2, "state_test_number", "duplicate_state_id"),
+        (4, "state_test_number", "duplicate_state_id"),
+        (6, "state_test_number", "duplicate_state_id"),
+    }
+    assert accepted_values(result, "state_test_number") == ["0001002", "0001003"]
+    assert result.report.rejects_by_reason == {"duplicate_state_id": 3}
+
+
+def test_ids_that_differ_only_after_trimming_are_duplicates(tmp_path):
+    result = validate_rows(tmp_path, [row(STATE_ID="0001001"), row(STATE_ID=" 0001001 ")])
+    assert reject_set(result) == {
+        (2, "state_test_number", "duplicate_state_id"),
+        (3, "state_test_number", "duplicate_state_id"),
+    }
+
+
+def test_leading_zeros_make_ids_different(tmp_path):
+    result = validate_rows(tmp_path, [row(STATE_ID="0001234"), row(STATE_ID="1234")])
+    assert reject_set(result) == set()
+    assert accepted_values(result, "state_test_number") == ["0001234", "1234"]
+
+
+def test_empty_ids_are_missing_not_duplicates(tmp_path):
+    rows = [row(STATE_ID=""), row(STATE_ID="0001002"), row(STATE_ID="")]
+    result = validate_rows(tmp_path, rows)
+    assert reject_set(result) == {
+        (2, "state_test_number", "missing_state_id"),
+        (4, "state_test_number", "missing_state_id"),
+    }
+    assert result.report.rejects_by_reason == {"missing_state_id": 2}
+
+
+def test_a_row_with_several_faults_is_one_rejected_row(tmp_path):
+    rows = [row(STATE_ID="0001001", GRADE="13", CAMPUS="999", STATUS="W"), row(STATE_ID="0001002")]
+    result = validate_rows(tmp_path, rows)
+    assert reject_set(result) == {
+        (2, "campus", "unknown_campus"),
+        (2, "grade", "unknown_grade"),
+        (2, "status", "unknown_status"),
+    }
+    assert result.rejects["field"].tolist() == ["campus", "grade", "status"]  # sorted by row, field
+    assert result.report.rows_rejected == 1
+    assert result.report.rows_read == 2
+    assert result.report.rejects_by_reason == {"unknown_campus": 1, "unknown_grade": 1, "unknown_status": 1}
+
+
+def test_pipe_in_a_coded_value_is_forbidden_and_unknown(tmp_path):
+    result = validate_rows(tmp_path, [row(GRADE="05|06")])
+    assert reject_set(result) == {(2, "grade", "forbidden_character"), (2, "grade", "unknown_grade")}
+
+
+def test_missing_and_bad_dob_are_not_also_out_of_range(tmp_path):
+    rows = [row(STATE_ID="0001001", DOB=""), row(STATE_ID="0001002", DOB="02/30/2012")]
+    result = validate_rows(tmp_path, rows)
+    assert reject_set(result) == {(2, "date_of_birth", "missing_date_of_birth"), (3, "date_of_birth", "bad_date_of_birth")}
+
+
+def test_status_values_come_from_the_district(tmp_path):
+    district = make_district({"source.status_values": {"active": ["Enrolled"], "inactive": ["Withdrawn", "W"]}})
+    rows = [row(STATE_ID="0001001", STATUS="Enrolled"), row(STATE_ID="0001002", STATUS="W"), row(STATE_ID="0001003", STATUS="A")]
+    result = validate_rows(tmp_path, rows, district=district)
+    assert reject_set(result) == {(4, "status", "unknown_status")}
+
+
+def test_state_id_pattern_comes_from_the_district(tmp_path):
+    district = make_district({"source.state_id_pattern": r"^S\d{6}$"})
+    rows = [row(STATE_ID="S123456"), row(STATE_ID="0001234"), row(STATE_ID="S1234567")]
+    result = validate_rows(tmp_path, rows, district=district)
+    assert reject_set(result) == {(3, "state_test_number", "bad_state_id"), (4, "state_test_number", "bad_state_id")}
+
+
+def test_entry_and_exit_dates_when_mapped(tmp_path):
+    columns = {**make_district().source.columns.model_dump(exclude_none=True), "entry_date": "ENTRY", "exit_date": "EXIT"}
+    district = make_district({"source.columns": columns})
+    header = [*HEADER, "ENTRY", "EXIT"]
+    rows = [
+        {**row(STATE_ID="0001001"), "ENTRY": "08/15/2026", "EXIT": ""},
+        {**row(STATE_ID="0001002"), "ENTRY": "08/32/2026", "EXIT": ""},
+        {**row(STATE_ID="0001003"), "ENTRY": "", "EXIT": "2026-06-01"},
+    ]
+    result = validate_rows(tmp_path, rows, district=district, header=header)
+    assert reject_set(result) == {(3, "entry_date", "bad_date"), (4, "exit_date", "bad_date")}
+
+
+def test_unmapped_optional_columns_are_not_checked(tmp_path):
+    columns = make_district().source.columns.model_dump(exclude_none=True)
+    for optional in ("diagnosis", "ela_score", "math_score", "legal_middle_name", "local_student_id", "gender"):
+        del columns[optional]
+    district = make_district({"source.columns": columns})
+    result = validate_rows(tmp_path, [row(DIAGNOSIS="XX", ELA_SCORE="n/a", MIDDLE_NAME="A|B")], district=district)
+    assert reject_set(result) == set()
+    assert "diagnosis" not in result.accepted.columns
+
+
+def test_rejects_hold_no_names_or_birth_dates(tmp_path):
+    rows = [row(STATE_ID="0001001", FIRST_NAME="Bartholomew", LAST_NAME="Zebulon|X", DOB="02/30/2012")]
+    result = validate_rows(tmp_path, rows)
+    assert list(result.rejects.columns) == REJECT_COLUMNS
+    text = result.rejects.to_csv(index=False)
+    for value in ("Bartholomew", "Zebulon", "02/30/2012"):
+        assert value not in text
+
+
+def test_reason_codes_are_the_documented_ones():
+    schema = build_schema(make_night().rules)
+    names = {check.name for column in schema.columns.values() for check in column.checks}
+    assert names | {"ragged_row"} == set(REASONS)
+    assert all(REASONS[code].strip() for code in REASONS)
+
+
+def test_the_executor_runs_exactly_the_models_checks():
+    """``find_rejects`` runs the pandera model's checks, column by column, and nothing else."""
+    schema = build_schema(make_night().rules)
+    in_model = {(column, check.name) for column, spec in schema.columns.items() for check in spec.checks}
+    assert set(all_rules(make_night().rules)) == in_model
+    required = {name for name, spec in RosterRow.to_schema().columns.items() if spec.required}
+    assert set(REQUIRED_COLUMNS) == required
+
+
+def test_the_executor_and_the_model_reject_the_same_rows_of_the_sample_export():
+    """The sample export holds one broken row per rule: both give the same rejects, row for row."""
+    night = make_night()
+    frame = read_export(SAMPLE_EXPORT, night.district.source).table.to_pandas()
+    fast = find_rejects(frame, night.rules)
+    assert len(fast) >= 14 and len(set(fast["reason"])) >= 10
+    pd.testing.assert_frame_equal(fast, find_rejects_by_model(frame, night.rules))
+
+
+def test_a_missing_required_column_is_a_reading_bug_not_bad_data():
+    frame = pd.DataFrame({"row_number": pd.Series([2], dtype="int64"), "state_test_number": ["0001234"]})
+    with pytest.raises(RuntimeError, match="legal_first_name"):
+        find_rejects(frame, make_night().rules)
+
+
+@pytest.mark.parametrize("find", [find_rejects, find_rejects_by_model])
+def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns(find):
+    frame = pd.DataFrame(
+        {
+            "row_number": pd.Series([2], dtype="int64"),
+            "state_test_number": ["0001234"],
+            "legal_first_name": ["Ann"],
+            "legal_last_name": ["Lee"],
+            "date_of_birth": ["03/14/2015"],
+            "grade": ["05"],
+            "campus": ["102"],
+            "status": ["A"],
+        }
+    )
+    rejects = find(frame, make_night().rules)
+    assert rejects.empty
+    assert list(rejects.columns) == REJECT_COLUMNS
+    assert str(rejects["row_number"].dtype) == "int64"
+
+
+# QA verdict ----------------------------------------------------------------------------------------
+
+
+def _judge(rows_read: int, rows_rejected: int, max_reject_rate: float = 0.02, reasons: dict[str, int] | None = None) -> QaReport:
+    return judge(
+        district_id="sample_isd",
+        roster_date=ROSTER_DATE,
+        rows_read=rows_read,
+        rows_rejected=rows_rejected,
+        rejects_by_reason=reasons or {},
+        max_reject_rate=max_reject_rate,
+        source_file="roster_20261120.csv",
+        output_file="sample_isd_roster_20261120.txt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows_read", "rows_rejected", "rate", "passed"),
+    [
+        (100, 2, 0.02, True),  # exactly at the limit
+        (100, 3, 0.02, False),  # one more
+        (300, 15, 0.05, True),
+        (300, 16, 0.05, False),
+        (50, 0, 0.0, True),
+        (50, 1, 0.0, False),
+        (10, 7, 0.7, True),
+        (10, 8, 0.7, False),
+        (1000, 20, 0.02, True),
+        (1000, 21, 0.02, False),
+    ],
+)
+def test_judge_at_and_beyond_the_limit(rows_read, rows_rejected, rate, passed):
+    report = _judge(rows_read, rows_rejected, rate)
+    assert report.passed is passed
+    assert report.rows_read == rows_read
+    assert report.rows_rejected == rows_rejected
+    assert report.rows_accepted == rows_read - rows_rejected
+    if passed:
+        assert report.rows_delivered == rows_read - rows_rejected
+        assert report.output_file == "sample_isd_roster_20261120.txt"
+        assert "within the limit" in report.verdict
+    else:
+        assert report.rows_delivered == 0
+        assert report.output_file is None
+        assert "above the limit" in report.verdict
+
+
+def test_judge_fails_when_no_rows_are_left():
+    report = _judge(5, 5, max_reject_rate=1.0)
+    assert report.passed is False
+    assert report.rows_delivered == 0
+    assert report.verdict == "no student rows left to deliver"
+
+
+def test_judge_fails_on_an_empty_export():
+    report = _judge(0, 0, max_reject_rate=1.0)
+    assert report.passed is False
+    assert report.verdict == "the export holds no student rows"
+
+
+def test_report_json_has_the_contract_keys():
+    report = _judge(100, 2, reasons={"unknown_grade": 1, "bad_score": 1})
+    payload = report.to_json()
+    assert {"district_id", "date", "passed", "rows_read", "rows_delivered", "rows_rejected", "rejects_by_reason"} <= set(payload)
+    assert payload["district_id"] == "sample_isd"
+    assert payload["date"] == "2026-11-20"
+    assert list(payload["rejects_by_reason"]) == ["bad_score", "unknown_grade"]
+    assert "extra" not in payload
+    assert QaReport.from_json(payload) == report
+
+
+def test_report_extra_keys_round_trip():
+    report = QaReport.from_json({**_judge(10, 0).to_json(), "held": True})
+    assert report.extra == {"held": True}
+    assert report.to_json()["held"] is True
+
+
+def test_validate_judges_with_the_districts_rate(tmp_path):
+    rows = [row(STATE_ID=f"{n:07d}") for n in range(1, 51)]
+    rows[10]["GRADE"] = "13"
+    strict = make_district({"qa.max_reject_rate": 0.01})
+    lenient = make_district({"qa.max_reject_rate": 0.02})
+    assert validate_rows(tmp_path, rows, district=strict).report.passed is False
+    assert validate_rows(tmp_path, rows, district=lenient).report.passed is True
