@@ -17,7 +17,7 @@ import yaml
 
 from roster.config import District, Layout, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
-from roster.night.pipeline import Night, Validated, validate
+from roster.night.pipeline import Night, Validated, check_export
 
 REPO = Path(__file__).resolve().parents[1]
 INCLUDE = REPO / "include"
@@ -166,7 +166,7 @@ def validate_rows(
 ) -> Validated:
     """Write an export and run the night's validation (read, rules, QA) on it."""
     path = write_export(tmp_path, rows, **export_options)
-    return validate(make_night(district, roster_date), path)
+    return check_export(make_night(district, roster_date), path)
 
 
 def reject_set(result: Validated) -> set[tuple[int, str, str]]:

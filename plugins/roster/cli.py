@@ -52,18 +52,10 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from roster.io import artifacts
     from roster.config import include_root
+    from roster.io import artifacts
     from roster.io.roster_file import parse_roster
-    from roster.night.pipeline import (
-        Night,
-        build_roster,
-        mark_delivered,
-        validate,
-        write_changes,
-        write_roster,
-        write_validation,
-    )
+    from roster.night.pipeline import Night, mark_delivered, serialize_night, validate_night
 
     root = include_root(args.include_dir)
     out = Path(args.out)
@@ -72,21 +64,19 @@ def run(args: argparse.Namespace) -> int:
     night = Night.load(root, args.district, args.date or dt.date.today())
     artifacts.clear_run(out, night.output_name)
     previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
-    result = validate(night, Path(args.input))
-    write_validation(result, out)
-    if not result.report.passed:
-        print(f"QA failed: {result.report.verdict}; see {out / 'rejects.csv'}")
+    export = Path(args.input)
+    validated = validate_night(night, export, out)
+    if not validated.report.passed:
+        print(f"QA failed: {validated.report.verdict}; see {out / artifacts.REJECTS}")
         return EXIT_QA_FAILED
-    roster = build_roster(night, result.accepted, result.rejects, previous)
-    write_changes(roster, out)
+    roster = serialize_night(night, export, out, previous, validated=validated, write_held=args.approve_hold)
     if roster.diff.held and not args.approve_hold:
-        print(f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / 'changes.csv'} (--approve-hold writes the file anyway)")
+        print(f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / artifacts.CHANGES} (--approve-hold writes the file anyway)")
         return EXIT_QA_FAILED
-    path = write_roster(night, roster, out)
-    if roster.diff.held:
-        mark_delivered(out, approved_by="--approve-hold")
+    mark_delivered(out, approved_by="--approve-hold" if roster.diff.held else None)
     carried = roster.diff.counts["carried"]
-    print(f"QA passed: {result.report.verdict}; wrote {path}" + (f" ({carried} absent students carried as inactive)" if carried else ""))
+    path = out / night.output_name
+    print(f"QA passed: {validated.report.verdict}; wrote {path}" + (f" ({carried} absent students carried as inactive)" if carried else ""))
     return EXIT_OK
 
 
@@ -129,7 +119,6 @@ def announce(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    from roster.io.store import data_root, is_url
     from roster.config import district_files, include_root, load_district
     from roster.golive.status import district_status, format_table
 
@@ -137,10 +126,10 @@ def status(args: argparse.Namespace) -> int:
     files = district_files(root)
     if not files:
         raise RosterError(f"{root / 'districts'}: no district files (*.yaml) found")
-    data, rows, errors = data_root(), [], []
+    rows, errors = [], []
     for path in files:
         try:
-            rows.append(district_status(load_district(path), data, remote=is_url(data)).cells())
+            rows.append(district_status(load_district(path)).cells())
         except RosterError as exc:
             errors.append(str(exc))
     if rows:

@@ -10,7 +10,7 @@ import sys
 
 from domain_fixtures import HEADER, REPO, SAMPLE_EXPORT, make_night
 from devtools.sample import BROKEN, generate_rows, render_csv, write_export
-from roster.night.pipeline import validate
+from roster.night.pipeline import check_export
 
 DAY = dt.date(2026, 11, 20)
 
@@ -65,7 +65,7 @@ def test_small_exports_have_no_broken_rows():
 
 
 def test_sample_export_rejects_one_row_per_reason(tmp_path):
-    result = validate(make_night(), SAMPLE_EXPORT)
+    result = check_export(make_night(), SAMPLE_EXPORT)
     by_reason = result.report.rejects_by_reason
     assert by_reason.pop("duplicate_state_id") == 2
     assert set(by_reason.values()) == {1}
@@ -77,6 +77,6 @@ def test_sample_export_rejects_one_row_per_reason(tmp_path):
 
 def test_clean_export_has_no_rejects(tmp_path):
     path = write_export(tmp_path / "clean.csv", 300, DAY, broken=False)
-    result = validate(make_night(), path)
+    result = check_export(make_night(), path)
     assert result.rejects.empty
     assert result.report.rows_read == 300

@@ -114,7 +114,7 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(nig
     ],
 )
 def test_roster_date_is_the_local_date(moment: dt.datetime, expected: dt.date) -> None:
-    from roster.airflow.nightly import local_date
+    from roster.airflow.context import local_date
 
     assert local_date(moment, "America/Chicago") == expected
 
@@ -124,7 +124,8 @@ def test_schedule_gives_one_run_per_local_day_across_dst() -> None:
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
-    from roster.airflow.nightly import build_all, local_date
+    from roster.airflow.context import local_date
+    from roster.airflow.nightly import build_all
 
     dag = build_all(root=INCLUDE)["roster_sample_isd"]
     timetable = coerce_to_core_timetable(dag.timetable)

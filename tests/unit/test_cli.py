@@ -257,7 +257,7 @@ def test_unexpected_errors_are_one_line_without_the_message(tmp_path, capsys, mo
     def boom(*args, **kwargs):
         raise ValueError("Bartholomew 02/30/2012")
 
-    monkeypatch.setattr(roster.night.pipeline, "validate", boom)
+    monkeypatch.setattr(roster.night.pipeline, "check_export", boom)
     assert main(_run_args(tmp_path / "out")) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert line.startswith("error: internal error (ValueError)")

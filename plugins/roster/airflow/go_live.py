@@ -2,104 +2,27 @@
 from Airflow's trigger form, for people who have the UI but no shell.
 
 One manually triggered DAG for every district: its Params pick the district (the district files found
-when the DAG file is parsed), the step and the step's inputs. Its one task runs the same code as the
-CLI (``roster.golive.steps``) and keeps the reports as run artifacts in
-``ROSTER_DATA_ROOT/<district>/go-live/<run id>/``. Parsing imports no pandas: the work is imported in
-the task.
+when the DAG file is parsed), the step and the step's inputs. Its one task
+(``roster.airflow.tasks.go_live_step``) runs the same code as the CLI (``roster.golive.steps``) and
+keeps the reports as run artifacts in ``ROSTER_DATA_ROOT/<district>/go-live/<run id>/``. Parsing
+imports no pandas: the work is imported in the task.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import tempfile
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
 
-from roster.io import store as storage
-from roster.airflow.failing import fail_fast
-from roster.config import district_files, include_root, resolve
-from roster.errors import InputError
-
-log = logging.getLogger("roster")
+from roster.airflow import tasks
+from roster.airflow.operators import python_task
+from roster.config import district_files, include_root
+from roster.golive.steps import STEPS
 
 DAG_ID = "roster_go_live"
-STEPS = ["crossmatch", "reconcile", "announce"]
-GO_LIVE_FOLDER = "go-live"
-
-
-
-def run_folder_name(run_id: str) -> str:
-    """A run id as a folder name: ``manual__2026-11-20T08:00:00+00:00`` -> ``manual__2026-11-20T08-00-00-00-00``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-.") or "run"
-
-
-def artifacts_key(district_id: str, run_id: str) -> str:
-    return f"{district_id}/{GO_LIVE_FOLDER}/{run_folder_name(run_id)}"
-
-
-def artifacts_location(key: str) -> str:
-    root = storage.data_root()
-    return f"{root.rstrip('/')}/{key}" if storage.is_url(root) else str(Path(root.removeprefix("file://")) / key)
-
-
-def _input(root: Path, value: str, param: str, scratch: Path) -> Path:
-    """A path param as a local file: absolute, relative to the include root, or ``sftp://<conn_id>/<path>``."""
-    value = (value or "").strip()
-    if not value:
-        raise InputError(f"param {param!r} is empty; give the file's path (absolute, relative to the include root, or sftp://<conn_id>/<path>)")
-    if value.startswith("sftp://"):
-        from roster.airflow.hooks import sftp as transfer
-
-        local = scratch / f"{param}_{Path(value).name}"
-        try:
-            transfer.fetch(value, local)
-        except FileNotFoundError:
-            raise InputError(f"{value}: not found (param {param!r})") from None
-        return local
-    return resolve(root, value)
-
-
-def run_step(root: Path, params: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """Run one go-live step for the trigger form's params; counts and file names for XCom."""
-    from roster.golive import steps as golive
-    from roster.airflow.hooks.smtp import send_or_fail
-
-    district_id = str(params.get("district") or "")
-    step = str(params.get("step") or "")
-    if not district_id:
-        raise InputError("param 'district' is empty; pick the district to take live")
-    if step not in STEPS:
-        raise InputError(f"param 'step' is {step!r}; expected one of {', '.join(STEPS)}")
-    key = artifacts_key(district_id, run_id)
-    with tempfile.TemporaryDirectory(prefix="roster-go-live-") as tmp, storage.workspace(key) as folder:
-        scratch = Path(tmp)
-        if step == "crossmatch":
-            result = golive.crossmatch(root, district_id, _input(root, params.get("sis_path", ""), "sis_path", scratch), folder)
-        elif step == "reconcile":
-            sis = _input(root, params.get("sis_path", ""), "sis_path", scratch)
-            vendor = _input(root, params.get("vendor_path", ""), "vendor_path", scratch)
-            result = golive.reconcile(root, district_id, sis, vendor, folder)
-        else:
-            result = golive.announce(root, district_id, folder, send=send_or_fail if params.get("send") else None)
-    location = artifacts_location(key)
-    log.info("%s %s: %s", step, district_id, result.summary)
-    for note in result.notes:
-        log.info("%s", note.replace(str(folder), location))
-    if result.exit_code:
-        log.warning("%s found things for the district to fix: see %s", step, location)
-    return {
-        "district": district_id,
-        "step": step,
-        "exit_code": result.exit_code,
-        "summary": result.summary,
-        "location": location,
-        "files": [p.name for p in result.files],
-    }
 
 
 def _district_ids(root: Path) -> list[str]:
@@ -151,22 +74,14 @@ def build_go_live_dag(root: Path | None = None) -> DAG:
         default_args={"owner": "roster", "retries": 0},
         params={
             "district": district_param,
-            "step": Param("crossmatch", type="string", enum=STEPS, title="Step", description="crossmatch, reconcile or announce."),
+            "step": Param("crossmatch", type="string", enum=list(STEPS), title="Step", description="crossmatch, reconcile or announce."),
             "sis_path": Param("", type="string", title="SIS export", description="For crossmatch and reconcile: the district's SIS export."),
             "vendor_path": Param("", type="string", title="Vendor export", description="For reconcile: Rethink Ed's current roster export."),
             "send": Param(False, type="boolean", title="Send the emails", description="For announce: send them, not only write the .eml previews."),
         },
     ) as dag:
-
-        @task
-        @fail_fast
-        def go_live_step() -> dict[str, Any]:
-            """Run the chosen step for the chosen district; the reports go to ROSTER_DATA_ROOT/<district>/go-live/<run id>/."""
-            context = get_current_context()
-            return run_step(root, dict(context["params"]), context["run_id"])
-
-        go_live_step()
+        python_task(PythonOperator, tasks.go_live_step, root)
     return dag
 
 
-__all__ = ["DAG_ID", "build_go_live_dag", "run_step", "run_folder_name"]
+__all__ = ["DAG_ID", "build_go_live_dag"]

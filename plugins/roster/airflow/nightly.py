@@ -28,20 +28,17 @@ still load.
 Tasks hand each other file names inside the night's run folder (``ROSTER_DATA_ROOT/<district>/<date>/``),
 never data. Parsing this module imports no pandas or pandera: the heavy work is imported inside tasks.
 
-The tasks are classic operators (``PythonOperator`` and its branch and short-circuit kinds) running this
-module's functions bound to the district with ``functools.partial``, not TaskFlow ``@task``s: every
-parse builds 14 tasks per district, and TaskFlow's decorator machinery made each cost twice as much
-(measured: 7,000 tasks in 1.4 s instead of 0.6 s).
+The tasks are classic operators (``PythonOperator`` and its branch and short-circuit kinds) running
+``roster.airflow.tasks``' functions bound to the district, not TaskFlow ``@task``s: every parse builds
+14 tasks per district, and classic operators are the cheaper to build.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import re
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,20 +49,14 @@ from airflow.providers.standard.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
-from airflow.sdk import (
-    DAG,
-    CronTriggerTimetable,
-    Param,
-    TriggerRule,
-    get_current_context,
-)
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule
 
 from roster import settings
-from roster.airflow.failing import fail_fast
+from roster.airflow import tasks
 from roster.airflow.notifications import OnCallNotifier
+from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
-from roster.config import District, district_files, include_root, load_district, resolve
+from roster.config import District, district_files, include_root, load_district
 from roster.errors import ConfigError
 
 log = logging.getLogger("roster")
@@ -82,18 +73,6 @@ def transfer_retry_args() -> dict[str, Any]:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=30),
     }
-
-
-def local_date(moment: dt.datetime, timezone: str) -> dt.date:
-    """The calendar date of ``moment`` in ``timezone`` (right across daylight-saving changes)."""
-    return pendulum.instance(moment).in_timezone(timezone).date()
-
-
-def roster_date(district: District, context: Any = None) -> dt.date:
-    """The night's roster date: the run's logical date in the district's time zone."""
-    context = context if context is not None else get_current_context()
-    moment = context.get("logical_date") or context["dag_run"].run_after
-    return local_date(moment, district.timezone)
 
 
 _DOC = textwrap.dedent(
@@ -128,129 +107,6 @@ _DOC = textwrap.dedent(
 def _doc(district: District) -> str:
     """The DAG's page in the UI: what it does, and what to do when a run fails."""
     return _DOC.format(d=district, point_person=", ".join(district.contacts.point_person))
-
-
-# The tasks. Each is bound to its district (and include root) with functools.partial; its docstring
-# is the task's documentation in the UI. Heavy modules are imported inside, never at parse time.
-
-
-def check_blackout(district: District) -> bool:
-    """Skip the whole night, successfully, inside a blackout window (summer pause)."""
-    from roster.airflow import tasks as steps
-
-    reason = steps.blackout_reason(district, roster_date(district))
-    if reason:
-        log.warning("BLACKOUT: %s", reason)
-        return False
-    return True
-
-
-@fail_fast
-def extract_export(district: District, root: Path) -> str:
-    """Copy tonight's export into the run folder; its file name there."""
-    from roster.airflow import tasks as steps
-
-    return steps.extract(district, root, roster_date(district))
-
-
-@fail_fast
-def validate_export(district: District, root: Path, export_name: str) -> dict[str, Any]:
-    """Check every row; write qa_report.json and rejects.csv; the verdict in counts."""
-    from roster.airflow import tasks as steps
-
-    return steps.validate(district, root, roster_date(district), export_name)
-
-
-def qa_gate(verdict: dict[str, Any]) -> str:
-    """Serialize when QA passed; otherwise tell the point person."""
-    return "serialize_roster" if verdict["passed"] else "notify_qa_failure"
-
-
-@fail_fast
-def serialize_roster(district: District, root: Path, export_name: str) -> dict[str, Any]:
-    """Write the vendor's file (absent students carried as inactive) and diff it with the last delivery."""
-    from roster.airflow import tasks as steps
-
-    return steps.serialize(district, root, roster_date(district), export_name)
-
-
-def change_gate(district: District, serialized: dict[str, Any]) -> str:
-    """Deliver, unless a newer night was delivered or the changes cross a threshold (then hold)."""
-    from roster.airflow import tasks as steps
-
-    params = get_current_context()["params"]
-    newer = steps.newer_delivery(district, roster_date(district))
-    if newer and not params.get("force_upload"):
-        return "yield_to_newer_night"
-    if newer:
-        log.warning("force_upload: sending this night although the vendor holds the newer night %s", newer)
-    if not serialized["held"]:
-        return "upload_roster"
-    if params.get("approve_hold"):
-        log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
-        return "upload_roster"
-    return "notify_hold"
-
-
-def yield_to_newer_night(district: District) -> str:
-    """Archive this night without sending it: the vendor already holds a newer roster."""
-    from roster.airflow import tasks as steps
-
-    day = roster_date(district)
-    newer = steps.newer_delivery(district, day)
-    return steps.yield_to_newer(district, day, newer) if newer else "a newer night was delivered meanwhile"
-
-
-@fail_fast
-def notify_hold(district: District, root: Path) -> None:
-    """Email point person, coordinator and on-call the changes and how to approve or reject."""
-    from roster.airflow import tasks as steps
-
-    context = get_current_context()
-    reasons = steps.notify_hold(district, root, roster_date(district), context["run_id"])
-    log.warning("HOLD: %s; waiting for a decision in review_hold", reasons)
-
-
-@fail_fast
-def upload_roster(district: District, filename: str) -> dict[str, Any]:
-    """Upload atomically over SFTP to the district's folder."""
-    from roster.airflow import tasks as steps
-
-    return steps.upload(district, roster_date(district), filename)
-
-
-@fail_fast
-def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -> dict[str, Any]:
-    """Make the delivered roster the baseline of the next night's diff."""
-    from roster.airflow import tasks as steps
-
-    return steps.record_delivery(district, root, roster_date(district), delivered)
-
-
-@fail_fast
-def notify_qa_failure(district: District, root: Path) -> None:
-    """Email the point person what to fix, then fail the run: nothing was sent."""
-    from roster.airflow import tasks as steps
-
-    verdict = steps.notify_qa_failure(district, root, roster_date(district))
-    raise AirflowFailException(f"QA failed, nothing sent: {verdict}")
-
-
-@fail_fast
-def apply_retention(district: District) -> dict[str, Any]:
-    """Delete this district's run folders older than ROSTER_RETENTION_DAYS days (default 30); say which."""
-    from roster.airflow import tasks as steps
-
-    return steps.apply_retention(district, roster_date(district))
-
-
-def _python_task(
-    operator: type[PythonOperator], func: Callable[..., Any], *bound: Any, **kwargs: Any
-) -> PythonOperator:
-    """``func`` as task ``func.__name__``, bound to ``bound``; its docstring is the task's doc."""
-    return operator(
-        task_id=func.__name__, python_callable=functools.partial(func, *bound), doc_md=func.__doc__, **kwargs
-    )
 
 
 def _run_params() -> dict[str, Param]:
@@ -288,7 +144,7 @@ def build_dag(district: District, root: Path) -> DAG:
         # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
         # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
         # (upload_roster reads serialize_roster's "filename").
-        blackout = _python_task(ShortCircuitOperator, check_blackout, district, ignore_downstream_trigger_rules=True)
+        blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
         wait_for_export = ExportSensor(
             task_id="wait_for_export",
             district=district,
@@ -296,17 +152,17 @@ def build_dag(district: District, root: Path) -> DAG:
             poke_interval=settings.sensor_poke_seconds(),
             doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
         )
-        export = _python_task(PythonOperator, extract_export, district, root, **retry)
-        verdict = _python_task(
-            PythonOperator, validate_export, district, root, op_args=[export.output], multiple_outputs=True
+        export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
+        verdict = python_task(
+            PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
         )
-        gate = _python_task(BranchPythonOperator, qa_gate, op_args=[verdict.output])
-        serialized = _python_task(
-            PythonOperator, serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
+        gate = python_task(BranchPythonOperator, tasks.qa_gate, op_args=[verdict.output])
+        serialized = python_task(
+            PythonOperator, tasks.serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
         )
-        qa_failure = _python_task(PythonOperator, notify_qa_failure, district, root, **retry)
-        changes = _python_task(BranchPythonOperator, change_gate, district, op_args=[serialized.output])
-        hold = _python_task(PythonOperator, notify_hold, district, root, **retry)
+        qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
+        changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
+        hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
         review_hold = ApprovalOperator(
             task_id="review_hold",
             subject=f"Roster {district.district_id}: approve the held roster?",
@@ -319,18 +175,18 @@ def build_dag(district: District, root: Path) -> DAG:
             response_timeout=district.qa.hold_timeout,
             doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
         )
-        delivered = _python_task(
+        delivered = python_task(
             PythonOperator,
-            upload_roster,
+            tasks.upload_roster,
             district,
             op_args=[serialized.output["filename"]],
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             multiple_outputs=True,
             **retry,
         )
-        _python_task(PythonOperator, record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True)
-        yielded = _python_task(PythonOperator, yield_to_newer_night, district)
-        retention = _python_task(PythonOperator, apply_retention, district, multiple_outputs=True)
+        python_task(PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True)
+        yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
+        retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
 
         blackout >> wait_for_export >> export
         blackout >> retention
@@ -362,13 +218,8 @@ def broken_district_dag(path: Path, error: str) -> DAG:
         tags=[*TAGS, "config-error"],
         doc_md=f"### District configuration does not load\n\n`{error}`\n\nFix the file named and run `roster check-config`.",
     ) as dag:
-        _python_task(PythonOperator, config_error, error)
+        python_task(PythonOperator, tasks.config_error, error)
     return dag
-
-
-def config_error(error: str) -> None:
-    """Fail with the district file's error."""
-    raise AirflowFailException(error)
 
 
 def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
@@ -420,4 +271,4 @@ def first_line(exc: BaseException) -> str:
     return next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:300]
 
 
-__all__ = ["build_all", "build_dag", "resolve"]
+__all__ = ["build_all", "build_dag"]

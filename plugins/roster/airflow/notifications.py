@@ -14,7 +14,9 @@ from typing import Any
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
 from roster import settings
+from roster.airflow.context import roster_date
 from roster.config import District
+from roster.io.store import run_location
 
 #: task id -> the runbook section an on-call engineer should open first.
 RUNBOOK_SECTIONS = {
@@ -57,8 +59,6 @@ class OnCallNotifier(SmtpNotifier):
     def notify(self, context: Any) -> None:
         if not self.district.contacts.oncall:
             return
-        from roster.airflow.nightly import roster_date
-        from roster.io.store import run_location
         from roster.notify.emails import oncall_failure
 
         ti = context["ti"]

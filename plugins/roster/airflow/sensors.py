@@ -9,6 +9,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
+from roster.airflow.context import roster_date
+from roster.airflow.tasks import expected_export, export_present
 from roster.config import District
 
 
@@ -34,15 +36,10 @@ class ExportSensor(BaseSensorOperator):
         self.root = root
 
     def _expected(self, context: Any) -> tuple[dt.date, str]:
-        from roster.airflow.nightly import roster_date
-        from roster.airflow.tasks import expected_export
-
         day = roster_date(self.district, context)
         return day, expected_export(self.district, self.root, day)
 
     def poke(self, context: Any) -> bool:
-        from roster.airflow.tasks import export_present
-
         day, where = self._expected(context)
         present = export_present(self.district, self.root, day)
         self.log.info("export for %s %s at %s", day, "found" if present else "not there yet", where)

@@ -1,7 +1,11 @@
-"""What each task of a night does: the domain transform wired to run folders, SFTP and SMTP.
+"""Every task callable of every roster DAG: each calls the domain (``roster.night``, ``roster.golive``,
+``roster.io``) directly.
 
-Each step takes the district and the roster date, works inside the night's run folder, and returns
-only names and counts (they become XCom): never rows, names or dates of birth.
+The DAG modules bind these to a district (and the include root) with ``functools.partial`` through
+``roster.airflow.operators.python_task``; a task's docstring is its documentation in the UI. Tasks
+work inside the night's run folder and return only names and counts (they become XCom): never rows,
+names or dates of birth. Parsing a DAG file imports this module, so the heavy modules (pandas,
+pyarrow, paramiko) are imported inside the functions.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ import csv
 import datetime as dt
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from roster.io import artifacts
-from roster.airflow.hooks import smtp as mail
-from roster.io import store as storage
-from roster.airflow.hooks import sftp as transfer
-from roster.config import District, resolve
-from roster.errors import InputError
+from airflow.sdk import get_current_context
+from airflow.sdk.exceptions import AirflowFailException
+
+from roster.airflow.context import roster_date
+from roster.config import District, district_files, load_district, resolve
+from roster.errors import ConfigError, InputError
+from roster.golive.steps import STEPS
+from roster.io import artifacts, store
 
 log = logging.getLogger("roster")
 
@@ -29,9 +36,33 @@ def _night(district: District, root: Path, day: dt.date):
     return Night.load(root, district, day)
 
 
-def export_copy_name(district: District, day: dt.date) -> str:
-    """The run's copy of the export keeps the export's own file name."""
-    return "export_" + Path(district.source_path(day)).name
+# The nightly DAG ------------------------------------------------------------------------------------
+
+
+def blackout_reason(district: District, day: dt.date) -> str | None:
+    """Why tonight sends nothing, when it falls in one of the district's blackout windows."""
+    window = district.in_blackout(day)
+    if window is None:
+        return None
+    return f"{day} is inside the blackout window {window.start} to {window.end} of district {district.district_id}: nothing is read or sent tonight"
+
+
+def check_blackout(district: District) -> bool:
+    """Skip the whole night, successfully, inside a blackout window (summer pause)."""
+    reason = blackout_reason(district, roster_date(district))
+    if reason:
+        log.warning("BLACKOUT: %s", reason)
+        return False
+    return True
+
+
+def apply_retention(district: District) -> dict[str, Any]:
+    """Delete this district's run folders older than ROSTER_RETENTION_DAYS days (default 30); say which."""
+    from roster import settings
+    from roster.night.retention import remove_expired
+
+    keep_days = settings.retention_days()
+    return {"removed": remove_expired(district.district_id, roster_date(district), keep_days), "retention_days": keep_days}
 
 
 def expected_export(district: District, root: Path, day: dt.date) -> str:
@@ -43,25 +74,31 @@ def expected_export(district: District, root: Path, day: dt.date) -> str:
 def export_present(district: District, root: Path, day: dt.date) -> bool:
     source = district.source_path(day)
     if source.startswith("sftp://"):
+        from roster.airflow.hooks import sftp as transfer
+
         return transfer.exists(source)
     return resolve(root, source).is_file()
 
 
-def extract(district: District, root: Path, day: dt.date) -> str:
-    """Copy tonight's export (a local path or ``sftp://<conn_id>/<path>``) into the run folder."""
+def extract_export(district: District, root: Path) -> str:
+    """Copy tonight's export into the run folder; its file name there (the export's own name, prefixed)."""
+    day = roster_date(district)
     source = district.source_path(day)
-    name = export_copy_name(district, day)
-    with storage.run_workspace(district.district_id, day) as folder:
+    name = "export_" + Path(source).name
+    missing = f"tonight's export is not there (expected for roster date {day})"
+    with store.run_workspace(district.district_id, day) as folder:
         target = folder / name
         if source.startswith("sftp://"):
+            from roster.airflow.hooks import sftp as transfer
+
             try:
                 size = transfer.fetch(source, target)
             except FileNotFoundError:
-                raise InputError(f"{source}: tonight's export is not there (expected for roster date {day})") from None
+                raise InputError(f"{source}: {missing}") from None
         else:
             path = resolve(root, source)
             if not path.is_file():
-                raise InputError(f"{path}: tonight's export is not there (expected for roster date {day})")
+                raise InputError(f"{path}: {missing}")
             tmp = target.with_name(f".{name}.part")
             shutil.copyfile(path, tmp)
             tmp.chmod(0o600)
@@ -71,16 +108,14 @@ def extract(district: District, root: Path, day: dt.date) -> str:
     return name
 
 
-def validate(district: District, root: Path, day: dt.date, export_name: str) -> dict[str, Any]:
-    """Validate the run's copy of the export; the verdict as counts."""
+def validate_export(district: District, root: Path, export_name: str) -> dict[str, Any]:
+    """Check every row; write qa_report.json and rejects.csv; the verdict in counts."""
     from roster.night.pipeline import validate_night
 
+    day = roster_date(district)
     night = _night(district, root, day)
-    with storage.run_workspace(district.district_id, day) as folder:
-        # A re-run that now fails QA must not leave last run's roster looking like tonight's output.
-        (folder / night.output_name).unlink(missing_ok=True)
+    with store.run_workspace(district.district_id, day) as folder:
         report = validate_night(night, folder / export_name, folder).report
-        _not_delivered_yet(folder)
     log.info("QA %s: %s; rejects by reason: %s", "passed" if report.passed else "FAILED", report.verdict, report.rejects_by_reason)
     return {
         "passed": report.passed,
@@ -91,51 +126,22 @@ def validate(district: District, root: Path, day: dt.date, export_name: str) -> 
     }
 
 
-def _not_delivered_yet(folder: Path) -> None:
-    """``rows_delivered`` stays 0 in ``qa_report.json`` until ``record_delivery``: a night whose upload
-    or email then fails must not read as delivered (``mark_delivered`` sets it from ``rows_in_file``)."""
-    report = artifacts.read_json(folder / artifacts.QA_REPORT)
-    if report.get("rows_delivered"):
-        report["rows_delivered"] = 0
-        artifacts.write_json(folder / artifacts.QA_REPORT, report)
+def qa_gate(verdict: dict[str, Any]) -> str:
+    """Serialize when QA passed; otherwise tell the point person."""
+    return "serialize_roster" if verdict["passed"] else "notify_qa_failure"
 
 
-def blackout_reason(district: District, day: dt.date) -> str | None:
-    """Why tonight sends nothing, when it falls in one of the district's blackout windows."""
-    window = district.in_blackout(day)
-    if window is None:
-        return None
-    return f"{day} is inside the blackout window {window.start} to {window.end} of district {district.district_id}: nothing is read or sent tonight"
-
-
-def apply_retention(district: District, day: dt.date) -> dict[str, Any]:
-    """Delete the district's run folders older than ``ROSTER_RETENTION_DAYS`` days on ``day``; what went."""
-    from roster import settings
-    from roster.night import retention
-
-    keep_days = settings.retention_days()
-    removed: list[str] = []
-    try:
-        for name in retention.expired(storage.district_folders(district.district_id), day, keep_days):
-            storage.remove_folder(district.district_id, name)
-            removed.append(name)
-    finally:
-        # Said even when a deletion fails half-way: what is gone is gone.
-        log.info("%s", retention.summary(district.district_id, removed, keep_days, day))
-    return {"removed": removed, "retention_days": keep_days}
-
-
-def serialize(district: District, root: Path, day: dt.date, export_name: str) -> dict[str, Any]:
-    """Render the roster file into the run folder and judge its changes against the last delivery."""
-    from roster.night.snapshot import baseline_for
+def serialize_roster(district: District, root: Path, export_name: str) -> dict[str, Any]:
+    """Write the vendor's file (absent students carried as inactive) and diff it with the last delivery."""
     from roster.night.pipeline import serialize_night
+    from roster.night.snapshot import baseline_for
 
+    day = roster_date(district)
     night = _night(district, root, day)
-    with storage.snapshot_workspace(district.district_id) as state:
+    with store.snapshot_workspace(district.district_id) as state:
         snapshot = baseline_for(state, day)
-    with storage.run_workspace(district.district_id, day) as folder:
+    with store.run_workspace(district.district_id, day) as folder:
         roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
-        _not_delivered_yet(folder)
         size = (folder / night.output_name).stat().st_size
     diff = roster.diff
     log.info(
@@ -152,73 +158,206 @@ def newer_delivery(district: District, day: dt.date) -> dt.date | None:
     """The newer night the vendor already holds, when this night is older (a backfill, a late re-run)."""
     from roster.night.snapshot import last_delivery
 
-    with storage.snapshot_workspace(district.district_id) as state:
+    with store.snapshot_workspace(district.district_id) as state:
         delivery = last_delivery(state)
     return delivery.roster_date if delivery and delivery.roster_date > day else None
 
 
-def yield_to_newer(district: District, day: dt.date, newer: dt.date) -> str:
+def change_gate(district: District, serialized: dict[str, Any]) -> str:
+    """Deliver, unless a newer night was delivered or the changes cross a threshold (then hold)."""
+    params = get_current_context()["params"]
+    newer = newer_delivery(district, roster_date(district))
+    if newer and not params.get("force_upload"):
+        return "yield_to_newer_night"
+    if newer:
+        log.warning("force_upload: sending this night although the vendor holds the newer night %s", newer)
+    if not serialized["held"]:
+        return "upload_roster"
+    if params.get("approve_hold"):
+        log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
+        return "upload_roster"
+    return "notify_hold"
+
+
+def yield_to_newer_night(district: District) -> str:
     """Archive this night without sending it: the vendor already holds a newer roster."""
     from roster.night.pipeline import mark_superseded
 
+    day = roster_date(district)
+    newer = newer_delivery(district, day)
+    if newer is None:
+        return "a newer night was delivered meanwhile"
     message = (
         f"not uploaded: the vendor already holds the newer roster of {newer}; this night ({day}) is archived "
-        f"in {storage.run_location(district.district_id, day)}. Trigger with {{\"force_upload\": true}} to send it anyway."
+        f"in {store.run_location(district.district_id, day)}. Trigger with {{\"force_upload\": true}} to send it anyway."
     )
-    with storage.run_workspace(district.district_id, day) as folder:
+    with store.run_workspace(district.district_id, day) as folder:
         mark_superseded(folder, newer)
     log.warning("SUPERSEDED: %s", message)
     return message
 
 
-def upload(district: District, day: dt.date, filename: str) -> dict[str, Any]:
-    """Deliver the roster file to the district's remote folder (the QA folder in qa mode)."""
-    with storage.run_workspace(district.district_id, day) as folder:
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def notify_hold(district: District, root: Path) -> None:
+    """Email point person, coordinator and on-call the changes and how to approve or reject."""
+    from roster.airflow.hooks import smtp as mail
+    from roster.night.qa import load_report
+    from roster.notify.emails import hold_notice
+
+    context = get_current_context()
+    day = roster_date(district, context)
+    with store.run_workspace(district.district_id, day) as folder:
+        report = load_report(folder)
+        changes = _csv_rows(folder / artifacts.CHANGES)
+        email = hold_notice(root, district, report, changes, store.run_location(district.district_id, day), context["run_id"])
+        mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.CHANGES])
+    log.info("hold email sent to %d recipients and %d cc", len(email.to), len(email.cc))
+    log.warning("HOLD: %s; waiting for a decision in review_hold", "; ".join(report.changes.hold_reasons))
+
+
+def upload_roster(district: District, filename: str) -> dict[str, Any]:
+    """Upload atomically over SFTP to the district's folder."""
+    from roster.airflow.hooks import sftp as transfer
+
+    with store.run_workspace(district.district_id, roster_date(district)) as folder:
         delivered = transfer.upload(district.destination.conn_id, folder / filename, district.remote_dir, filename)
     log.info("delivered %s (%d bytes) over connection %s", delivered.remote_path, delivered.size, district.destination.conn_id)
     return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode}
 
 
-def record_delivery(district: District, root: Path, day: dt.date, delivered: dict[str, Any]) -> dict[str, Any]:
-    """Make tonight's delivered roster the district's snapshot, the baseline of the next night."""
-    from roster.night.snapshot import write_snapshot
-    from roster.night.pipeline import mark_delivered, snapshot_of_delivery
+def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -> dict[str, Any]:
+    """Make the delivered roster the baseline of the next night's diff."""
+    from roster.night import pipeline
 
+    day = roster_date(district)
     night = _night(district, root, day)
-    with storage.run_workspace(district.district_id, day) as folder:
-        frame = snapshot_of_delivery(night, folder)
-        mark_delivered(folder, remote_path=delivered["remote_path"], mode=delivered["mode"])
-        with storage.snapshot_workspace(district.district_id) as state:
-            write_snapshot(state, frame, day, folder / night.output_name)
+    with store.run_workspace(district.district_id, day) as folder, store.snapshot_workspace(district.district_id) as state:
+        frame = pipeline.record_delivery(night, folder, state, remote_path=delivered["remote_path"], mode=delivered["mode"])
     log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
     return {"snapshot_date": day.isoformat(), "students": len(frame)}
 
 
-def notify_hold(district: District, root: Path, day: dt.date, run_ref: str) -> str:
-    """Email point person, coordinator and on-call: the changes, the ids concerned, how to decide."""
-    from roster.notify.emails import hold_notice
-    from roster.night.qa import QaReport
-
-    with storage.run_workspace(district.district_id, day) as folder:
-        report = QaReport.from_json(artifacts.read_json(folder / artifacts.QA_REPORT))
-        with (folder / artifacts.CHANGES).open(encoding="utf-8", newline="") as handle:
-            changes = list(csv.DictReader(handle))
-        email = hold_notice(root, district, report, changes, storage.run_location(district.district_id, day), run_ref)
-        mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.CHANGES])
-    log.info("hold email sent to %d recipients and %d cc", len(email.to), len(email.cc))
-    return "; ".join(report.extra["changes"]["hold_reasons"])
-
-
-def notify_qa_failure(district: District, root: Path, day: dt.date) -> str:
-    """Email the point person (cc the coordinator) what to fix; the verdict."""
+def notify_qa_failure(district: District, root: Path) -> None:
+    """Email the point person what to fix, then fail the run: nothing was sent."""
+    from roster.airflow.hooks import smtp as mail
+    from roster.night.qa import load_report
     from roster.notify.emails import qa_failure
-    from roster.night.qa import QaReport
 
-    with storage.run_workspace(district.district_id, day) as folder:
-        report = QaReport.from_json(artifacts.read_json(folder / artifacts.QA_REPORT))
-        with (folder / artifacts.REJECTS).open(encoding="utf-8", newline="") as handle:
-            rejects = list(csv.DictReader(handle))
-        email = qa_failure(root, district, report, rejects, storage.run_location(district.district_id, day))
+    day = roster_date(district)
+    with store.run_workspace(district.district_id, day) as folder:
+        report = load_report(folder)
+        rejects = _csv_rows(folder / artifacts.REJECTS)
+        email = qa_failure(root, district, report, rejects, store.run_location(district.district_id, day))
         mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.REJECTS])
     log.info("QA failure email sent to the point person and %d cc", len(email.cc))
-    return report.verdict
+    raise AirflowFailException(f"QA failed, nothing sent: {report.verdict}")
+
+
+def config_error(error: str) -> None:
+    """Fail with the district file's error."""
+    raise AirflowFailException(error)
+
+
+# The go-live DAG ------------------------------------------------------------------------------------
+
+
+def _go_live_input(root: Path, params: dict[str, Any], param: str, scratch: Path) -> Path:
+    """A path param as a local file: absolute, relative to the include root, or ``sftp://<conn_id>/<path>``."""
+    value = str(params.get(param) or "").strip()
+    if not value:
+        raise InputError(f"param {param!r} is empty; give the file's path (absolute, relative to the include root, or sftp://<conn_id>/<path>)")
+    if value.startswith("sftp://"):
+        from roster.airflow.hooks import sftp as transfer
+
+        local = scratch / f"{param}_{Path(value).name}"
+        try:
+            transfer.fetch(value, local)
+        except FileNotFoundError:
+            raise InputError(f"{value}: not found (param {param!r})") from None
+        return local
+    return resolve(root, value)
+
+
+def go_live_step(root: Path) -> dict[str, Any]:
+    """Run the chosen step for the chosen district; the reports go to ROSTER_DATA_ROOT/<district>/go-live/<run id>/."""
+    from roster.airflow.hooks.smtp import send_or_fail
+    from roster.golive import steps as golive
+
+    context = get_current_context()
+    params, run_id = dict(context["params"]), context["run_id"]
+    district_id, step = str(params.get("district") or ""), str(params.get("step") or "")
+    if not district_id:
+        raise InputError("param 'district' is empty; pick the district to take live")
+    if step not in STEPS:
+        raise InputError(f"param 'step' is {step!r}; expected one of {', '.join(STEPS)}")
+    with tempfile.TemporaryDirectory(prefix="roster-go-live-") as tmp, store.go_live_workspace(district_id, run_id) as folder:
+        scratch = Path(tmp)
+        if step == "crossmatch":
+            result = golive.crossmatch(root, district_id, _go_live_input(root, params, "sis_path", scratch), folder)
+        elif step == "reconcile":
+            sis = _go_live_input(root, params, "sis_path", scratch)
+            vendor = _go_live_input(root, params, "vendor_path", scratch)
+            result = golive.reconcile(root, district_id, sis, vendor, folder)
+        else:
+            result = golive.announce(root, district_id, folder, send=send_or_fail if params.get("send") else None)
+    location = store.go_live_location(district_id, run_id)
+    log.info("%s %s: %s", step, district_id, result.summary)
+    for note in result.notes:
+        log.info("%s", note.replace(str(folder), location))
+    if result.exit_code:
+        log.warning("%s found things for the district to fix: see %s", step, location)
+    return {
+        "district": district_id,
+        "step": step,
+        "exit_code": result.exit_code,
+        "summary": result.summary,
+        "location": location,
+        "files": [p.name for p in result.files],
+    }
+
+
+# The watchdog DAG -----------------------------------------------------------------------------------
+
+
+def _watched_districts(root: Path) -> list[District]:
+    districts = []
+    for path in district_files(root):
+        try:
+            districts.append(load_district(path))
+        except ConfigError as exc:
+            log.error("not watched, district file does not load: %s", exc)
+    return districts
+
+
+def check_deliveries(root: Path) -> list[dict[str, Any]]:
+    """Find stale live districts and email their on-call contacts; the findings (ids only)."""
+    from dataclasses import asdict
+
+    from roster.airflow.hooks import smtp as mail
+    from roster.golive.watchdog import find_stale
+    from roster.night.snapshot import last_delivery
+    from roster.notify.emails import watchdog_alert
+
+    hours = float(get_current_context()["params"]["stale_after_hours"])
+    districts = _watched_districts(root)
+    deliveries = {}
+    for district in districts:
+        with store.snapshot_workspace(district.district_id) as state:
+            deliveries[district.district_id] = last_delivery(state)
+    now = dt.datetime.now(dt.timezone.utc)
+    stale = find_stale(districts, deliveries, now, hours)
+    by_id = {d.district_id: d for d in districts}
+    groups: dict[tuple[str, tuple[str, ...]], list] = {}
+    for finding in stale:
+        log.warning("STALE: %s", finding.message)
+        district = by_id[finding.district_id]
+        if district.contacts.oncall:
+            groups.setdefault((district.smtp_conn_id, tuple(district.contacts.oncall)), []).append(finding)
+    for (conn_id, oncall), findings in groups.items():
+        mail.send(conn_id, watchdog_alert(root, findings, hours, now.isoformat(timespec="minutes"), list(oncall)))
+    log.info("watched %d live district(s); %d stale", sum(d.mode == "live" for d in districts), len(stale))
+    return [asdict(s) for s in stale]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
-from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Param
 
 from roster import settings
+from roster.airflow import tasks
+from roster.airflow.operators import python_task
 from roster.config import include_root
-
-log = logging.getLogger("roster")
 
 DOC = """\
 ### Roster watchdog
@@ -44,45 +43,5 @@ def build_watchdog_dag(root: Path | None = None) -> DAG:
             "stale_after_hours": Param(default_hours, type="number", minimum=1, title="Hours without a delivery before alerting"),
         },
     ) as dag:
-
-        @task
-        def check_deliveries() -> list[dict[str, Any]]:
-            """Find stale live districts and email their on-call contacts; the findings (ids only)."""
-            from dataclasses import asdict
-
-            from roster.airflow.hooks import smtp as mail
-
-            from roster.io import store as storage
-            from roster.config import district_files, load_district
-            from roster.notify.emails import watchdog_alert
-            from roster.errors import ConfigError
-            from roster.night.snapshot import last_delivery
-            from roster.golive.watchdog import find_stale
-
-            hours = float(get_current_context()["params"]["stale_after_hours"])
-            districts = []
-            for path in district_files(root):
-                try:
-                    districts.append(load_district(path))
-                except ConfigError as exc:
-                    log.error("not watched, district file does not load: %s", exc)
-            deliveries = {}
-            for district in districts:
-                with storage.snapshot_workspace(district.district_id) as state:
-                    deliveries[district.district_id] = last_delivery(state)
-            now = dt.datetime.now(dt.timezone.utc)
-            stale = find_stale(districts, deliveries, now, hours)
-            by_id = {d.district_id: d for d in districts}
-            groups: dict[tuple[str, tuple[str, ...]], list] = {}
-            for finding in stale:
-                log.warning("STALE: %s", finding.message)
-                district = by_id[finding.district_id]
-                if district.contacts.oncall:
-                    groups.setdefault((district.smtp_conn_id, tuple(district.contacts.oncall)), []).append(finding)
-            for (conn_id, oncall), findings in groups.items():
-                mail.send(conn_id, watchdog_alert(root, findings, hours, now.isoformat(timespec="minutes"), list(oncall)))
-            log.info("watched %d live district(s); %d stale", sum(d.mode == "live" for d in districts), len(stale))
-            return [asdict(s) for s in stale]
-
-        check_deliveries()
+        python_task(PythonOperator, tasks.check_deliveries, root)
     return dag

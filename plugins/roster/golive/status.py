@@ -1,27 +1,23 @@
 """Where every district stands (``roster status``): mode, last delivered night, last QA verdict, next run.
 
-Read from the run artifacts under ``ROSTER_DATA_ROOT`` (a local folder): the snapshot pointer
-``<district>/snapshot/snapshot.json`` names the last delivered night, and the newest
-``<district>/<YYYY-MM-DD>/qa_report.json`` holds the last verdict. On an object-store data root
-(``s3://...``) those are not read (that would need Airflow's connections): they show as
-``unknown (object storage)``. The next run is computed from the district's cron in its time zone.
-Nothing here imports pandas or Airflow.
+Read from the run artifacts under ``ROSTER_DATA_ROOT`` (a local folder, laid out as ``roster.io.store``
+says): the snapshot pointer names the last delivered night, and the newest run folder's
+``qa_report.json`` holds the last verdict. On an object-store data root (``s3://...``) those are not
+read (that would need Airflow's connections): they show as ``unknown (object storage)``. The next
+run is computed from the district's cron in its time zone. Nothing here imports pandas or Airflow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from roster.config import District
+from roster.io import store
+from roster.night.qa import load_report
+from roster.night.snapshot import last_delivery
 
-SNAPSHOT_POINTER = ("snapshot", "snapshot.json")
-QA_REPORT = "qa_report.json"
 UNKNOWN_REMOTE = "unknown (object storage)"
-_NIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 COLUMNS = ("district", "mode", "last_delivered", "last_qa", "next_run")
 
 
@@ -48,46 +44,32 @@ def next_run(district: District, now: dt.datetime | None = None) -> dt.datetime:
     return croniter(district.schedule, base).get_next(dt.datetime).astimezone(tz)
 
 
-def _read_json(path: Path) -> dict | None:
+def last_delivered(district_id: str) -> str:
+    """The last delivered night from the snapshot pointer (local data root), or ``never``."""
+    folder = store.local_snapshot_folder(district_id)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        delivery = last_delivery(folder) if folder is not None else None
+    except (OSError, ValueError, KeyError):
+        delivery = None
+    return delivery.roster_date.isoformat() if delivery else "never"
 
 
-def last_delivered(folder: Path) -> str:
-    """The last delivered night from the snapshot pointer, or ``never``."""
-    pointer = _read_json(folder.joinpath(*SNAPSHOT_POINTER))
-    if not pointer or "date" not in pointer:
-        return "never"
-    return str(pointer["date"])
-
-
-def verdict(report: dict) -> str:
-    """``passed``, ``failed`` or ``held`` (a held roster not delivered, or waiting for review)."""
-    if not report.get("passed"):
-        return "failed"
-    if report.get("held") and not report.get("rows_delivered"):
-        return "held"
-    return "passed"
-
-
-def last_qa(folder: Path) -> str:
-    """The newest night's QA verdict and date, e.g. ``passed (2026-11-20)``; ``none`` before the first."""
-    nights = sorted((p for p in folder.iterdir() if p.is_dir() and _NIGHT.match(p.name)), reverse=True) if folder.is_dir() else []
-    for night in nights:
-        report = _read_json(night / QA_REPORT)
-        if report is not None:
-            return f"{verdict(report)} ({night.name})"
+def last_qa(district_id: str) -> str:
+    """The newest night's QA outcome and date, e.g. ``passed (2026-11-20)``; ``none`` before the first."""
+    for night in store.local_run_folders(district_id):
+        try:
+            report = load_report(night)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        return f"{report.outcome()} ({night.name})"
     return "none"
 
 
-def district_status(district: District, data_root: str, *, remote: bool, now: dt.datetime | None = None) -> DistrictStatus:
-    if remote:
+def district_status(district: District, now: dt.datetime | None = None) -> DistrictStatus:
+    if store.local_district_folder(district.district_id) is None:
         delivered = qa = UNKNOWN_REMOTE
     else:
-        folder = Path(data_root.removeprefix("file://")) / district.district_id
-        delivered, qa = last_delivered(folder), last_qa(folder)
+        delivered, qa = last_delivered(district.district_id), last_qa(district.district_id)
     upcoming = next_run(district, now)
     window = district.in_blackout(upcoming.date())
     return DistrictStatus(
@@ -107,4 +89,4 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table)
 
 
-__all__ = ["DistrictStatus", "district_status", "format_table", "last_delivered", "last_qa", "next_run", "verdict"]
+__all__ = ["DistrictStatus", "district_status", "format_table", "last_delivered", "last_qa", "next_run"]

@@ -1,4 +1,8 @@
-"""Run folders under ``ROSTER_DATA_ROOT``: a local path or an object-store URL.
+"""The layout under ``ROSTER_DATA_ROOT`` (a local path or an object-store URL), in one place.
+
+* ``<district>/<YYYY-MM-DD>/``: a night's run folder (``run_workspace``, ``run_location``);
+* ``<district>/snapshot/``: the last delivered roster, named by the pointer ``snapshot.json``;
+* ``<district>/go-live/<run>/``: a go-live DAG run's reports (``go_live_workspace``).
 
 Tasks of one night may run on different workers, so each task works in a local copy of the night's
 folder (``run_workspace``): on a local data root that is the folder itself; on a URL
@@ -12,11 +16,17 @@ import contextlib
 import datetime as dt
 import shutil
 import tempfile
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from roster.settings import data_root
 
+SNAPSHOT_FOLDER = "snapshot"
+#: The file in the snapshot folder that names the roster the vendor holds now.
+SNAPSHOT_POINTER = "snapshot.json"
+GO_LIVE_FOLDER = "go-live"
+_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def is_url(root: str) -> bool:
@@ -27,17 +37,59 @@ def _local(root: str) -> Path:
     return Path(root.removeprefix("file://"))
 
 
-def run_key(district_id: str, roster_date: dt.date) -> str:
+def run_folder_date(name: str) -> dt.date | None:
+    """The roster date a run folder is named after, or None for any other folder (snapshot, go-live)."""
+    if not _RUN_FOLDER.match(name):
+        return None
+    try:
+        return dt.date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def _run_key(district_id: str, roster_date: dt.date) -> str:
     return f"{district_id}/{roster_date.isoformat()}"
+
+
+def _go_live_key(district_id: str, run_id: str) -> str:
+    """A run id as a folder name: ``manual__2026-11-20T08:00:00+00:00`` -> ``manual__2026-11-20T08-00-00-00-00``."""
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-.") or "run"
+    return f"{district_id}/{GO_LIVE_FOLDER}/{folder}"
+
+
+def _location(key: str) -> str:
+    root = data_root()
+    return f"{root.rstrip('/')}/{key}" if is_url(root) else str(_local(root) / key)
 
 
 def run_location(district_id: str, roster_date: dt.date) -> str:
     """Where the night's artifacts live, as users should look for them (a path or a URL)."""
+    return _location(_run_key(district_id, roster_date))
+
+
+def go_live_location(district_id: str, run_id: str) -> str:
+    """Where a go-live run's reports live, as users should look for them (a path or a URL)."""
+    return _location(_go_live_key(district_id, run_id))
+
+
+def local_district_folder(district_id: str) -> Path | None:
+    """``ROSTER_DATA_ROOT/<district_id>/`` on a local data root; None on an object store."""
     root = data_root()
-    return f"{root.rstrip('/')}/{run_key(district_id, roster_date)}" if is_url(root) else str(_local(root) / run_key(district_id, roster_date))
+    return None if is_url(root) else _local(root) / district_id
 
 
-SNAPSHOT_FOLDER = "snapshot"
+def local_run_folders(district_id: str) -> list[Path]:
+    """The district's run folders on a local data root, newest night first (none on an object store)."""
+    base = local_district_folder(district_id)
+    if base is None or not base.is_dir():
+        return []
+    return sorted((p for p in base.iterdir() if p.is_dir() and run_folder_date(p.name)), reverse=True)
+
+
+def local_snapshot_folder(district_id: str) -> Path | None:
+    """The district's snapshot folder on a local data root; None on an object store."""
+    base = local_district_folder(district_id)
+    return None if base is None else base / SNAPSHOT_FOLDER
 
 
 def _private_folder(folder: Path) -> None:
@@ -85,19 +137,26 @@ def remove_folder(district_id: str, name: str) -> None:
 @contextlib.contextmanager
 def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
     """A local folder holding the night's artifacts; changes are saved back when the block ends."""
-    with workspace(run_key(district_id, roster_date)) as folder:
+    with _workspace(_run_key(district_id, roster_date)) as folder:
         yield folder
 
 
 @contextlib.contextmanager
 def snapshot_workspace(district_id: str) -> Iterator[Path]:
     """A local folder holding the district's last delivered roster (see ``roster.night.snapshot``)."""
-    with workspace(f"{district_id}/{SNAPSHOT_FOLDER}") as folder:
+    with _workspace(f"{district_id}/{SNAPSHOT_FOLDER}") as folder:
         yield folder
 
 
 @contextlib.contextmanager
-def workspace(key: str) -> Iterator[Path]:
+def go_live_workspace(district_id: str, run_id: str) -> Iterator[Path]:
+    """A local folder for a go-live run's reports; saved back when the block ends."""
+    with _workspace(_go_live_key(district_id, run_id)) as folder:
+        yield folder
+
+
+@contextlib.contextmanager
+def _workspace(key: str) -> Iterator[Path]:
     """``ROSTER_DATA_ROOT/<key>`` as a local folder; on an object store, pulled before and pushed after."""
     root = data_root()
     if not is_url(root):

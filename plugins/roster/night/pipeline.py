@@ -1,14 +1,16 @@
-"""The nightly transform, in the steps the DAG runs as tasks and ``roster run`` runs in one process.
+"""The nightly transform: one function per step, run by the DAG's tasks and by ``roster run`` alike.
 
 1. ``validate_night``: read the export, apply the rules, judge QA, write ``qa_report.json``,
    ``rejects.csv`` and ``accepted_rows.json`` (row numbers only) into the run folder.
 2. ``serialize_night``: render the accepted rows into the vendor's file in the run folder, with the
    students carried from the last delivered roster, and judge the night's changes against it
    (``changes.csv``, and ``changes`` in ``qa_report.json``).
-3. ``snapshot_of_delivery``: after the upload, the delivered file read back as the next baseline.
+3. ``record_delivery`` (after the upload), or ``mark_superseded`` (a newer night was delivered):
+   the delivered file read back becomes the next baseline; the report says what happened.
 
 Between tasks only the run folder is shared: the serializer re-reads the run's copy of the export and
-keeps the accepted row numbers, so no intermediate file holds names or dates of birth.
+keeps the accepted row numbers, so no intermediate file holds names or dates of birth. ``roster run``
+hands the validated rows over in memory instead (``serialize_night(validated=...)``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from roster.io import artifacts
 from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
 from roster.config import District, Layout, find_district, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
-from roster.night.qa import QaReport, judge
+from roster.night.qa import ChangeSummary, QaReport, judge, load_report, save_report
 from roster.io.export import Export, read_export
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
@@ -107,8 +109,8 @@ def _ragged_rejects(export: Export) -> pd.DataFrame:
     )
 
 
-def validate(night: Night, export_path: Path) -> Validated:
-    """Read and check the export; judge QA. Writes nothing."""
+def check_export(night: Night, export_path: Path) -> Validated:
+    """Read the export, apply the night's rules to every row, judge QA. Writes nothing."""
     export = read_export(export_path, night.district.source)
     frame = _frame(export)
     rejects = find_rejects(frame, night.rules)
@@ -139,13 +141,6 @@ def validate(night: Night, export_path: Path) -> Validated:
     return Validated(report=report, rejects=rejects, accepted=accepted)
 
 
-def write_validation(result: Validated, out_dir: Path) -> None:
-    """``qa_report.json``, ``rejects.csv`` and the accepted row numbers, into ``out_dir``."""
-    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
-    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
-    artifacts.write_json(out_dir / artifacts.QA_REPORT, result.report.to_json())
-
-
 def _json_numbers(key: str, numbers: np.ndarray) -> bytes:
     """``{"<key>": [n, n, ...]}`` for millions of integers, rendered in Arrow (json's encoder is per item)."""
     if len(numbers) == 0:
@@ -156,9 +151,18 @@ def _json_numbers(key: str, numbers: np.ndarray) -> bytes:
 
 
 def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
-    """Step 1 of the night: validate, then write the verdict and the accepted row numbers."""
-    result = validate(night, export_path)
-    write_validation(result, out_dir)
+    """Step 1: check the export and write ``qa_report.json`` (nothing delivered yet), ``rejects.csv``
+    and the accepted row numbers into ``out_dir``.
+
+    An earlier run's roster file there is removed first: a re-run that now fails QA must not leave it
+    looking like tonight's output.
+    """
+    (out_dir / night.output_name).unlink(missing_ok=True)
+    result = check_export(night, export_path)
+    result.report = result.report.awaiting_delivery()
+    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
+    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
+    save_report(out_dir, result.report)
     return result
 
 
@@ -166,7 +170,7 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
 class Roster:
     """Tonight's roster: the frame (carried students included), its diff, and the file.
 
-    ``rendered`` is the file ready to write (``write_roster`` streams it to disk); ``data`` gives
+    ``rendered`` is the file ready to write (``serialize_night`` streams it to disk); ``data`` gives
     its bytes at once (a copy, made on demand).
     """
 
@@ -195,43 +199,17 @@ def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, p
     return Roster(frame=frame, diff=diff, rendered=rendered)
 
 
-def write_changes(roster: Roster, out_dir: Path) -> None:
-    """``changes.csv`` (ids and field names only), the carried ids, and ``changes`` in the QA report."""
+def _write_changes(roster: Roster, out_dir: Path) -> None:
+    """``changes.csv`` (ids and field names only), the carried ids, and the serialized QA report."""
     changes = roster.diff.changes[CHANGES_COLUMNS]
     artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
     carried = roster.frame[roster.frame["carried_since"] != ""]
     artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
-    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
-    report["changes"] = roster.diff.summary()
-    report["held"] = roster.diff.held
-    report["rows_in_file"] = len(roster.frame)
-    report["rows_delivered"] = len(roster.frame) if report["passed"] and not roster.diff.held else 0
-    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
+    report = load_report(out_dir).serialized(ChangeSummary(**roster.diff.summary()), rows_in_file=len(roster.frame))
+    save_report(out_dir, report)
 
 
-def mark_superseded(out_dir: Path, newer: dt.date) -> None:
-    """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
-    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
-    report["superseded_by"] = newer.isoformat()
-    report["rows_delivered"] = 0
-    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
-
-
-def mark_delivered(out_dir: Path, **details: object) -> None:
-    """Record in ``qa_report.json`` that the file went out (after an upload or an approved hold)."""
-    report = artifacts.read_json(out_dir / artifacts.QA_REPORT)
-    report["rows_delivered"] = report.get("rows_in_file", report["rows_delivered"])
-    report.pop("superseded_by", None)
-    report.update(details)
-    artifacts.write_json(out_dir / artifacts.QA_REPORT, report)
-
-
-def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
-    """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
-    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
-
-
-def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
+def _accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
     """The rows validation accepted, re-read from the export (so no intermediate file holds names)."""
     row_numbers = np.asarray(artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"], dtype=np.int64)
     export = read_export(export_path, night.district.source)
@@ -244,18 +222,52 @@ def accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFram
     return accepted
 
 
-def serialize_night(night: Night, export_path: Path, out_dir: Path, previous: pd.DataFrame | None) -> Roster:
-    """Step 2 of the night, in its own process: tonight's file and its changes, in ``out_dir``."""
-    rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
-    roster = build_roster(night, accepted_rows(night, export_path, out_dir), rejected, previous)
-    write_roster(night, roster, out_dir)
-    write_changes(roster, out_dir)
+def serialize_night(
+    night: Night,
+    export_path: Path,
+    out_dir: Path,
+    previous: pd.DataFrame | None,
+    *,
+    validated: Validated | None = None,
+    write_held: bool = True,
+) -> Roster:
+    """Step 2: tonight's roster file and its changes, in ``out_dir``, after ``validate_night``.
+
+    The accepted rows are re-read from ``export_path`` unless ``validated`` (the same process's step 1)
+    holds them. A held roster's file is written only with ``write_held``: the DAG keeps it for the
+    review, ``roster run`` only when the hold is approved.
+    """
+    if validated is None:
+        rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
+        accepted = _accepted_rows(night, export_path, out_dir)
+    else:
+        rejected, accepted = validated.rejects, validated.accepted
+    roster = build_roster(night, accepted, rejected, previous)
+    if write_held or not roster.diff.held:
+        artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
+    _write_changes(roster, out_dir)
     return roster
 
 
-def snapshot_of_delivery(night: Night, out_dir: Path) -> pd.DataFrame:
-    """The delivered file read back, with each carried student's ``carried_since``: the next baseline."""
-    frame = parse_roster(out_dir / night.output_name, night.layout)
+def mark_delivered(out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None) -> None:
+    """Record in ``qa_report.json`` that the file went out (an upload, or ``roster run`` writing it)."""
+    save_report(out_dir, load_report(out_dir).delivered(remote_path=remote_path, mode=mode, approved_by=approved_by))
+
+
+def mark_superseded(out_dir: Path, newer: dt.date) -> None:
+    """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
+    save_report(out_dir, load_report(out_dir).superseded(newer))
+
+
+def record_delivery(night: Night, out_dir: Path, snapshot_dir: Path, *, remote_path: str, mode: str) -> pd.DataFrame:
+    """Step 3, after the upload: the report says delivered, and the delivered file read back (with
+    each carried student's ``carried_since``) becomes the snapshot, the next night's baseline."""
+    from roster.night.snapshot import write_snapshot
+
+    delivered = out_dir / night.output_name
+    frame = parse_roster(delivered, night.layout)
     carried = artifacts.read_json(out_dir / artifacts.CARRIED)
     frame["carried_since"] = frame["state_test_number"].map(carried).fillna("").astype("str")
+    mark_delivered(out_dir, remote_path=remote_path, mode=mode)
+    write_snapshot(snapshot_dir, frame, night.roster_date, delivered)
     return frame

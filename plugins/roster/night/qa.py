@@ -1,14 +1,55 @@
-"""A night's QA verdict and its report, ``qa_report.json``.
+"""A night's QA verdict and its report, ``qa_report.json``: the one owner of that file.
 
 The report holds counts and reason codes only: no student names or dates of birth, so it can be read
 by anyone, attached anywhere and logged.
+
+A report goes through these states, each a method returning the next report:
+
+* judged (``judge``): the verdict of validation; ``rows_delivered`` is what would go out;
+* ``awaiting_delivery``: written by a night that sends later (the DAG), nothing delivered yet;
+* ``serialized``: the roster file is written; ``changes``, ``held`` and ``rows_in_file`` are known;
+* ``delivered`` (the upload, or ``roster run`` writing the file) or ``superseded`` (a newer night
+  was already delivered, so this one was archived).
+
+``load_report`` and ``save_report`` are the only readers and writers of the file. Keys whose value is
+not known yet are absent from the JSON (``output_file`` is the exception: ``null`` until QA passes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from roster.io import artifacts
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """The ``changes`` section: the night's changes against the last delivered roster, counts only."""
+
+    added: int
+    deactivated: int
+    reactivated: int
+    identity_changed: int
+    other_changed: int
+    carried: int
+    dropped: int
+    retained: int
+    previous_students: int
+    previous_active: int
+    deactivation_rate: float
+    change_rate: float
+    first_night: bool
+    held: bool
+    hold_reasons: list[str] = field(default_factory=list)
+
+
+#: Keys written only once their state is reached (absent before).
+_OPTIONAL = ("changes", "held", "rows_in_file", "superseded_by", "remote_path", "mode", "approved_by")
 
 
 @dataclass(frozen=True)
@@ -26,17 +67,70 @@ class QaReport:
     verdict: str
     source_file: str
     output_file: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    changes: ChangeSummary | None = None
+    held: bool | None = None
+    rows_in_file: int | None = None
+    superseded_by: str | None = None
+    remote_path: str | None = None
+    mode: str | None = None
+    approved_by: str | None = None
+
+    def awaiting_delivery(self) -> QaReport:
+        """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
+        return replace(self, rows_delivered=0)
+
+    def serialized(self, changes: ChangeSummary, rows_in_file: int) -> QaReport:
+        """The roster file is written (``rows_in_file`` rows) with these changes; not delivered yet."""
+        return replace(self, changes=changes, held=changes.held, rows_in_file=rows_in_file, rows_delivered=0)
+
+    def delivered(self, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None) -> QaReport:
+        """The file went out (an upload, an approved hold, ``roster run`` writing it); details given are recorded."""
+        return replace(
+            self,
+            rows_delivered=self.rows_in_file if self.rows_in_file is not None else self.rows_delivered,
+            superseded_by=None,
+            remote_path=remote_path if remote_path is not None else self.remote_path,
+            mode=mode if mode is not None else self.mode,
+            approved_by=approved_by if approved_by is not None else self.approved_by,
+        )
+
+    def superseded(self, newer: dt.date) -> QaReport:
+        """A newer night was already delivered, so this one was archived and not sent."""
+        return replace(self, superseded_by=newer.isoformat(), rows_delivered=0)
+
+    def outcome(self) -> str:
+        """``passed``, ``failed`` or ``held`` (a held roster not delivered, or waiting for review)."""
+        if not self.passed:
+            return "failed"
+        if self.held and not self.rows_delivered:
+            return "held"
+        return "passed"
 
     def to_json(self) -> dict[str, Any]:
-        payload = asdict(self)
-        payload.update(payload.pop("extra"))
+        payload = dataclasses.asdict(self)
+        for key in _OPTIONAL:
+            if payload[key] is None:
+                del payload[key]
         return payload
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> QaReport:
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        return cls(**{k: v for k, v in payload.items() if k in known}, extra={k: v for k, v in payload.items() if k not in known})
+        """The report a ``to_json`` payload holds; an unknown key is a ``ValueError``."""
+        unknown = payload.keys() - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"qa_report.json: unknown key(s) {', '.join(sorted(unknown))}")
+        changes = payload.get("changes")
+        return cls(**{**payload, "changes": ChangeSummary(**changes) if changes is not None else None})
+
+
+def load_report(folder: Path) -> QaReport:
+    """The run folder's ``qa_report.json``."""
+    return QaReport.from_json(json.loads((folder / artifacts.QA_REPORT).read_text(encoding="utf-8")))
+
+
+def save_report(folder: Path, report: QaReport) -> Path:
+    """Write ``report`` as the run folder's ``qa_report.json`` (keys sorted, atomically, owner-only)."""
+    return artifacts.write_json(folder / artifacts.QA_REPORT, report.to_json())
 
 
 def judge(

@@ -1,4 +1,4 @@
-"""How long a night's run artifacts are kept: the rule, with no I/O.
+"""How long a night's run artifacts are kept: the rule (``expired``), and applying it (``remove_expired``).
 
 A night's run folder ``ROSTER_DATA_ROOT/<district>/<YYYY-MM-DD>/`` holds the run's copy of the SIS
 export and the roster file (student names and dates of birth), so it is deleted once it is older than
@@ -9,28 +9,20 @@ Only folders named exactly like a roster date are candidates: the district's ``s
 baseline of the next night's diff; its history is bounded by ``roster.night.snapshot.KEEP``) and its
 ``go-live`` folder are never touched, nor is anything else a person put there.
 
-The Airflow layer (``roster.airflow.tasks.apply_retention``) lists the folders, asks ``expired`` which
-to delete, and deletes them, on a local data root or an object store alike.
+``remove_expired`` lists the district's folders through ``roster.io.store``, asks ``expired`` which to
+delete, and deletes them, on a local data root or an object store alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 from collections.abc import Iterable
 
+from roster.io import store
+from roster.io.store import run_folder_date
 
-_RUN_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def run_folder_date(name: str) -> dt.date | None:
-    """The roster date a run folder is named after, or None for any other folder."""
-    if not _RUN_FOLDER.match(name):
-        return None
-    try:
-        return dt.date.fromisoformat(name)
-    except ValueError:
-        return None
+log = logging.getLogger("roster")
 
 
 def expired(names: Iterable[str], today: dt.date, keep_days: int) -> list[str]:
@@ -56,4 +48,17 @@ def summary(district_id: str, removed: list[str], keep_days: int, today: dt.date
     )
 
 
-__all__ = ["expired", "run_folder_date", "summary"]
+def remove_expired(district_id: str, today: dt.date, keep_days: int) -> list[str]:
+    """Delete the district's run folders older than ``keep_days`` days on ``today``; the names removed."""
+    removed: list[str] = []
+    try:
+        for name in expired(store.district_folders(district_id), today, keep_days):
+            store.remove_folder(district_id, name)
+            removed.append(name)
+    finally:
+        # Said even when a deletion fails half-way: what is gone is gone.
+        log.info("%s", summary(district_id, removed, keep_days, today))
+    return removed
+
+
+__all__ = ["expired", "remove_expired", "summary"]

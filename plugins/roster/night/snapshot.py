@@ -6,6 +6,8 @@ delivered). The Parquet file is written first under its own name, then the point
 atomically, so a reader sees the old snapshot or the new one, never a mix; a failed or held night
 never gets here.
 
+``last_delivery`` imports no pandas, so ``roster status`` and the watchdog read the pointer cheaply.
+
 A night is compared with the newest snapshot *before* it, not with the pointer: re-running a night
 that was already delivered then gives the same diff and the same bytes as its first run.
 """
@@ -17,12 +19,14 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from roster.io import artifacts
+from roster.io.store import SNAPSHOT_POINTER
 
-POINTER = "snapshot.json"
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: Snapshots kept for re-runs and backfills; an older night is compared with nothing (a first night).
 KEEP = 35
 
@@ -44,7 +48,7 @@ class Delivery:
 
 def last_delivery(folder: Path) -> Delivery | None:
     """The night the vendor holds now, or None before a district's first delivery."""
-    pointer = folder / POINTER
+    pointer = folder / SNAPSHOT_POINTER
     if not pointer.is_file():
         return None
     meta = artifacts.read_json(pointer)
@@ -57,6 +61,8 @@ def last_delivery(folder: Path) -> Delivery | None:
 
 
 def _load(path: Path, day: dt.date) -> Snapshot:
+    import pandas as pd
+
     frame = pd.read_parquet(path)
     for column in frame.columns:
         if column != "active":
@@ -92,7 +98,7 @@ def write_snapshot(
     frame.reset_index(drop=True).to_parquet(buffer, index=False)
     artifacts.write_bytes(folder / name, buffer.getvalue())
     artifacts.write_json(
-        folder / POINTER,
+        folder / SNAPSHOT_POINTER,
         {
             "date": roster_date.isoformat(),
             "file": name,

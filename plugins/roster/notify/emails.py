@@ -89,14 +89,14 @@ def hold_notice(root: Path, district: District, report: QaReport, changes: list[
     """
     rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
     concerned = sorted((c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"]))
-    summary = report.extra["changes"]
+    summary = report.changes
     subject, html = render(
         root,
         "hold",
         district=district,
         report=report,
         changes=summary,
-        reasons=summary["hold_reasons"],
+        reasons=summary.hold_reasons,
         concerned=[{k: c[k] for k in ("state_test_number", "change", "fields")} for c in concerned[:MAX_LISTED]],
         concerned_total=len(concerned),
         run_ref=run_ref,

@@ -139,8 +139,9 @@ def test_next_run_in_district_time(now, expected):
 def test_next_run_inside_a_blackout_window_says_so(tmp_path, monkeypatch):
     from roster.golive.status import district_status
 
+    monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path))
     during = dt.datetime(2027, 6, 6, 12, 0, tzinfo=UTC)
-    status = district_status(make_district(), str(tmp_path), remote=False, now=during)
+    status = district_status(make_district(), now=during)
     assert status.next_run == "2027-06-07T02:00:00-05:00 (blackout until 2027-08-10)"
-    after = district_status(make_district(), str(tmp_path), remote=False, now=dt.datetime(2027, 8, 11, 12, 0, tzinfo=UTC))
+    after = district_status(make_district(), now=dt.datetime(2027, 8, 11, 12, 0, tzinfo=UTC))
     assert after.next_run == "2027-08-12T02:00:00-05:00"

@@ -34,7 +34,7 @@ from roster.config.crossmatch import load_crossmatch
 from roster.errors import InputError
 from roster.io.export import read_export
 from roster.io.roster_file import parse_roster
-from roster.night.pipeline import Night, build_roster, validate
+from roster.night.pipeline import Night, build_roster, check_export
 from roster.rules.checks import find_rejects, find_rejects_by_model
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -159,7 +159,7 @@ def expected_line(row: dict[str, str]) -> dict[str, str]:
 
 def roster_bytes(folder: Path, rows: list[dict[str, str]], eol: str = "\r\n") -> tuple[bytes, object]:
     export = write_export(folder / "export.csv", rows, eol=eol)
-    result = validate(NIGHT, export)
+    result = check_export(NIGHT, export)
     roster = build_roster(NIGHT, result.accepted, result.rejects, None)
     return roster.data, result
 
@@ -246,7 +246,7 @@ def test_no_row_makes_the_validator_crash_or_lose_a_student(rows: list[dict[str,
     with scratch() as folder:
         export = write_export(folder / "export.csv", rows)
         try:
-            result = validate(NIGHT, export)
+            result = check_export(NIGHT, export)
         except InputError as exc:
             assert "\n" not in str(exc)
             return
@@ -306,7 +306,7 @@ def test_any_bytes_end_in_a_verdict_or_an_input_error(encoding: str, data: bytes
         event("read")
         assert read.rows_read >= 0
         try:
-            result = validate(night, export)
+            result = check_export(night, export)
         except InputError:
             pytest.fail("read_export accepted the file but validate did not")
         build_roster(night, result.accepted, result.rejects, None)

@@ -8,7 +8,7 @@ from domain_fixtures import make_district, make_night, row, sample_crossmatch, s
 from roster.config import Layout
 from roster.io.roster_file import render_lines
 from roster.night.serialize import roster_frame
-from roster.night.pipeline import validate
+from roster.night.pipeline import check_export
 
 FIELDS = [
     "state_test_number", "local_student_id", "legal_first_name", "legal_middle_name", "legal_last_name",
@@ -129,7 +129,7 @@ def test_from_export_to_file(tmp_path):
         row(STATE_ID="0000200", DIAGNOSIS="ED", ELA_SCORE="", MATH_SCORE="301.5"),
     ]
     night = make_night()
-    result = validate(night, write_export(tmp_path, rows))
+    result = check_export(night, write_export(tmp_path, rows))
     data = render_lines(roster_frame(result.accepted, night.district, night.crossmatch, night.layout), night.layout).tobytes()
     assert data == (
         "State IDNumber|Local ID|First Name|Middle Name|Last Name|Date of Birth|Gender|Grade|School Code"
