@@ -29,6 +29,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from airflow.sdk.execution_time.context import set_current_context
 
 from conftest import configure_district, INCLUDE
 
@@ -360,6 +361,15 @@ def test_retention_days_from_the_environment(value, expected, monkeypatch) -> No
         assert "ROSTER_RETENTION_DAYS" in str(info.value)
 
 
+def _apply_retention_on(day: dt.date) -> dict:
+    """The ``apply_retention`` task for the night ``day`` (its logical date, 08:00 UTC, is ``day`` in Chicago)."""
+    from domain_fixtures import make_district
+    from roster.airflow import tasks
+
+    with set_current_context({"logical_date": dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC)}):  # type: ignore[arg-type]
+        return tasks.apply_retention(make_district())
+
+
 def _make_run_folders(base: Path, names: list[str]) -> None:
     for name in names:
         (base / name).mkdir(parents=True)
@@ -367,32 +377,26 @@ def _make_run_folders(base: Path, names: list[str]) -> None:
 
 
 def test_apply_retention_on_a_local_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    from domain_fixtures import make_district
-    from roster.airflow import tasks as steps
-
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("ROSTER_RETENTION_DAYS", "7")
     base = tmp_path / "data" / DISTRICT
     _make_run_folders(base, ["2026-11-01", "2026-11-12", "2026-11-13", "2026-11-20", "snapshot", "go-live"])
     caplog.set_level("INFO", logger="roster")
 
-    result = steps.apply_retention(make_district(), dt.date(2026, 11, 20))
+    result = _apply_retention_on(dt.date(2026, 11, 20))
 
     assert result == {"removed": ["2026-11-01", "2026-11-12"], "retention_days": 7}
     assert sorted(p.name for p in base.iterdir()) == ["2026-11-13", "2026-11-20", "go-live", "snapshot"]
     assert "retention: removed 2 run folder(s) of sample_isd older than 7 days on 2026-11-20: 2026-11-01, 2026-11-12" in caplog.text
     # A district with no data yet: nothing to do, nothing created.
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "empty"))
-    assert steps.apply_retention(make_district(), dt.date(2026, 11, 20)) == {"removed": [], "retention_days": 7}
+    assert _apply_retention_on(dt.date(2026, 11, 20)) == {"removed": [], "retention_days": 7}
     assert not (tmp_path / "empty").exists()
 
 
 def test_apply_retention_on_an_object_store(monkeypatch: pytest.MonkeyPatch) -> None:
     import fsspec
     from airflow.sdk.io import attach
-
-    from domain_fixtures import make_district
-    from roster.airflow import tasks as steps
 
     memory = fsspec.filesystem("memory")
     attach(protocol="memory", fs=memory)
@@ -403,7 +407,7 @@ def test_apply_retention_on_an_object_store(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ROSTER_DATA_ROOT", "memory://retention-test/data")
     monkeypatch.delenv("ROSTER_RETENTION_DAYS", raising=False)
 
-    result = steps.apply_retention(make_district(), dt.date(2026, 11, 20))
+    result = _apply_retention_on(dt.date(2026, 11, 20))
 
     assert result == {"removed": ["2026-10-01"], "retention_days": 30}
     remaining = sorted(Path(p).name for p in memory.ls(f"/retention-test/data/{DISTRICT}", detail=False))
