@@ -123,6 +123,31 @@ def _run_params() -> dict[str, Param]:
     }
 
 
+def _export_sensor(district: District, root: Path) -> ExportSensor:
+    return ExportSensor(
+        task_id="wait_for_export",
+        district=district,
+        root=root,
+        poke_interval=settings.sensor_poke_seconds(),
+        doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
+    )
+
+
+def _review_hold(district: District) -> ApprovalOperator:
+    return ApprovalOperator(
+        task_id="review_hold",
+        subject=f"Roster {district.district_id}: approve the held roster?",
+        body=(
+            "Tonight's roster crosses a change threshold (see the hold email and this run's qa_report.json). "
+            "Approve to deliver it, Reject to send nothing."
+        ),
+        defaults=[ApprovalOperator.REJECT],
+        fail_on_reject=True,
+        response_timeout=district.qa.hold_timeout,
+        doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
+    )
+
+
 def build_dag(district: District, root: Path) -> DAG:
     """The nightly DAG for one district."""
     district_id = district.district_id
@@ -145,13 +170,7 @@ def build_dag(district: District, root: Path) -> DAG:
         # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
         # (upload_roster reads serialize_roster's "filename").
         blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
-        wait_for_export = ExportSensor(
-            task_id="wait_for_export",
-            district=district,
-            root=root,
-            poke_interval=settings.sensor_poke_seconds(),
-            doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
-        )
+        wait_for_export = _export_sensor(district, root)
         export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
         verdict = python_task(
             PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
@@ -163,18 +182,7 @@ def build_dag(district: District, root: Path) -> DAG:
         qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
         changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
         hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
-        review_hold = ApprovalOperator(
-            task_id="review_hold",
-            subject=f"Roster {district.district_id}: approve the held roster?",
-            body=(
-                "Tonight's roster crosses a change threshold (see the hold email and this run's qa_report.json). "
-                "Approve to deliver it, Reject to send nothing."
-            ),
-            defaults=[ApprovalOperator.REJECT],
-            fail_on_reject=True,
-            response_timeout=district.qa.hold_timeout,
-            doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
-        )
+        review_hold = _review_hold(district)
         delivered = python_task(
             PythonOperator,
             tasks.upload_roster,

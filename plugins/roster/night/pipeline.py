@@ -170,7 +170,7 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
 class Roster:
     """Tonight's roster: the frame (carried students included), its diff, and the file.
 
-    ``rendered`` is the file ready to write (``serialize_night`` streams it to disk); ``data`` gives
+    ``rendered`` is the file ready to write (``write_roster`` streams it to disk); ``data`` gives
     its bytes at once (a copy, made on demand).
     """
 
@@ -209,6 +209,11 @@ def _write_changes(roster: Roster, out_dir: Path) -> None:
     save_report(out_dir, report)
 
 
+def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
+    """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
+    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
+
+
 def _accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
     """The rows validation accepted, re-read from the export (so no intermediate file holds names)."""
     row_numbers = np.asarray(artifacts.read_json(out_dir / artifacts.ACCEPTED_ROWS)["row_numbers"], dtype=np.int64)
@@ -244,7 +249,7 @@ def serialize_night(
         rejected, accepted = validated.rejects, validated.accepted
     roster = build_roster(night, accepted, rejected, previous)
     if write_held or not roster.diff.held:
-        artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
+        write_roster(night, roster, out_dir)
     _write_changes(roster, out_dir)
     return roster
 
