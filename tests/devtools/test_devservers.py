@@ -268,9 +268,9 @@ def test_taken_port_fails_fast(tmp_path: Path, backend: str) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(OSError, match="(?i)address already in use"):
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
             start_sftp(tmp_path / "root", tmp_path / "keys", backend, port=port).stop()
-        with pytest.raises(OSError, match="(?i)address already in use"):
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
             start_smtp(tmp_path / "mail", port=port).stop()
         assert time.monotonic() - started < 3
 
