@@ -1,5 +1,6 @@
 # make demo: one night of the sample district, end to end, on loopback servers.
 # make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
+# make lint: ruff check, ruff format --check and mypy (settings in pyproject.toml).
 # make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.
 # make lock: recompile requirements.txt (runtime) and requirements-dev.txt (demo, tests) from their .in files.
 # make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
@@ -11,14 +12,16 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test up lock clean venv e2e compose-env
+.PHONY: demo test lint up lock clean venv e2e compose-env
 
 venv: $(VENV)/.installed
 
+# Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set, every task process would recompile
+# Airflow and pandas on import.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements.txt -r requirements-dev.txt
+	$(UV) pip install --quiet --compile-bytecode --python $(VENV)/bin/python -r requirements.txt -r requirements-dev.txt
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $@
 
@@ -27,6 +30,11 @@ demo: venv
 
 test: venv
 	$(VENV)/bin/python -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+	$(VENV)/bin/mypy
 
 up: venv
 	scripts/up.sh

@@ -15,30 +15,89 @@ import random
 from pathlib import Path
 
 HEADER = [
-    "STATE_ID", "LOCAL_ID", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "DOB", "GENDER", "GRADE",
-    "CAMPUS", "DIAGNOSIS", "STATUS", "ELA_SCORE", "MATH_SCORE",
+    "STATE_ID",
+    "LOCAL_ID",
+    "FIRST_NAME",
+    "MIDDLE_NAME",
+    "LAST_NAME",
+    "DOB",
+    "GENDER",
+    "GRADE",
+    "CAMPUS",
+    "DIAGNOSIS",
+    "STATUS",
+    "ELA_SCORE",
+    "MATH_SCORE",
 ]
-FIRST = ["Ana", "José", "Zoë", "Liam", "Mia", "Noah", "Chloé", "Aarav", "Sofía", "Ethan", "Amara", "Lucas", "Nguyễn", "Olivia", "Mateo", "Aisha"]
-LAST = ["García", "Smith", "NA", "O'Brien", "Nguyen", "Johnson", "Müller", "Patel", "Brown", "López", "Kim", "Williams", "Null", "Davis", "Okafor", "Martínez"]
+FIRST = [
+    "Ana",
+    "José",
+    "Zoë",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Chloé",
+    "Aarav",
+    "Sofía",
+    "Ethan",
+    "Amara",
+    "Lucas",
+    "Nguyễn",
+    "Olivia",
+    "Mateo",
+    "Aisha",
+]
+LAST = [
+    "García",
+    "Smith",
+    "NA",
+    "O'Brien",
+    "Nguyen",
+    "Johnson",
+    "Müller",
+    "Patel",
+    "Brown",
+    "López",
+    "Kim",
+    "Williams",
+    "Null",
+    "Davis",
+    "Okafor",
+    "Martínez",
+]
 MIDDLE = ["", "", "Lee", "Marie", "J", "Ann", "", "Ray"]
 GRADES = ["KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"]
-CAMPUS_FOR_GRADE = {"KG": "101", "01": "101", "02": "102", "03": "102", "04": "101", "05": "102", "06": "201", "07": "201", "08": "201", "09": "301", "10": "301", "11": "301", "12": "301"}
+CAMPUS_FOR_GRADE = {
+    "KG": "101",
+    "01": "101",
+    "02": "102",
+    "03": "102",
+    "04": "101",
+    "05": "102",
+    "06": "201",
+    "07": "201",
+    "08": "201",
+    "09": "301",
+    "10": "301",
+    "11": "301",
+    "12": "301",
+}
 DIAGNOSES = ["", "", "", "AU", "ED", "ID", "LD", "OHI", "SI"]
 
 #: One broken row per reason: column -> bad value (applied to a copy of a good row).
 BROKEN: list[dict[str, str]] = [
-    {"STATE_ID": ""},                     # missing_state_id
-    {"STATE_ID": "12-34"},                # bad_state_id
-    {"FIRST_NAME": ""},                   # missing_first_name
-    {"LAST_NAME": ""},                    # missing_last_name
-    {"DOB": "02/30/2012"},                # bad_date_of_birth
-    {"DOB": "01/15/1990"},                # age_out_of_range
-    {"GRADE": "13"},                      # unknown_grade
-    {"CAMPUS": "999"},                    # unknown_campus
-    {"DIAGNOSIS": "XX"},                  # unknown_diagnosis
-    {"STATUS": "W"},                      # unknown_status
-    {"ELA_SCORE": "n/a"},                 # bad_score
-    {"LAST_NAME": "Smith|Jones"},         # forbidden_character
+    {"STATE_ID": ""},  # missing_state_id
+    {"STATE_ID": "12-34"},  # bad_state_id
+    {"FIRST_NAME": ""},  # missing_first_name
+    {"LAST_NAME": ""},  # missing_last_name
+    {"DOB": "02/30/2012"},  # bad_date_of_birth
+    {"DOB": "01/15/1990"},  # age_out_of_range
+    {"GRADE": "13"},  # unknown_grade
+    {"CAMPUS": "999"},  # unknown_campus
+    {"DIAGNOSIS": "XX"},  # unknown_diagnosis
+    {"STATUS": "W"},  # unknown_status
+    {"ELA_SCORE": "n/a"},  # bad_score
+    {"LAST_NAME": "Smith|Jones"},  # forbidden_character
 ]
 
 
@@ -118,12 +177,88 @@ LARGE_BROKEN: list[tuple[str, str, str]] = [
     ("duplicate_state_id", "STATE_ID", ""),
 ]
 CHUNK_ROWS = 1 << 17
-_FIRST_ENDINGS = ["", "", "", "", "a", "o", "ie", "y", "elle", "ito", "ín", "ée", "ana", "iel", "ah", "ley", "ny", "ë", "ette", "ian"]
-_SYLLABLES = [
-    "", "", "", "", "", "", "", "", "son", "ez", "berg", "ova", "ski", "ton", "ley", "ard", "ini", "ett", "ford",
-    "man", "ing", "ur", "ek", "as", "os", "ly", "wood", "well", "ham", "ach", "ier", "ño", "é",
+_FIRST_ENDINGS = [
+    "",
+    "",
+    "",
+    "",
+    "a",
+    "o",
+    "ie",
+    "y",
+    "elle",
+    "ito",
+    "ín",
+    "ée",
+    "ana",
+    "iel",
+    "ah",
+    "ley",
+    "ny",
+    "ë",
+    "ette",
+    "ian",
 ]
-_LAST_PREFIXES = ["", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "De La ", "Van ", "Mc", "O'", "St. "]
+_SYLLABLES = [
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "son",
+    "ez",
+    "berg",
+    "ova",
+    "ski",
+    "ton",
+    "ley",
+    "ard",
+    "ini",
+    "ett",
+    "ford",
+    "man",
+    "ing",
+    "ur",
+    "ek",
+    "as",
+    "os",
+    "ly",
+    "wood",
+    "well",
+    "ham",
+    "ach",
+    "ier",
+    "ño",
+    "é",
+]
+_LAST_PREFIXES = [
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "De La ",
+    "Van ",
+    "Mc",
+    "O'",
+    "St. ",
+]
 _FIRST_ID, _ID_MULTIPLIER, _ID_MODULUS = 4_000_000, 48_271, 100_000_007  # the modulus is prime
 
 
@@ -170,7 +305,9 @@ def _large_chunk(start: int, stop: int, key: int, roster_date: dt.date, seed: in
         # some with inner spaces: a small alphabet of names would flatter any per-value shortcut.
         "FIRST_NAME": pc.binary_join_element_wise(pick(FIRST), pick(_FIRST_ENDINGS), ""),
         "MIDDLE_NAME": pick(MIDDLE),
-        "LAST_NAME": pc.binary_join_element_wise(pick(_LAST_PREFIXES), pick(LAST), pick(_SYLLABLES), pick(_SYLLABLES), ""),
+        "LAST_NAME": pc.binary_join_element_wise(
+            pick(_LAST_PREFIXES), pick(LAST), pick(_SYLLABLES), pick(_SYLLABLES), ""
+        ),
         "DOB": dob,
         "GENDER": pick(list("FMX")),
         "GRADE": grades,
@@ -196,7 +333,10 @@ def _large_chunk(start: int, stop: int, key: int, roster_date: dt.date, seed: in
             if reason == "ragged_row":
                 ragged = mask
             elif reason == "duplicate_state_id":
-                previous_ids = pa.array(np.concatenate([[""], columns["STATE_ID"].to_numpy(zero_copy_only=False)[:-1]]).astype(object), pa.string())
+                previous_ids = pa.array(
+                    np.concatenate([[""], columns["STATE_ID"].to_numpy(zero_copy_only=False)[:-1]]).astype(object),
+                    pa.string(),
+                )
                 columns["STATE_ID"] = pc.if_else(pa.array(mask), previous_ids, columns["STATE_ID"])
             else:
                 columns[column] = pc.if_else(pa.array(mask), value, columns[column])
@@ -260,14 +400,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clean", action="store_true", help="no broken rows")
     parser.add_argument(
-        "--large", action="store_true",
+        "--large",
+        action="store_true",
         help="vectorized generator for benchmarks (millions of rows; about --bad-share of them broken)",
     )
     parser.add_argument("--bad-share", type=float, default=0.005, help="with --large: share of broken rows")
-    parser.add_argument("--previous", action="store_true", help="with --large: the night before (same students, a few changes)")
+    parser.add_argument(
+        "--previous", action="store_true", help="with --large: the night before (same students, a few changes)"
+    )
     args = parser.parse_args()
     if args.large:
-        write_large_export(args.path, args.rows, args.date, args.seed, 0.0 if args.clean else args.bad_share, args.previous)
+        write_large_export(
+            args.path, args.rows, args.date, args.seed, 0.0 if args.clean else args.bad_share, args.previous
+        )
     else:
         write_export(args.path, args.rows, args.date, args.seed, broken=not args.clean)
 

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -95,11 +95,7 @@ def _load_or_create_ed25519(path: Path) -> Ed25519PrivateKey:
 
 def _public_line(key: Ed25519PrivateKey) -> str:
     """Return ``"ssh-ed25519 AAAA..."`` for the key's public half."""
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-    )
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
 def _free_port() -> int:
@@ -172,14 +168,11 @@ class SftpServer:
         while time.monotonic() < deadline:
             if not self._runner.alive():
                 raise RuntimeError(
-                    f"{self.backend} SFTP server exited during start-up\n"
-                    + self._runner.describe_failure()
+                    f"{self.backend} SFTP server exited during start-up\n" + self._runner.describe_failure()
                 )
             try:
                 # bound() first: a banner alone could come from another server on a taken port.
-                if self._runner.bound() and _read_banner(self.host, self.port, 2.0).startswith(
-                    b"SSH-"
-                ):
+                if self._runner.bound() and _read_banner(self.host, self.port, 2.0).startswith(b"SSH-"):
                     return
             except OSError as exc:
                 last_error = exc
@@ -247,7 +240,7 @@ def start_sftp(root: Path, workdir: Path, backend: str = "auto", *, port: int = 
 
 
 def _sshd_version() -> tuple[int, int]:
-    out = subprocess.run([str(SSHD), "-V"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([str(SSHD), "-V"], capture_output=True, text=True, timeout=10, check=False)
     match = re.search(r"OpenSSH_(\d+)\.(\d+)", out.stderr + out.stdout)
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
@@ -349,10 +342,8 @@ class _SshdRunner(_Runner):
     def stop(self) -> None:
         # sshd was started as a session leader, so its group also holds its session children.
         pgid = self._proc.pid
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -390,9 +381,7 @@ def _start_openssh(
         use_port = port or _free_port()
         config = workdir / "sshd_config"
         config.write_text(
-            _sshd_config(
-                port=use_port, username=username, chroot=chroot, workdir=workdir, version=version
-            )
+            _sshd_config(port=use_port, username=username, chroot=chroot, workdir=workdir, version=version)
         )
         pid_path = workdir / "sshd.pid"
         pid_path.unlink(missing_ok=True)
@@ -479,9 +468,7 @@ class _AsyncsshRunner(_Runner):
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name="roster-devservers-sftp", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="roster-devservers-sftp", daemon=True)
         self._conns: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
@@ -648,9 +635,7 @@ class SmtpSink:
     def messages(self) -> list[EmailMessage]:
         """All received messages, oldest first, parsed with ``email.policy.default``."""
         parser = BytesParser(policy=email.policy.default)
-        files = sorted(
-            (p for p in self.maildir.glob("*.eml") if p.stem.isdigit()), key=lambda p: int(p.stem)
-        )
+        files = sorted((p for p in self.maildir.glob("*.eml") if p.stem.isdigit()), key=lambda p: int(p.stem))
         out: list[EmailMessage] = []
         for path in files:
             msg = parser.parsebytes(path.read_bytes())
@@ -690,14 +675,10 @@ def start_smtp(maildir: Path, *, port: int = 0) -> SmtpSink:
         ready_timeout=10.0,
     )
     controller.start()  # returns once the server has answered a real SMTP greeting
-    return SmtpSink(
-        host=LOOPBACK, port=int(controller.port), maildir=maildir, _controller=controller
-    )
+    return SmtpSink(host=LOOPBACK, port=int(controller.port), maildir=maildir, _controller=controller)
 
 
-def airflow_smtp_connection(
-    sink: SmtpSink, from_email: str = DEFAULT_FROM_EMAIL
-) -> dict[str, Any]:
+def airflow_smtp_connection(sink: SmtpSink, from_email: str = DEFAULT_FROM_EMAIL) -> dict[str, Any]:
     """Airflow connection JSON making SmtpHook deliver to ``sink`` in plain text, without login.
 
     SmtpHook reads these extras with ``bool(value)``, so they must be JSON booleans: the string
@@ -725,8 +706,7 @@ def _write_env_file(path: Path, sftp: SftpServer, smtp: SmtpSink) -> None:
     lines = [
         f"# roster devservers pid {os.getpid()}; sftp backend {sftp.backend}. Source this file.",
         "export AIRFLOW_CONN_RETHINK_SFTP=" + shlex.quote(json.dumps(airflow_connection(sftp))),
-        "export AIRFLOW_CONN_SMTP_DEFAULT="
-        + shlex.quote(json.dumps(airflow_smtp_connection(smtp))),
+        "export AIRFLOW_CONN_SMTP_DEFAULT=" + shlex.quote(json.dumps(airflow_smtp_connection(smtp))),
     ]
     partial = path.with_name(path.name + ".part")
     partial.write_text("\n".join(lines) + "\n")
@@ -772,7 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stack.callback(sftp.stop)
                 smtp = start_smtp(base / "mail", port=args.smtp_port)
                 stack.callback(smtp.stop)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any start-up failure ends the command with one line)
                 print(f"devtools.servers: start-up failed: {exc}", file=sys.stderr, flush=True)
                 return 1
             _write_env_file(env_path, sftp, smtp)
@@ -788,8 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pass
         return 0
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

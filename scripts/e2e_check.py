@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,47 @@ def wait_until(what: str, deadline: float, services: Services, probe, interval: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    started = time.monotonic()
+    deadline = started + args.timeout
+    services = Services(args.service, args.log_dir)
+    results: list[tuple[str, bool, str]] = []
+    client = httpx.Client(base_url=args.api, timeout=30)
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        results.append((name, ok, detail))
+
+    # Filled while we wait, so a wait that runs out still reports the run's last state.
+    run: dict[str, Any] = {}
+    tis: list[dict[str, Any]] = []
+    try:
+        _log_in(client, args, deadline, services)
+        _trigger_and_wait(client, args, deadline, services, started, run)
+    except Stop as exc:
+        check("stack up and run finished", False, str(exc))
+
+    if run:
+        try:
+            tis = _task_instances(client, args)
+        except httpx.HTTPError as exc:
+            check("task instances readable", False, str(exc))
+        check("run state is success", run["state"] == "success", f"state={run['state']}")
+
+    _check_delivery(args, check)
+    _check_report(args, check)
+    if args.backfill and run and run["state"] == "success":
+        backfill(client, args, deadline, services, check)
+    _check_workers(tis, args.min_workers, check)
+
+    print()
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    failed = sum(1 for _, ok, _ in results if not ok)
+    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--api", required=True, help="api-server base URL, e.g. http://127.0.0.1:8080")
     p.add_argument("--user", default="admin")
@@ -88,68 +130,74 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backfill", default="", help="space-separated roster dates to backfill after the night")
     p.add_argument("--sftp-dir", type=Path, help="the district's folder on the SFTP server")
     p.add_argument("--snapshot", type=Path, help="the district's snapshot.json")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    started = time.monotonic()
-    deadline = started + args.timeout
-    services = Services(args.service, args.log_dir)
-    results: list[tuple[str, bool, str]] = []
-    client = httpx.Client(base_url=args.api, timeout=30)
 
-    def check(name: str, ok: bool, detail: str) -> None:
-        results.append((name, ok, detail))
+def _log_in(client: httpx.Client, args: argparse.Namespace, deadline: float, services: Services) -> None:
+    """Wait for the api-server, then take a token with the simple auth manager's generated password."""
+    wait_until("the api-server", deadline, services, lambda: client.get("/api/v2/monitor/health").status_code == 200)
+    print("== api-server is up; logging in as", args.user, flush=True)
+    password = wait_until(
+        f"{args.password_file}", deadline, services, lambda: json.loads(args.password_file.read_text())[args.user]
+    )
+    resp = client.post("/auth/token", json={"username": args.user, "password": password})
+    if resp.status_code not in (200, 201):
+        raise Stop(f"POST /auth/token answered {resp.status_code}: {resp.text[:300]}")
+    client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
 
-    run: dict[str, Any] | None = None
-    tis: list[dict[str, Any]] = []
-    try:
-        wait_until("the api-server", deadline, services,
-                   lambda: client.get("/api/v2/monitor/health").status_code == 200)
-        print("== api-server is up; logging in as", args.user, flush=True)
-        password = wait_until(f"{args.password_file}", deadline, services,
-                              lambda: json.loads(args.password_file.read_text())[args.user])
-        resp = client.post("/auth/token", json={"username": args.user, "password": password})
-        if resp.status_code not in (200, 201):
-            raise Stop(f"POST /auth/token answered {resp.status_code}: {resp.text[:300]}")
-        client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
 
-        wait_until(f"the dag-processor to parse {args.dag_id}", deadline, services,
-                   lambda: client.get(f"/api/v2/dags/{args.dag_id}").status_code == 200)
-        resp = client.patch(f"/api/v2/dags/{args.dag_id}", json={"is_paused": False})
-        resp.raise_for_status()
-        resp = client.post(f"/api/v2/dags/{args.dag_id}/dagRuns",
-                           json={"dag_run_id": args.run_id, "logical_date": args.logical_date, "conf": {}})
-        if resp.status_code not in (200, 201):
-            raise Stop(f"triggering {args.dag_id} answered {resp.status_code}: {resp.text[:300]}")
-        print(f"== triggered {args.dag_id} run {args.run_id} (logical date {args.logical_date}); waiting", flush=True)
+def _trigger_and_wait(
+    client: httpx.Client,
+    args: argparse.Namespace,
+    deadline: float,
+    services: Services,
+    started: float,
+    run: dict[str, Any],
+) -> None:
+    """Unpause and trigger the night once the DAG is parsed; wait for it, keeping its state in ``run``."""
+    wait_until(
+        f"the dag-processor to parse {args.dag_id}",
+        deadline,
+        services,
+        lambda: client.get(f"/api/v2/dags/{args.dag_id}").status_code == 200,
+    )
+    resp = client.patch(f"/api/v2/dags/{args.dag_id}", json={"is_paused": False})
+    resp.raise_for_status()
+    resp = client.post(
+        f"/api/v2/dags/{args.dag_id}/dagRuns",
+        json={"dag_run_id": args.run_id, "logical_date": args.logical_date, "conf": {}},
+    )
+    if resp.status_code not in (200, 201):
+        raise Stop(f"triggering {args.dag_id} answered {resp.status_code}: {resp.text[:300]}")
+    print(f"== triggered {args.dag_id} run {args.run_id} (logical date {args.logical_date}); waiting", flush=True)
 
-        seen_states: dict[str, str] = {}
+    seen_states: dict[str, str] = {}
 
-        def finished():
-            nonlocal run
-            run = client.get(f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}").raise_for_status().json()
-            for ti in client.get(
-                f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}/taskInstances"
-            ).raise_for_status().json()["task_instances"]:
-                state = f"{ti['state']}@{ti.get('hostname') or '-'}"
-                if seen_states.get(ti["task_id"]) != state and ti["state"]:
-                    seen_states[ti["task_id"]] = state
-                    print(f"   {time.monotonic() - started:6.1f}s  {ti['task_id']:<22} {ti['state']:<14} {ti.get('hostname') or ''}", flush=True)
-            return run["state"] in FINISHED
+    def finished() -> bool:
+        run.update(client.get(f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}").raise_for_status().json())
+        for ti in _task_instances(client, args):
+            state = f"{ti['state']}@{ti.get('hostname') or '-'}"
+            if seen_states.get(ti["task_id"]) != state and ti["state"]:
+                seen_states[ti["task_id"]] = state
+                print(
+                    f"   {time.monotonic() - started:6.1f}s  {ti['task_id']:<22} {ti['state']:<14} {ti.get('hostname') or ''}",
+                    flush=True,
+                )
+        return run["state"] in FINISHED
 
-        wait_until(f"run {args.run_id} to finish", deadline, services, finished, interval=2.0)
-    except Stop as exc:
-        check("stack up and run finished", False, str(exc))
+    wait_until(f"run {args.run_id} to finish", deadline, services, finished, interval=2.0)
 
-    if run is not None:
-        try:
-            tis = client.get(
-                f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}/taskInstances"
-            ).raise_for_status().json()["task_instances"]
-        except httpx.HTTPError as exc:
-            check("task instances readable", False, str(exc))
-        check("run state is success", run["state"] == "success", f"state={run['state']}")
 
-    # The delivered file, against the offline transform of the same export and date.
+def _task_instances(client: httpx.Client, args: argparse.Namespace) -> list[dict[str, Any]]:
+    return (
+        client.get(f"/api/v2/dags/{args.dag_id}/dagRuns/{args.run_id}/taskInstances")
+        .raise_for_status()
+        .json()["task_instances"]
+    )
+
+
+def _check_delivery(args: argparse.Namespace, check) -> None:
+    """The delivered file, against the offline transform of the same export and date."""
     if not args.expected.is_file():
         check("offline `roster run` wrote the roster", False, f"missing {args.expected}")
     elif not args.delivered.is_file():
@@ -157,37 +205,40 @@ def main(argv: list[str] | None = None) -> int:
     else:
         same = args.delivered.read_bytes() == args.expected.read_bytes()
         lines = args.delivered.read_bytes().count(b"\n")
-        check("roster delivered on the SFTP server, identical to `roster run` offline", same,
-              f"{args.delivered} ({lines} lines){'' if same else ' DIFFERS from ' + str(args.expected)}")
+        check(
+            "roster delivered on the SFTP server, identical to `roster run` offline",
+            same,
+            f"{args.delivered} ({lines} lines){'' if same else ' DIFFERS from ' + str(args.expected)}",
+        )
 
+
+def _check_report(args: argparse.Namespace, check) -> None:
     report = args.run_folder / "qa_report.json"
     if report.is_file() and args.expected_report.is_file():
         got, want = json.loads(report.read_text()), json.loads(args.expected_report.read_text())
         keys = ("passed", "rows_read", "rows_delivered", "rows_rejected", "rejects_by_reason")
         same = all(got.get(k) == want.get(k) for k in keys)
-        check("QA report in the shared data root matches offline", same,
-              f"{report}: passed={got.get('passed')} delivered={got.get('rows_delivered')} rejected={got.get('rows_rejected')}")
+        check(
+            "QA report in the shared data root matches offline",
+            same,
+            f"{report}: passed={got.get('passed')} delivered={got.get('rows_delivered')} rejected={got.get('rows_rejected')}",
+        )
     else:
         check("QA report in the shared data root", False, f"missing {report} or {args.expected_report}")
 
-    if args.backfill and run is not None and run["state"] == "success":
-        backfill(client, args, deadline, services, check)
 
+def _check_workers(tis: list[dict[str, Any]], min_workers: int, check) -> None:
     ran = [ti for ti in tis if ti.get("hostname") and ti.get("state") == "success"]
     hosts = Counter(ti["hostname"] for ti in ran)
     if tis:
         print("== task instances (task, state, worker hostname):")
         for ti in sorted(tis, key=lambda t: (t.get("start_date") or "~", t["task_id"])):
             print(f"   {ti['task_id']:<22} {ti['state'] or '-':<10} {ti.get('hostname') or ''}")
-    check(f"tasks ran on at least {args.min_workers} Celery workers", len(hosts) >= args.min_workers,
-          ", ".join(f"{h}: {n} task(s)" for h, n in sorted(hosts.items())) or "no task ran")
-
-    print()
-    for name, ok, detail in results:
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    failed = sum(1 for _, ok, _ in results if not ok)
-    print(f"e2e: {len(results) - failed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    check(
+        f"tasks ran on at least {min_workers} Celery workers",
+        len(hosts) >= min_workers,
+        ", ".join(f"{h}: {n} task(s)" for h, n in sorted(hosts.items())) or "no task ran",
+    )
 
 
 def backfill(client: httpx.Client, args: argparse.Namespace, deadline: float, services: Services, check) -> None:
@@ -221,14 +272,24 @@ def backfill(client: httpx.Client, args: argparse.Namespace, deadline: float, se
         check("backfill of three nights", False, str(exc))
         return
     by_date = sorted(runs, key=lambda r: r["logical_date"])
-    check("backfilled nights all succeeded", all(r["state"] == "success" for r in by_date),
-          ", ".join(f"{r['logical_date'][:10]}={r['state']}" for r in by_date))
-    in_order = all(a["end_date"] <= b["start_date"] for a, b in zip(by_date, by_date[1:]))
-    check("backfilled nights ran one at a time, oldest first", in_order,
-          "; ".join(f"{r['logical_date'][:10]}: {r['start_date'][11:19]}-{(r['end_date'] or '')[11:19]}" for r in by_date))
+    check(
+        "backfilled nights all succeeded",
+        all(r["state"] == "success" for r in by_date),
+        ", ".join(f"{r['logical_date'][:10]}={r['state']}" for r in by_date),
+    )
+    in_order = all(a["end_date"] <= b["start_date"] for a, b in pairwise(by_date))
+    check(
+        "backfilled nights ran one at a time, oldest first",
+        in_order,
+        "; ".join(
+            f"{r['logical_date'][:10]}: {r['start_date'][11:19]}-{(r['end_date'] or '')[11:19]}" for r in by_date
+        ),
+    )
     files = sorted(p.name for p in args.sftp_dir.iterdir()) if args.sftp_dir and args.sftp_dir.is_dir() else []
     wanted = [args.delivered.name.replace(args.logical_date[:10].replace("-", ""), n.replace("-", "")) for n in nights]
-    check("each backfilled night delivered", all(w in files for w in wanted), ", ".join(files) or "nothing on the server")
+    check(
+        "each backfilled night delivered", all(w in files for w in wanted), ", ".join(files) or "nothing on the server"
+    )
     pointer = json.loads(args.snapshot.read_text())["date"] if args.snapshot and args.snapshot.is_file() else None
     check("the vendor holds the last backfilled night", pointer == nights[-1], f"snapshot date {pointer}")
 

@@ -29,8 +29,19 @@ ROSTER_BIN = REPO / ".venv" / "bin" / "roster"
 
 #: The sample district's export header, in the order the sample export has it.
 HEADER = [
-    "STATE_ID", "LOCAL_ID", "FIRST_NAME", "MIDDLE_NAME", "LAST_NAME", "DOB", "GENDER", "GRADE",
-    "CAMPUS", "DIAGNOSIS", "STATUS", "ELA_SCORE", "MATH_SCORE",
+    "STATE_ID",
+    "LOCAL_ID",
+    "FIRST_NAME",
+    "MIDDLE_NAME",
+    "LAST_NAME",
+    "DOB",
+    "GENDER",
+    "GRADE",
+    "CAMPUS",
+    "DIAGNOSIS",
+    "STATUS",
+    "ELA_SCORE",
+    "MATH_SCORE",
 ]
 
 #: One valid student row of the sample district (age 11 on the roster date, grade 05, campus 102).
@@ -53,7 +64,13 @@ GOOD_ROW: dict[str, str] = {
 #: The contract's rejects.csv header and qa_report.json keys.
 REJECT_HEADER = "row_number,state_test_number,field,reason"
 CONTRACT_REPORT_KEYS = {
-    "district_id", "date", "passed", "rows_read", "rows_delivered", "rows_rejected", "rejects_by_reason",
+    "district_id",
+    "date",
+    "passed",
+    "rows_read",
+    "rows_delivered",
+    "rows_rejected",
+    "rejects_by_reason",
 }
 
 
@@ -107,7 +124,9 @@ def sample_layout() -> Layout:
 
 def make_night(district: District | None = None, roster_date: dt.date = ROSTER_DATE) -> Night:
     district = district or make_district()
-    return Night(district=district, crossmatch=sample_crossmatch(district), layout=sample_layout(), roster_date=roster_date)
+    return Night(
+        district=district, crossmatch=sample_crossmatch(district), layout=sample_layout(), roster_date=roster_date
+    )
 
 
 # Exports -----------------------------------------------------------------------------------------

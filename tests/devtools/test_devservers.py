@@ -38,9 +38,7 @@ _BACKENDS = [_FORCED] if _FORCED and _FORCED != "auto" else ["openssh", "asyncss
 BACKEND_PARAMS = [
     pytest.param(
         b,
-        marks=pytest.mark.skipif(
-            b == "openssh" and not HAVE_OPENSSH, reason="needs /usr/sbin/sshd and root"
-        ),
+        marks=pytest.mark.skipif(b == "openssh" and not HAVE_OPENSSH, reason="needs /usr/sbin/sshd and root"),
     )
     for b in _BACKENDS
 ]
@@ -101,9 +99,7 @@ def _other_key(path: Path) -> tuple[Path, Ed25519PrivateKey]:
 
 
 def _other_host_key_b64(key: Ed25519PrivateKey) -> str:
-    line = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
+    line = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return line.decode().split()[1]
 
 
@@ -272,9 +268,9 @@ def test_taken_port_fails_fast(tmp_path: Path, backend: str) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
             start_sftp(tmp_path / "root", tmp_path / "keys", backend, port=port).stop()
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
             start_smtp(tmp_path / "mail", port=port).stop()
         assert time.monotonic() - started < 3
 
@@ -328,9 +324,7 @@ def test_auto_without_sshd_uses_asyncssh(tmp_path: Path, monkeypatch: pytest.Mon
 # ------------------------------------------------------------------------------ smtp
 
 
-def test_smtphook_delivers_to_sink(
-    smtp_sink: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_smtphook_delivers_to_sink(smtp_sink: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     conn = airflow_smtp_connection(smtp_sink)
@@ -368,9 +362,8 @@ def test_smtp_counter_continues_after_restart_and_stop_frees_port(tmp_path: Path
 
     maildir = tmp_path / "mail"
     for _ in range(2):
-        with start_smtp(maildir) as sink:
-            with smtplib.SMTP(sink.host, sink.port, timeout=5) as smtp:
-                smtp.sendmail("a@example.com", ["b@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+        with start_smtp(maildir) as sink, smtplib.SMTP(sink.host, sink.port, timeout=5) as smtp:
+            smtp.sendmail("a@example.com", ["b@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
         _assert_port_free(sink.host, sink.port)
     assert sorted(p.name for p in maildir.glob("*.eml")) == ["001.eml", "002.eml"]
     assert [m["Subject"] for m in sink.messages()] == ["hi", "hi"]

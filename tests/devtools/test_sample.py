@@ -8,8 +8,8 @@ import io
 import subprocess
 import sys
 
-from domain_fixtures import HEADER, REPO, SAMPLE_EXPORT, make_night
 from devtools.sample import BROKEN, generate_rows, render_csv, write_export
+from domain_fixtures import HEADER, REPO, SAMPLE_EXPORT, make_night
 from roster.night.pipeline import check_export
 
 DAY = dt.date(2026, 11, 20)
@@ -52,7 +52,7 @@ def test_shape_of_the_export():
 def test_broken_rows_and_duplicate():
     clean = generate_rows(300, DAY, broken=False)
     broken = generate_rows(300, DAY)
-    changed = [i for i, (a, b) in enumerate(zip(clean, broken)) if a != b]
+    changed = [i for i, (a, b) in enumerate(zip(clean, broken, strict=True)) if a != b]
     assert len(changed) == len(BROKEN) + 1  # one per broken case, plus the duplicated id
     assert broken[-1]["STATE_ID"] == broken[-2]["STATE_ID"]
     assert len({r["STATE_ID"] for r in clean}) == 300

@@ -17,9 +17,17 @@ def test_every_section_an_oncall_email_names_exists() -> None:
 
 
 def test_the_runbook_covers_each_failure_and_how_to_fix_it() -> None:
-    for heading in ("Export late or missing", "QA failed", "Held for review", "Superseded: older night not sent",
-                    "SFTP down, authentication or host key", "SMTP down", "Bad district file",
-                    "Backfilling missed nights", "Watchdog: no delivery"):
+    for heading in (
+        "Export late or missing",
+        "QA failed",
+        "Held for review",
+        "Superseded: older night not sent",
+        "SFTP down, authentication or host key",
+        "SMTP down",
+        "Bad district file",
+        "Backfilling missed nights",
+        "Watchdog: no delivery",
+    ):
         assert heading in HEADINGS
     assert "airflow backfill create --dag-id roster_<id>" in RUNBOOK
     assert '"chosen_options": ["Approve"]' in RUNBOOK and "Required Actions" in RUNBOOK

@@ -44,7 +44,9 @@ def read_table(path: Path) -> dict[str, str]:
         raise ConfigError(f"{path}: empty; expected the header district_code,rethink_code")
     header = [h.strip() for h in rows[0]]
     if header[:2] != _HEADER or header[2:] not in ([], ["description"]):
-        raise ConfigError(f"{path}: line 1: header must be district_code,rethink_code[,description], found {','.join(header)}")
+        raise ConfigError(
+            f"{path}: line 1: header must be district_code,rethink_code[,description], found {','.join(header)}"
+        )
     table: dict[str, str] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -64,7 +66,9 @@ def load_crossmatch(root: Path, district: District) -> CrossMatch:
     """The district's three tables; diagnoses may be absent when the district maps no diagnosis."""
     folder = resolve(root, district.crossmatch)
     if not folder.is_dir():
-        raise ConfigError(f"{folder}: cross-match folder not found (key 'crossmatch' of district {district.district_id})")
+        raise ConfigError(
+            f"{folder}: cross-match folder not found (key 'crossmatch' of district {district.district_id})"
+        )
     diagnoses = folder / "diagnoses.csv"
     needs_diagnoses = district.source.columns.diagnosis is not None
     return CrossMatch(

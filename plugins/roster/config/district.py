@@ -68,7 +68,9 @@ def _check_date_template(value: str) -> str:
     try:
         value.format(date=_SAMPLE_DATE)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not a valid template; only {{date:%Y%m%d}}-style placeholders are allowed ({exc})") from None
+        raise ValueError(
+            f"{value!r} is not a valid template; only {{date:%Y%m%d}}-style placeholders are allowed ({exc})"
+        ) from None
     return value
 
 
@@ -278,7 +280,6 @@ class District(Strict):
         return next((b for b in self.blackout if b.covers(roster_date)), None)
 
 
-
 def load_district(path: Path) -> District:
     """Read and validate one district file; its id must match its file name."""
     data = read_yaml(path)
@@ -301,5 +302,3 @@ def find_district(root: Path, district_id: str) -> District:
         known = ", ".join(p.stem for p in district_files(root)) or "none"
         raise ConfigError(f"{path}: no such district file (districts in {root / 'districts'}: {known})")
     return load_district(path)
-
-

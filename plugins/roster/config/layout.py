@@ -12,7 +12,7 @@ from roster.config.files import Strict, format_error, read_yaml
 from roster.errors import ConfigError
 
 #: Fields a layout column may carry: the canonical ones plus the district id.
-LAYOUT_FIELDS = CANONICAL_FIELDS + ("district_id",)
+LAYOUT_FIELDS = (*CANONICAL_FIELDS, "district_id")
 
 
 class LayoutColumn(Strict):
@@ -50,7 +50,6 @@ class Layout(Strict):
     @property
     def eol(self) -> str:
         return "\r\n" if self.line_ending == "crlf" else "\n"
-
 
 
 def load_layout(root: Path, name: str) -> Layout:

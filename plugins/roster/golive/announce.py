@@ -16,10 +16,10 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from roster import settings
-from roster.io import artifacts
 from roster.config import District
-from roster.notify.emails import Email, render
 from roster.errors import ConfigError
+from roster.io import artifacts
+from roster.notify.emails import Email, render
 
 #: audience -> (template name, the contacts key listing its recipients)
 AUDIENCES = {

@@ -16,9 +16,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roster.io import artifacts
 from roster.config import District, resolve
 from roster.config.crossmatch import TABLES, CrossMatch, read_table
+from roster.io import artifacts
 
 REPORT = "crossmatch_report.csv"
 REPORT_COLUMNS = ["table", "district_code", "rows", "rethink_code"]
@@ -96,15 +96,14 @@ def discover(export_path: Path, district: District, crossmatch: CrossMatch) -> D
     for table, column in tables_for(district).items():
         mapping = crossmatch.for_field(column)
         counts = pc.value_counts(export.table[column])
-        found = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())
+        found = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
         per_code: dict[str, int] = {}
         for value, count in found:
             if value == "":
                 empty[table] = int(count)
             else:
                 per_code[value] = int(count)
-        for code in sorted(per_code):
-            codes.append(CodeCount(table, code, per_code[code], mapping.get(code, "")))
+        codes.extend(CodeCount(table, code, per_code[code], mapping.get(code, "")) for code in sorted(per_code))
     return Discovery(codes=codes, empty=empty, rows_read=export.rows_read, ragged_rows=list(export.ragged_rows))
 
 
@@ -168,4 +167,14 @@ def summary(result: Discovery) -> str:
     return line
 
 
-__all__ = ["CodeCount", "Discovery", "REPORT", "discover", "load_tables", "missing_name", "summary", "tables_for", "write_discovery"]
+__all__ = [
+    "REPORT",
+    "CodeCount",
+    "Discovery",
+    "discover",
+    "load_tables",
+    "missing_name",
+    "summary",
+    "tables_for",
+    "write_discovery",
+]

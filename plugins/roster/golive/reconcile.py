@@ -32,9 +32,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roster.io import artifacts
 from roster.config import District, StatusValues
 from roster.errors import ConfigError
+from roster.io import artifacts
 
 REPORT = "reconcile_report.csv"
 REPORT_COLUMNS = ["issue", "state_test_number", "detail"]
@@ -65,7 +65,7 @@ class Reconciliation:
     notes: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        out = {issue: 0 for issue in ISSUES}
+        out = dict.fromkeys(ISSUES, 0)
         for finding in self.findings:
             out[finding.issue] += 1
         return {k: v for k, v in out.items() if v}
@@ -155,7 +155,9 @@ def read_pair(sis_path: Path, vendor_path: Path, district: District):
     notes = {
         "SIS rows with the wrong number of columns (not compared)": len(sis_export.ragged_rows),
         "vendor rows with the wrong number of columns (not compared)": len(vendor_export.ragged_rows),
-        "SIS rows without a State Test Number (not compared; a night rejects them)": int((sis["state_test_number"] == "").sum()),
+        "SIS rows without a State Test Number (not compared; a night rejects them)": int(
+            (sis["state_test_number"] == "").sum()
+        ),
         "SIS rows with a status that is neither active nor inactive": int((sis["state"] == "unknown").sum()),
         "vendor rows with a status that is neither active nor inactive": int((vendor["state"] == "unknown").sum()),
     }
@@ -173,11 +175,11 @@ def _duplicates(frame, label: str) -> tuple[list[Finding], set[str]]:
     with_id = frame[frame["state_test_number"] != ""]
     counted = with_id["state_test_number"].value_counts()
     repeated = counted[counted > 1]
-    findings = []
-    for stn, rows in with_id[_in(with_id["state_test_number"], repeated.index)].groupby("state_test_number")["row_number"]:
-        findings.append(
-            Finding("duplicate", str(stn), f"{len(rows)} times in the {label} export (rows {_rows(rows)})", int(rows.min()))
-        )
+    rows_of = with_id[_in(with_id["state_test_number"], repeated.index)].groupby("state_test_number")["row_number"]
+    findings = [
+        Finding("duplicate", str(stn), f"{len(rows)} times in the {label} export (rows {_rows(rows)})", int(rows.min()))
+        for stn, rows in rows_of
+    ]
     return findings, set(repeated.index)
 
 
@@ -199,7 +201,7 @@ def _identity(both) -> list[Finding]:
     differing = both[any_differs]
     masks = [(name, mask[any_differs].to_numpy()) for name, mask in checks]
     for i, (stn, sis_row, vendor_row) in enumerate(
-        zip(differing["state_test_number"], differing["row_number_sis"], differing["row_number_vendor"])
+        zip(differing["state_test_number"], differing["row_number_sis"], differing["row_number_vendor"], strict=True)
     ):
         fields = [name for name, mask in masks if mask[i]]
         findings.append(
@@ -230,14 +232,17 @@ def _missing_ids(sis, vendor) -> tuple[list[Finding], dict[str, list[int]]]:
     already = set(matched["state_test_number_sis"][_in(matched["state_test_number_sis"], vendor["state_test_number"])])
     candidates: dict[int, set[str]] = {}
     rows_of: dict[str, list[int]] = {}
-    for row_number, stn in zip(matched["row_number"], matched["state_test_number_sis"]):
+    for row_number, stn in zip(matched["row_number"], matched["state_test_number_sis"], strict=True):
         candidates.setdefault(int(row_number), set()).add(stn)
         rows_of.setdefault(stn, [])
         if int(row_number) not in rows_of[stn]:
             rows_of[stn].append(int(row_number))
     findings = []
     for row_number in lacking["row_number"]:
-        found = [f"{stn} (already at the vendor)" if stn in already else stn for stn in sorted(candidates.get(int(row_number), ()))]
+        found = [
+            f"{stn} (already at the vendor)" if stn in already else stn
+            for stn in sorted(candidates.get(int(row_number), ()))
+        ]
         detail = f"vendor row {int(row_number)}; SIS candidates: {', '.join(found) if found else 'none'}"
         findings.append(Finding("missing_state_id", "", detail, int(row_number)))
     return findings, {stn: sorted(rows) for stn, rows in rows_of.items()}
@@ -268,12 +273,14 @@ def compare(sis, vendor) -> list[Finding]:
             )
         )
     absent_from_sis = v[(v["state"] == "active") & ~_in(v["state_test_number"], sis_ids)]
-    for stn, row_number in zip(absent_from_sis["state_test_number"], absent_from_sis["row_number"]):
+    for stn, row_number in zip(absent_from_sis["state_test_number"], absent_from_sis["row_number"], strict=True):
         findings.append(
-            Finding("inactivate_at_vendor", stn, f"not in the SIS export; vendor row {int(row_number)}", int(row_number))
+            Finding(
+                "inactivate_at_vendor", stn, f"not in the SIS export; vendor row {int(row_number)}", int(row_number)
+            )
         )
     to_add = s[(s["state"] == "active") & ~_in(s["state_test_number"], vendor_ids)]
-    for stn, row_number in zip(to_add["state_test_number"], to_add["row_number"]):
+    for stn, row_number in zip(to_add["state_test_number"], to_add["row_number"], strict=True):
         detail = f"not at the vendor; SIS row {int(row_number)}"
         if stn in candidate_rows:
             # Adding would duplicate the student: the vendor may hold them without an id.
@@ -308,4 +315,14 @@ def summary(result: Reconciliation) -> str:
     return line
 
 
-__all__ = ["Finding", "ISSUES", "REPORT", "Reconciliation", "compare", "match_key", "reconcile", "summary", "write_report"]
+__all__ = [
+    "ISSUES",
+    "REPORT",
+    "Finding",
+    "Reconciliation",
+    "compare",
+    "match_key",
+    "reconcile",
+    "summary",
+    "write_report",
+]

@@ -78,7 +78,9 @@ def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
     expected = [c.header for c in layout.columns]
     first_line = first.rstrip(b"\r\n").decode("utf-8", errors="replace")
     if first_line.split(SEPARATOR) != expected:
-        raise InputError(f"{path}: line 1: not a roster file of layout {layout.name!r} (expected header {SEPARATOR.join(expected)})")
+        raise InputError(
+            f"{path}: line 1: not a roster file of layout {layout.name!r} (expected header {SEPARATOR.join(expected)})"
+        )
     names = [f"c{i}" for i in range(len(expected))]
     try:
         table = pacsv.read_csv(
@@ -93,7 +95,7 @@ def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
         raise InputError(f"{path}: not a valid roster file ({str(exc).splitlines()[0]})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    columns = {}
+    columns: dict[str, pa.ChunkedArray] = {}
     for i, column in enumerate(layout.columns):
         columns.setdefault(column.field, table[f"c{i}"])
     frame = frame_of(columns, table.num_rows)

@@ -20,14 +20,24 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from roster.fast import ids
 from roster.config import Layout
-from roster.fast.arrow import frame_of, join_lines, parallel, repeat as _repeat, rows_of, take, text
+from roster.fast import ids
+from roster.fast.arrow import frame_of, join_lines, parallel, rows_of, take, text
+from roster.fast.arrow import repeat as _repeat
 
 IDENTITY_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name", "date_of_birth")
 #: Fields whose differences are not "changes": the key, the status (counted as (de)activation), ours.
 NOT_COMPARED = ("state_test_number", "status", "district_id", "active", "carried_since")
-CHANGE_KINDS = ("added", "deactivated", "reactivated", "identity_changed", "other_changed", "carried", "dropped", "retained")
+CHANGE_KINDS = (
+    "added",
+    "deactivated",
+    "reactivated",
+    "identity_changed",
+    "other_changed",
+    "carried",
+    "dropped",
+    "retained",
+)
 CHANGES_COLUMNS = ["state_test_number", "change", "fields"]
 
 
@@ -86,15 +96,7 @@ def compare(
     paired rows, in Arrow and numpy.
     """
     if previous is None:
-        counts = dict.fromkeys(CHANGE_KINDS, 0)
-        counts["added"] = len(tonight)
-        added = text(tonight["state_test_number"])
-        changes = frame_of(
-            {"state_test_number": added, "change": _repeat("added", len(added)), "fields": _repeat("", len(added))},
-            len(added),
-        )
-        carried = tonight.iloc[0:0].assign(carried_since=pd.Series(dtype="str"))
-        return RosterDiff(counts, 0, 0, 0.0, 0.0, changes[CHANGES_COLUMNS], carried, first_night=True)
+        return _first_night(tonight)
 
     compared = [f for f in tonight.columns if f not in NOT_COMPARED and f in previous.columns]
     ids_now = text(tonight["state_test_number"])
@@ -120,23 +122,14 @@ def compare(
     identity_changed, identity_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in identity])
     other_changed, other_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in other])
 
-    # Absent tonight: carried as inactive with the last delivered values, until carry_days pass.
-    gone_rows = np.flatnonzero(gone)
-    if "carried_since" in previous.columns:
-        since = previous["carried_since"].iloc[gone_rows].fillna("").astype(str).to_numpy(dtype=object)
-    else:
-        since = np.full(len(gone_rows), "", dtype=object)
-    since = np.where(since == "", roster_date.isoformat(), since)
-    age_days = (pd.Timestamp(roster_date) - pd.to_datetime(pd.Series(since, dtype=object))).dt.days.to_numpy()
-    too_old = age_days > carry_days
-    dropped_rows, carried_rows = gone_rows[too_old], gone_rows[~too_old]
+    carried_rows, carried_since, dropped_rows = _carry(previous, np.flatnonzero(gone), roster_date, carry_days)
 
     parts: list[tuple[pa.Array, str, pa.Array | None]] = []
 
     def record(ids: pa.ChunkedArray, rows: np.ndarray, change: str, fields: pa.Array | None = None) -> int:
         if len(rows):
             parts.append((take(ids, rows), change, fields))
-        return int(len(rows))
+        return len(rows)
 
     def paired_where(mask: np.ndarray) -> np.ndarray:
         return now_rows[mask]
@@ -156,15 +149,6 @@ def compare(
     previous_active = int(was_active.sum())
     changed_students = int((identity_changed | other_changed).sum())
 
-    carried = rows_of(previous, carried_rows)
-    carried["carried_since"] = pd.array(since[~too_old].astype(str), dtype="str") if len(carried_rows) else pd.array([], dtype="str")
-    carried["status"] = layout.status_words.inactive
-    carried["active"] = False
-    kept = rows_of(previous, np.flatnonzero(retained))
-    if "carried_since" not in kept.columns:
-        kept["carried_since"] = ""
-    carried = pd.concat([carried, kept], ignore_index=True)
-
     return RosterDiff(
         counts=counts,
         previous_students=previous_students,
@@ -172,8 +156,58 @@ def compare(
         deactivation_rate=counts["deactivated"] / previous_active if previous_active else 0.0,
         change_rate=changed_students / previous_students if previous_students else 0.0,
         changes=_changes(parts),
-        carried=carried.reset_index(drop=True),
+        carried=_carried_rows(previous, carried_rows, carried_since, np.flatnonzero(retained), layout),
     )
+
+
+def _first_night(tonight: pd.DataFrame) -> RosterDiff:
+    """A district's first night: every student is added, nobody is carried."""
+    counts = dict.fromkeys(CHANGE_KINDS, 0)
+    counts["added"] = len(tonight)
+    added = text(tonight["state_test_number"])
+    changes = frame_of(
+        {"state_test_number": added, "change": _repeat("added", len(added)), "fields": _repeat("", len(added))},
+        len(added),
+    )
+    carried = tonight.iloc[0:0].assign(carried_since=pd.Series(dtype="str"))
+    return RosterDiff(counts, 0, 0, 0.0, 0.0, changes[CHANGES_COLUMNS], carried, first_night=True)
+
+
+def _carry(
+    previous: pd.DataFrame, gone_rows: np.ndarray, roster_date: dt.date, carry_days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Absent tonight: carried as inactive with the last delivered values, until carry_days pass.
+
+    Returns the carried rows of ``previous``, their first carried dates, and the rows dropped.
+    """
+    if "carried_since" in previous.columns:
+        since = previous["carried_since"].iloc[gone_rows].fillna("").astype(str).to_numpy(dtype=object)
+    else:
+        since = np.full(len(gone_rows), "", dtype=object)
+    since = np.where(since == "", roster_date.isoformat(), since)
+    age_days = (pd.Timestamp(roster_date) - pd.to_datetime(pd.Series(since, dtype=object))).dt.days.to_numpy()
+    too_old = age_days > carry_days
+    return gone_rows[~too_old], since[~too_old], gone_rows[too_old]
+
+
+def _carried_rows(
+    previous: pd.DataFrame,
+    carried_rows: np.ndarray,
+    carried_since: np.ndarray,
+    retained_rows: np.ndarray,
+    layout: Layout,
+) -> pd.DataFrame:
+    """The rows tonight's roster carries from the last one: absent students (inactive), then retained ones."""
+    carried = rows_of(previous, carried_rows)
+    carried["carried_since"] = (
+        pd.array(carried_since.astype(str), dtype="str") if len(carried_rows) else pd.array([], dtype="str")
+    )
+    carried["status"] = layout.status_words.inactive
+    carried["active"] = False
+    kept = rows_of(previous, retained_rows)
+    if "carried_since" not in kept.columns:
+        kept["carried_since"] = ""
+    return pd.concat([carried, kept], ignore_index=True).reset_index(drop=True)
 
 
 def _flags(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -247,7 +281,9 @@ def _changes(parts: list[tuple[pa.Array, str, pa.Array | None]]) -> pd.DataFrame
     """The change rows, sorted by State Test Number then change (a stable Arrow sort)."""
     if not parts:
         return _empty_changes()
-    ids = pa.chunked_array([p[0].combine_chunks() if isinstance(p[0], pa.ChunkedArray) else p[0] for p in parts], pa.large_string())
+    ids = pa.chunked_array(
+        [p[0].combine_chunks() if isinstance(p[0], pa.ChunkedArray) else p[0] for p in parts], pa.large_string()
+    )
     change = pa.chunked_array([_repeat(c, len(i)) for i, c, _ in parts], pa.large_string())
     fields = pa.chunked_array([f if f is not None else _repeat("", len(i)) for i, _, f in parts], pa.large_string())
     table = pa.table({"state_test_number": ids, "change": change, "fields": fields})
@@ -277,7 +313,9 @@ def judge_changes(diff: RosterDiff, max_deactivation_rate: float, max_change_rat
 
 def with_carried(tonight: pd.DataFrame, diff: RosterDiff) -> pd.DataFrame:
     """Tonight's roster frame plus the carried students, each row with ``carried_since``."""
-    present = tonight.assign(carried_since=frame_of({"c": _repeat("", len(tonight))}, len(tonight))["c"].set_axis(tonight.index))
+    present = tonight.assign(
+        carried_since=frame_of({"c": _repeat("", len(tonight))}, len(tonight))["c"].set_axis(tonight.index)
+    )
     if diff.carried.empty:
         return present
     carried = diff.carried.reindex(columns=present.columns, fill_value="")

@@ -64,7 +64,11 @@ def roster_frame(accepted: pd.DataFrame, district: District, crossmatch: CrossMa
         active, active_flags = None, np.zeros(0, dtype=bool)
     names = layout_fields(layout)
     # The frame's columns are read here; the fields are then computed in parallel, in Arrow only.
-    sources = {name: text(accepted[name]) for name in names if name in accepted.columns and name not in ("status", "district_id")}
+    sources = {
+        name: text(accepted[name])
+        for name in names
+        if name in accepted.columns and name not in ("status", "district_id")
+    }
 
     def column(name: str):
         if name == "status":
@@ -80,7 +84,7 @@ def roster_frame(accepted: pd.DataFrame, district: District, crossmatch: CrossMa
             return translate(sources[name], crossmatch.for_field(name))
         return sources[name]
 
-    columns = dict(zip(names, parallel(column, names)))
+    columns = dict(zip(names, parallel(column, names), strict=True))
     frame = frame_of(columns, n)
     frame["active"] = active_flags
     return frame

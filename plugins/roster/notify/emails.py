@@ -43,9 +43,10 @@ def render(root: Path, name: str, **context: object) -> tuple[str, str]:
         subject = env.get_template(f"{name}.subject.j2").render(**context).strip()
         html = env.get_template(f"{name}.html.j2").render(**context)
     except jinja2.TemplateNotFound as exc:
-        raise ConfigError(f"{root / 'templates' / exc.name}: email template not found") from None
+        raise ConfigError(f"{root / 'templates' / str(exc.name)}: email template not found") from None
     except jinja2.TemplateError as exc:
-        where = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # only syntax errors carry one
+        where = f" line {lineno}" if lineno else ""
         raise ConfigError(f"{root / 'templates'}/{name}:{where} template error: {exc}") from None
     return " ".join(subject.split()), html
 
@@ -75,20 +76,26 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         rejects_shown=len(shown),
         run_location=run_location,
     )
-    return Email(to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html)
+    return Email(
+        to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html
+    )
 
 
 #: Change kinds a reviewer must see by id in a hold email, most consequential first.
 HOLD_KINDS = ("deactivated", "identity_changed", "other_changed", "reactivated", "added")
 
 
-def hold_notice(root: Path, district: District, report: QaReport, changes: list[dict], run_location: str, run_ref: str) -> Email:
+def hold_notice(
+    root: Path, district: District, report: QaReport, changes: list[dict], run_location: str, run_ref: str
+) -> Email:
     """The hold email: to the point person, cc the coordinator and on-call, in one message.
 
     ``changes`` are changes.csv rows (state_test_number, change, fields) and nothing else.
     """
     rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
-    concerned = sorted((c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"]))
+    concerned = sorted(
+        (c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"])
+    )
     summary = report.changes
     subject, html = render(
         root,

@@ -34,7 +34,7 @@ def test_table_without_description(tmp_path):
 
 
 def test_table_tolerates_bom_crlf_spaces_and_blank_lines(tmp_path):
-    content = b"\xef\xbb\xbfdistrict_code , rethink_code,description\r\n 01 , 1 ,Grade 1\r\n\r\n,,\r\n02,2,\"Grade 2, second\"\r\n"
+    content = b'\xef\xbb\xbfdistrict_code , rethink_code,description\r\n 01 , 1 ,Grade 1\r\n\r\n,,\r\n02,2,"Grade 2, second"\r\n'
     assert read_table(_table(tmp_path, content)) == {"01": "1", "02": "2"}
 
 
@@ -53,7 +53,13 @@ def test_duplicate_after_trimming_is_a_duplicate(tmp_path):
 
 @pytest.mark.parametrize(
     "header",
-    ["code,rethink_code", "district_code", "rethink_code,district_code", "district_code,rethink_code,notes", "District_Code,Rethink_Code"],
+    [
+        "code,rethink_code",
+        "district_code",
+        "rethink_code,district_code",
+        "district_code,rethink_code,notes",
+        "District_Code,Rethink_Code",
+    ],
 )
 def test_bad_header(tmp_path, header):
     path = _table(tmp_path, f"{header}\n01,1\n")
@@ -70,7 +76,10 @@ def test_bad_header(tmp_path, header):
         ("district_code,rethink_code\n01,1\n02\n", "line 3: expected 2 fields, found 1"),
         ("district_code,rethink_code\n01,1,extra\n", "line 2: expected 2 fields, found 3"),
         ("district_code,rethink_code\n01,\n", "line 2: district_code and rethink_code must both be filled in"),
-        ("district_code,rethink_code,description\n,1,x\n", "line 2: district_code and rethink_code must both be filled in"),
+        (
+            "district_code,rethink_code,description\n,1,x\n",
+            "line 2: district_code and rethink_code must both be filled in",
+        ),
         ("", "empty; expected the header district_code,rethink_code"),
     ],
 )

@@ -61,7 +61,10 @@ def test_admin_email_makes_every_point_of_the_seed(previews: Path) -> None:
     assert "Adding students' ELA and Math scores: the new process" in text
     assert "ELA and Math scores are now entered in the SIS" in text
     # 2. issues go to the point person (by address), who takes them to the Rethink Ed coordinator
-    assert "must be reported to the district's point person, it@sample.k12.example , who takes it to the Rethink Ed coordinator" in text
+    assert (
+        "must be reported to the district's point person, it@sample.k12.example , who takes it to the Rethink Ed coordinator"
+        in text
+    )
     assert "coordinator@example.org" in text
     # 3. administrators must not add, archive or delete students unless directed
     assert (
@@ -93,7 +96,9 @@ def test_score_process_follows_what_the_export_carries(tmp_path: Path) -> None:
 
 def test_templates_are_the_districts_to_edit(tmp_path: Path) -> None:
     include = copy_include(tmp_path)
-    (include / "templates" / "announce_teachers.subject.j2").write_text("Hello from {{ district.district_id }}\n", encoding="utf-8")
+    (include / "templates" / "announce_teachers.subject.j2").write_text(
+        "Hello from {{ district.district_id }}\n", encoding="utf-8"
+    )
     out = tmp_path / "out"
     assert main(["announce", "--district", "sample_isd", "--out", str(out), "--include-dir", str(include)]) == 0
     assert _parse(out / TEACHER_EML)["Subject"] == "Hello from sample_isd"
@@ -113,7 +118,10 @@ def test_empty_audience_is_an_error_naming_the_key(tmp_path: Path, capsys, key: 
 def test_broken_template_is_one_line(tmp_path: Path, capsys) -> None:
     include = copy_include(tmp_path)
     (include / "templates" / "announce_administrators.html.j2").write_text("{{ nope }}", encoding="utf-8")
-    assert main(["announce", "--district", "sample_isd", "--out", str(tmp_path / "out"), "--include-dir", str(include)]) == 2
+    assert (
+        main(["announce", "--district", "sample_isd", "--out", str(tmp_path / "out"), "--include-dir", str(include)])
+        == 2
+    )
     assert "announce_administrators" in _one_error_line(capsys.readouterr().err)
 
 
@@ -126,7 +134,9 @@ def smtp_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     from devtools.servers import airflow_smtp_connection, start_smtp
 
     sink = start_smtp(tmp_path / "mail")
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(airflow_smtp_connection(sink, from_email="roster@sample.k12.example")))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(airflow_smtp_connection(sink, from_email="roster@sample.k12.example"))
+    )
     try:
         yield sink
     finally:
@@ -154,8 +164,12 @@ def test_send_failure_is_one_line(tmp_path: Path, capsys, monkeypatch: pytest.Mo
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    connection = {"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                  "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 5}}
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 5},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
     out = tmp_path / "out"
     assert main(["announce", "--district", "sample_isd", "--out", str(out), "--send"]) == 2
@@ -167,6 +181,15 @@ def test_send_failure_is_one_line(tmp_path: Path, capsys, monkeypatch: pytest.Mo
 def test_undefined_connection_is_one_line(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     include = copy_include(tmp_path)
     write_district(include, set_key(district_data(), "smtp_conn_id", "no_such_smtp"))
-    args = ["announce", "--district", "sample_isd", "--out", str(tmp_path / "out"), "--send", "--include-dir", str(include)]
+    args = [
+        "announce",
+        "--district",
+        "sample_isd",
+        "--out",
+        str(tmp_path / "out"),
+        "--send",
+        "--include-dir",
+        str(include),
+    ]
     assert main(args) == 2
     assert "SMTP connection 'no_such_smtp'" in _one_error_line(capsys.readouterr().err)

@@ -14,8 +14,8 @@ from domain_fixtures import (
     ROSTER_BIN,
     SAMPLE_EXPORT,
     copy_include,
-    district_data,
     del_key,
+    district_data,
     row,
     write_district,
     write_export,
@@ -73,9 +73,18 @@ def test_report_lists_every_code_with_counts_and_rethink_codes(tmp_path, capsys)
     # Tables in a fixed order: grades, campuses, diagnoses.
     assert [r[0] for r in report[1:]] == ["grades"] * 4 + ["campuses"] * 2 + ["diagnoses"] * 3
 
-    assert _read(out / "missing_grades.csv") == [["district_code", "rethink_code", "description"], ["13", "", ""], ["14", "", ""], ["kg", "", ""]]
+    assert _read(out / "missing_grades.csv") == [
+        ["district_code", "rethink_code", "description"],
+        ["13", "", ""],
+        ["14", "", ""],
+        ["kg", "", ""],
+    ]
     assert _read(out / "missing_campuses.csv") == [["district_code", "rethink_code", "description"], ["998", "", ""]]
-    assert _read(out / "missing_diagnoses.csv") == [["district_code", "rethink_code", "description"], ["ZZ", "", ""], ["au", "", ""]]
+    assert _read(out / "missing_diagnoses.csv") == [
+        ["district_code", "rethink_code", "description"],
+        ["ZZ", "", ""],
+        ["au", "", ""],
+    ]
 
     printed = capsys.readouterr().out
     assert "8 rows read" in printed and "grades: 4 codes, 3 unmapped (4 rows), 1 row empty" in printed
@@ -84,7 +93,9 @@ def test_report_lists_every_code_with_counts_and_rethink_codes(tmp_path, capsys)
 
 
 def test_missing_file_is_ready_to_fill_and_most_frequent_first(tmp_path):
-    rows = [row(STATE_ID=f"1{i:03d}", GRADE="13") for i in range(1)] + [row(STATE_ID=f"2{i:03d}", GRADE="14") for i in range(4)]
+    rows = [row(STATE_ID=f"1{i:03d}", GRADE="13") for i in range(1)] + [
+        row(STATE_ID=f"2{i:03d}", GRADE="14") for i in range(4)
+    ]
     out = tmp_path / "out"
     assert _crossmatch(write_export(tmp_path, rows), out) == 1
     assert [r[0] for r in _read(out / "missing_grades.csv")[1:]] == ["14", "13"]
@@ -97,7 +108,10 @@ def test_missing_file_is_ready_to_fill_and_most_frequent_first(tmp_path):
         csv.writer(handle, lineterminator="\n").writerows(filled)
     assert _crossmatch(write_export(tmp_path, rows), out, "--include-dir", str(include)) == 0
     assert not (out / "missing_grades.csv").exists()  # the stale list from the first run is gone
-    assert sorted(map(tuple, _read(out / "crossmatch_report.csv")[1:]))[-2:] == [("grades", "13", "1", "13"), ("grades", "14", "4", "14")]
+    assert sorted(map(tuple, _read(out / "crossmatch_report.csv")[1:]))[-2:] == [
+        ("grades", "13", "1", "13"),
+        ("grades", "14", "4", "14"),
+    ]
 
 
 def test_all_mapped_exits_0_and_writes_no_missing_files(tmp_path, capsys):
@@ -162,7 +176,17 @@ def test_large_export_counts(tmp_path):
 def test_errors_exit_2_with_one_line(tmp_path, capsys, case, expected):
     include = copy_include(tmp_path)
     export = write_export(tmp_path, [row()])
-    args = ["crossmatch", "--district", "sample_isd", "--input", str(export), "--out", str(tmp_path / "out"), "--include-dir", str(include)]
+    args = [
+        "crossmatch",
+        "--district",
+        "sample_isd",
+        "--input",
+        str(export),
+        "--out",
+        str(tmp_path / "out"),
+        "--include-dir",
+        str(include),
+    ]
     if case == "missing_input":
         args[4] = str(tmp_path / "nope.csv")
     elif case == "unknown_district":
@@ -183,10 +207,27 @@ def test_roster_command_on_the_sample_export(tmp_path):
     """The installed command: the sample export's three unknown codes, one row each."""
     out = tmp_path / "out"
     result = subprocess.run(
-        [str(ROSTER_BIN), "crossmatch", "--district", "sample_isd", "--input", str(SAMPLE_EXPORT), "--out", str(out), "--include-dir", str(INCLUDE)],
-        capture_output=True, text=True,
+        [
+            str(ROSTER_BIN),
+            "crossmatch",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(SAMPLE_EXPORT),
+            "--out",
+            str(out),
+            "--include-dir",
+            str(INCLUDE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     report = _read(out / "crossmatch_report.csv")
-    assert [r for r in report[1:] if not r[3]] == [["grades", "13", "1", ""], ["campuses", "999", "1", ""], ["diagnoses", "XX", "1", ""]]
+    assert [r for r in report[1:] if not r[3]] == [
+        ["grades", "13", "1", ""],
+        ["campuses", "999", "1", ""],
+        ["diagnoses", "XX", "1", ""],
+    ]
     assert sum(int(r[2]) for r in report[1:] if r[0] == "campuses") == 300

@@ -33,7 +33,7 @@ def sis(stn: str, first: str, last: str, dob: str, status: str = "A") -> dict[st
 
 
 def vendor(stn: str, first: str, last: str, dob: str, status: str = "Active") -> dict[str, str]:
-    return dict(zip(VENDOR_HEADER, (stn, first, last, dob, status)))
+    return dict(zip(VENDOR_HEADER, (stn, first, last, dob, status), strict=True))
 
 
 def _files(tmp_path: Path, sis_rows, vendor_rows, *, vendor_delimiter: str = ",") -> tuple[Path, Path]:
@@ -45,7 +45,20 @@ def _files(tmp_path: Path, sis_rows, vendor_rows, *, vendor_delimiter: str = ","
 
 
 def _reconcile(sis_path: Path, vendor_path: Path, out: Path, *extra: str) -> int:
-    return main(["reconcile", "--district", "sample_isd", "--sis", str(sis_path), "--vendor", str(vendor_path), "--out", str(out), *extra])
+    return main(
+        [
+            "reconcile",
+            "--district",
+            "sample_isd",
+            "--sis",
+            str(sis_path),
+            "--vendor",
+            str(vendor_path),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def _report(out: Path) -> list[tuple[str, str, str]]:
@@ -99,7 +112,9 @@ def test_every_kind_of_finding(tmp_path, capsys):
     assert _report(out) == EXPECTED
     printed = capsys.readouterr().out
     assert "9 SIS rows, 10 vendor rows; 9 findings" in printed
-    assert "identity_mismatch: 2, missing_state_id: 1, inactivate_at_vendor: 2, add_at_vendor: 2, duplicate: 2" in printed
+    assert (
+        "identity_mismatch: 2, missing_state_id: 1, inactivate_at_vendor: 2, add_at_vendor: 2, duplicate: 2" in printed
+    )
 
 
 def test_no_names_or_birth_dates_leave_the_comparison(tmp_path, capsys):
@@ -109,7 +124,9 @@ def test_no_names_or_birth_dates_leave_the_comparison(tmp_path, capsys):
     private = {r[k] for r in SIS_ROWS for k in ("FIRST_NAME", "LAST_NAME", "DOB")}
     private |= {r[k].strip() for r in VENDOR_ROWS for k in ("First Name", "Last Name", "Date of Birth")}
     written = (out / "reconcile_report.csv").read_text(encoding="utf-8") + captured.out + captured.err
-    leaked = sorted(v for v in private if len(v) >= 3 and re.search(rf"(?<!\w){re.escape(v)}(?!\w)", written, re.IGNORECASE))
+    leaked = sorted(
+        v for v in private if len(v) >= 3 and re.search(rf"(?<!\w){re.escape(v)}(?!\w)", written, re.IGNORECASE)
+    )
     assert leaked == []
 
 
@@ -139,7 +156,9 @@ def test_matching_pair_exits_0_with_an_empty_report(tmp_path, capsys):
 )
 def test_identity_mismatch_names_the_field(tmp_path, vendor_first, vendor_last, vendor_dob, fields):
     out = tmp_path / "out"
-    files = _files(tmp_path, [sis("2001", "Zoë", "Brontë", "11/12/2010")], [vendor("2001", vendor_first, vendor_last, vendor_dob)])
+    files = _files(
+        tmp_path, [sis("2001", "Zoë", "Brontë", "11/12/2010")], [vendor("2001", vendor_first, vendor_last, vendor_dob)]
+    )
     assert _reconcile(*files, out) == 1
     assert _report(out) == [("identity_mismatch", "2001", f"differs: {fields}; SIS row 2, vendor row 2")]
 
@@ -148,7 +167,9 @@ def test_bad_birth_date_on_the_sis_side(tmp_path):
     out = tmp_path / "out"
     files = _files(tmp_path, [sis("2001", "Al", "Ng", "02/30/2012")], [vendor("2001", "Al", "Ng", "02/28/2012")])
     assert _reconcile(*files, out) == 1
-    assert _report(out) == [("identity_mismatch", "2001", "differs: date_of_birth (not a date in the SIS export); SIS row 2, vendor row 2")]
+    assert _report(out) == [
+        ("identity_mismatch", "2001", "differs: date_of_birth (not a date in the SIS export); SIS row 2, vendor row 2")
+    ]
 
 
 def test_dates_are_compared_each_in_its_own_format(tmp_path):
@@ -157,7 +178,10 @@ def test_dates_are_compared_each_in_its_own_format(tmp_path):
     sis_rows = [sis("2001", "Al", "Ng", "03/04/2012"), sis("2002", "Bo", "Li", "03/04/2012")]
     vendor_rows = [vendor("2001", "Al", "Ng", "2012-03-04"), vendor("2002", "Bo", "Li", "2012-04-03")]
     out = tmp_path / "out"
-    assert _reconcile(*_files(tmp_path, sis_rows, vendor_rows, vendor_delimiter="|"), out, "--include-dir", str(include)) == 1
+    assert (
+        _reconcile(*_files(tmp_path, sis_rows, vendor_rows, vendor_delimiter="|"), out, "--include-dir", str(include))
+        == 1
+    )
     assert _report(out) == [("identity_mismatch", "2002", "differs: date_of_birth; SIS row 3, vendor row 3")]
 
 
@@ -216,7 +240,11 @@ def test_status_rules(tmp_path):
 
 
 def test_duplicates_in_either_file_are_not_compared_further(tmp_path):
-    sis_rows = [sis("5001", "A", "A", "01/01/2012"), sis("5002", "B", "B", "01/01/2012"), sis("5001", "Z", "Z", "01/01/2012")]
+    sis_rows = [
+        sis("5001", "A", "A", "01/01/2012"),
+        sis("5002", "B", "B", "01/01/2012"),
+        sis("5001", "Z", "Z", "01/01/2012"),
+    ]
     vendor_rows = [
         vendor("5002", "B", "B", "01/01/2012"),
         vendor("5003", "C", "C", "01/01/2012"),
@@ -239,7 +267,17 @@ def test_duplicates_in_either_file_are_not_compared_further(tmp_path):
 
 def test_sis_rows_without_an_id_are_counted_not_compared(tmp_path, capsys):
     out = tmp_path / "out"
-    assert _reconcile(*_files(tmp_path, [sis("", "A", "A", "01/01/2012"), sis("6001", "B", "B", "01/01/2012")], [vendor("6001", "B", "B", "01/01/2012")]), out) == 0
+    assert (
+        _reconcile(
+            *_files(
+                tmp_path,
+                [sis("", "A", "A", "01/01/2012"), sis("6001", "B", "B", "01/01/2012")],
+                [vendor("6001", "B", "B", "01/01/2012")],
+            ),
+            out,
+        )
+        == 0
+    )
     assert "SIS rows without a State Test Number (not compared; a night rejects them): 1" in capsys.readouterr().out
 
 
@@ -255,24 +293,43 @@ def _one_error_line(err: str) -> str:
     [
         ("vendor_missing", "vendor.csv: vendor export not found"),
         ("sis_missing", "sis.csv: export not found"),
-        ("vendor_column", "vendor.csv: line 1: required column 'Enrollment Status' (status) is missing from the header"),
+        (
+            "vendor_column",
+            "vendor.csv: line 1: required column 'Enrollment Status' (status) is missing from the header",
+        ),
         ("vendor_latin1", "vendor.csv: line 3: not valid utf-8 text (save the vendor export as UTF-8)"),
-        ("vendor_same_header", "key 'vendor_export.columns.legal_last_name': header 'First Name' is already mapped to legal_first_name"),
+        (
+            "vendor_same_header",
+            "key 'vendor_export.columns.legal_last_name': header 'First Name' is already mapped to legal_first_name",
+        ),
     ],
 )
 def test_errors_exit_2_with_one_line(tmp_path, capsys, case, expected):
     include = copy_include(tmp_path)
-    sis_path, vendor_path = _files(tmp_path, [sis("7001", "Peña", "A", "01/01/2012")], [vendor("7001", "A", "A", "01/01/2012"), vendor("7002", "Peña", "A", "01/01/2012")])
+    sis_path, vendor_path = _files(
+        tmp_path,
+        [sis("7001", "Peña", "A", "01/01/2012")],
+        [vendor("7001", "A", "A", "01/01/2012"), vendor("7002", "Peña", "A", "01/01/2012")],
+    )
     if case == "vendor_missing":
         vendor_path.unlink()
     elif case == "sis_missing":
         sis_path.unlink()
     elif case == "vendor_column":
-        vendor_path.write_text(csv_text([vendor("7001", "A", "A", "01/01/2012")], header=VENDOR_HEADER[:-1]), encoding="utf-8")
+        vendor_path.write_text(
+            csv_text([vendor("7001", "A", "A", "01/01/2012")], header=VENDOR_HEADER[:-1]), encoding="utf-8"
+        )
     elif case == "vendor_latin1":
-        vendor_path.write_bytes(csv_text([vendor("7001", "A", "A", "01/01/2012"), vendor("7002", "Peña", "A", "01/01/2012")], header=VENDOR_HEADER).encode("latin-1"))
+        vendor_path.write_bytes(
+            csv_text(
+                [vendor("7001", "A", "A", "01/01/2012"), vendor("7002", "Peña", "A", "01/01/2012")],
+                header=VENDOR_HEADER,
+            ).encode("latin-1")
+        )
     elif case == "vendor_same_header":
-        write_district(include, set_key(district_data(), "vendor_export", {"columns": {"legal_last_name": "First Name"}}))
+        write_district(
+            include, set_key(district_data(), "vendor_export", {"columns": {"legal_last_name": "First Name"}})
+        )
     assert _reconcile(sis_path, vendor_path, tmp_path / "out", "--include-dir", str(include)) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert expected in line
@@ -283,8 +340,21 @@ def test_roster_command(tmp_path):
     sis_path, vendor_path = _files(tmp_path, SIS_ROWS, VENDOR_ROWS)
     out = tmp_path / "out"
     result = subprocess.run(
-        [str(ROSTER_BIN), "reconcile", "--district", "sample_isd", "--sis", str(sis_path), "--vendor", str(vendor_path), "--out", str(out)],
-        capture_output=True, text=True,
+        [
+            str(ROSTER_BIN),
+            "reconcile",
+            "--district",
+            "sample_isd",
+            "--sis",
+            str(sis_path),
+            "--vendor",
+            str(vendor_path),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     assert _report(out) == EXPECTED

@@ -30,7 +30,17 @@ NIGHT = dt.date(2026, 11, 20)
 
 def roster(*rows: tuple[str, str, str, str, str, str, str], carried_since: list[str] | None = None) -> pd.DataFrame:
     frame = pd.DataFrame(
-        rows, columns=["state_test_number", "legal_first_name", "legal_last_name", "date_of_birth", "grade", "campus", "status"], dtype="str"
+        rows,
+        columns=[
+            "state_test_number",
+            "legal_first_name",
+            "legal_last_name",
+            "date_of_birth",
+            "grade",
+            "campus",
+            "status",
+        ],
+        dtype="str",
     )
     frame["active"] = (frame["status"] == "Active").to_numpy(dtype=bool)
     if carried_since is not None:
@@ -51,11 +61,11 @@ def _by_kind(diff) -> dict[str, list[str]]:
 def test_each_kind_of_change() -> None:
     previous = roster(A, B, C, D, carried_since=["", "", "", ""])
     tonight = roster(
-        ("1001", "Ana", "Smith", "01/02/2015", "6", "S1", "Active"),        # other field changed: grade
-        ("1002", "Benjamin", "Jones", "03/04/2014", "6", "S2", "Active"),   # identity changed: first name
-        ("1003", "Cy", "Lee", "05/06/2013", "7", "S2", "Inactive"),         # deactivated
-        ("1004", "Di", "Kim", "07/08/2012", "8", "S3", "Active"),           # reactivated
-        ("1005", "Ed", "Ng", "09/10/2011", "9", "S3", "Active"),            # added
+        ("1001", "Ana", "Smith", "01/02/2015", "6", "S1", "Active"),  # other field changed: grade
+        ("1002", "Benjamin", "Jones", "03/04/2014", "6", "S2", "Active"),  # identity changed: first name
+        ("1003", "Cy", "Lee", "05/06/2013", "7", "S2", "Inactive"),  # deactivated
+        ("1004", "Di", "Kim", "07/08/2012", "8", "S3", "Active"),  # reactivated
+        ("1005", "Ed", "Ng", "09/10/2011", "9", "S3", "Active"),  # added
     )
     diff = compare(tonight, previous, LAYOUT, NIGHT, carry_days=365)
 
@@ -66,7 +76,9 @@ def test_each_kind_of_change() -> None:
         "other_changed": ["1001"],
         "reactivated": ["1004"],
     }
-    fields = dict(zip(diff.changes["state_test_number"] + ":" + diff.changes["change"], diff.changes["fields"]))
+    fields = dict(
+        zip(diff.changes["state_test_number"] + ":" + diff.changes["change"], diff.changes["fields"], strict=True)
+    )
     assert fields["1001:other_changed"] == "grade"
     assert fields["1002:identity_changed"] == "legal_first_name"
     assert diff.counts["carried"] == 0 and diff.carried.empty
@@ -79,7 +91,9 @@ def test_a_changed_date_of_birth_is_an_identity_change_listing_the_field() -> No
     previous = roster(A)
     tonight = roster(("1001", "Ana", "Smith", "01/03/2015", "5", "S1", "Active"))
     diff = compare(tonight, previous, LAYOUT, NIGHT, carry_days=365)
-    assert diff.changes.to_dict("records") == [{"state_test_number": "1001", "change": "identity_changed", "fields": "date_of_birth"}]
+    assert diff.changes.to_dict("records") == [
+        {"state_test_number": "1001", "change": "identity_changed", "fields": "date_of_birth"}
+    ]
 
 
 def test_absent_active_student_is_carried_as_inactive_with_last_values() -> None:
@@ -97,7 +111,9 @@ def test_absent_active_student_is_carried_as_inactive_with_last_values() -> None
 
 
 def test_carried_students_keep_their_first_carried_date_then_drop_after_carry_days() -> None:
-    previous = roster(A, ("1002", "Ben", "Jones", "03/04/2014", "6", "S2", "Inactive"), carried_since=["", "2026-11-10"])
+    previous = roster(
+        A, ("1002", "Ben", "Jones", "03/04/2014", "6", "S2", "Inactive"), carried_since=["", "2026-11-10"]
+    )
     tonight = roster(A)
 
     within = compare(tonight, previous, LAYOUT, NIGHT, carry_days=10)
@@ -134,7 +150,9 @@ def _ten_active() -> pd.DataFrame:
 def test_deactivation_threshold_exactly_at_the_rate_passes(gone: int, held: bool) -> None:
     previous = _ten_active()
     tonight = previous.iloc[gone:].reset_index(drop=True)
-    diff = judge_changes(compare(tonight, previous, LAYOUT, NIGHT, carry_days=365), max_deactivation_rate=0.10, max_change_rate=0.75)
+    diff = judge_changes(
+        compare(tonight, previous, LAYOUT, NIGHT, carry_days=365), max_deactivation_rate=0.10, max_change_rate=0.75
+    )
     assert diff.deactivation_rate == pytest.approx(gone / 10)
     assert diff.held is held
     assert bool(diff.hold_reasons) is held
@@ -145,7 +163,9 @@ def test_change_threshold_exactly_at_the_rate_passes(changed: int, held: bool) -
     previous = _ten_active()
     tonight = previous.copy()
     tonight.loc[: changed - 1, "grade"] = "6"
-    diff = judge_changes(compare(tonight, previous, LAYOUT, NIGHT, carry_days=365), max_deactivation_rate=0.10, max_change_rate=0.5)
+    diff = judge_changes(
+        compare(tonight, previous, LAYOUT, NIGHT, carry_days=365), max_deactivation_rate=0.10, max_change_rate=0.5
+    )
     assert diff.change_rate == pytest.approx(changed / 10)
     assert diff.held is held
 
@@ -166,13 +186,28 @@ def test_roster_run_previous_shows_the_diff_and_holds_offline(tmp_path) -> None:
 
     export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
     night1 = tmp_path / "night1"
-    assert main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(night1), "--date", "2026-11-20"]) == 0
+    assert (
+        main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(night1), "--date", "2026-11-20"])
+        == 0
+    )
     delivered = night1 / "sample_isd_roster_20261120.txt"
     truncated = tmp_path / "half.csv"
     truncated.write_bytes(b"\r\n".join(export.read_bytes().split(b"\r\n")[:151]) + b"\r\n")
 
     night2 = tmp_path / "night2"
-    args = ["run", "--district", "sample_isd", "--input", str(truncated), "--out", str(night2), "--date", "2026-11-21", "--previous", str(delivered)]
+    args = [
+        "run",
+        "--district",
+        "sample_isd",
+        "--input",
+        str(truncated),
+        "--out",
+        str(night2),
+        "--date",
+        "2026-11-21",
+        "--previous",
+        str(delivered),
+    ]
     assert main(args) == 1
     report = json.loads((night2 / "qa_report.json").read_text())
     assert report["held"] is True and report["rows_delivered"] == 0
@@ -182,7 +217,7 @@ def test_roster_run_previous_shows_the_diff_and_holds_offline(tmp_path) -> None:
 
     assert main([*args, "--approve-hold"]) == 0
     lines = (night2 / "sample_isd_roster_20261121.txt").read_bytes().decode().split("\r\n")
-    assert len([l for l in lines[1:] if l]) == 286  # every student of night 1 is still there
+    assert len([line for line in lines[1:] if line]) == 286  # every student of night 1 is still there
     assert json.loads((night2 / "qa_report.json").read_text())["rows_delivered"] == 286
 
 
@@ -193,7 +228,21 @@ def test_roster_run_previous_rejects_a_file_of_another_layout(tmp_path, capsys) 
     bogus = tmp_path / "prev.txt"
     bogus.write_text("a|b\n1|2\n")
     export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
-    code = main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(tmp_path / "o"), "--date", "2026-11-20", "--previous", str(bogus)])
+    code = main(
+        [
+            "run",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(export),
+            "--out",
+            str(tmp_path / "o"),
+            "--date",
+            "2026-11-20",
+            "--previous",
+            str(bogus),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "prev.txt" in err[0] and "line 1" in err[0]

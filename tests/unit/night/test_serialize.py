@@ -7,12 +7,23 @@ import pandas as pd
 from domain_fixtures import make_district, make_night, row, sample_crossmatch, sample_layout, write_export
 from roster.config import Layout
 from roster.io.roster_file import render_lines
-from roster.night.serialize import roster_frame
 from roster.night.pipeline import check_export
+from roster.night.serialize import roster_frame
 
 FIELDS = [
-    "state_test_number", "local_student_id", "legal_first_name", "legal_middle_name", "legal_last_name",
-    "date_of_birth", "gender", "grade", "campus", "diagnosis", "status", "ela_score", "math_score",
+    "state_test_number",
+    "local_student_id",
+    "legal_first_name",
+    "legal_middle_name",
+    "legal_last_name",
+    "date_of_birth",
+    "gender",
+    "grade",
+    "campus",
+    "diagnosis",
+    "status",
+    "ela_score",
+    "math_score",
 ]
 
 #: Three accepted rows as the reader gives them (all text), deliberately not in id order.
@@ -28,7 +39,7 @@ EXPECTED = (
     "0001|L1|José|Lee|García|02/29/2012|M|5|SISD-EL-102|AUT|Active|250||sample_isd\r\n"
     "0002|L2|Ann||O'Brien|12/31/2008|X|12|SISD-HS-301|SLD|Active|||sample_isd\r\n"
     "0003|L3|Zoë||NA|01/05/2015|F|K|SISD-EL-101||Inactive||12.5|sample_isd\r\n"
-).encode("utf-8")
+).encode()
 
 
 def _frame(rows=ROWS) -> pd.DataFrame:
@@ -124,16 +135,29 @@ def test_empty_roster_is_the_header_line():
 def test_from_export_to_file(tmp_path):
     """The whole path: read, reject, render only the accepted rows, in the layout's date format."""
     rows = [
-        row(STATE_ID="0000300", FIRST_NAME="Jose\u0301", LAST_NAME="NA", DOB="2/9/2015", GRADE="KG", CAMPUS="101", STATUS="I"),
+        row(
+            STATE_ID="0000300",
+            FIRST_NAME="Jose\u0301",
+            LAST_NAME="NA",
+            DOB="2/9/2015",
+            GRADE="KG",
+            CAMPUS="101",
+            STATUS="I",
+        ),
         row(STATE_ID="0000100", GRADE="13"),  # rejected
         row(STATE_ID="0000200", DIAGNOSIS="ED", ELA_SCORE="", MATH_SCORE="301.5"),
     ]
     night = make_night()
     result = check_export(night, write_export(tmp_path, rows))
-    data = render_lines(roster_frame(result.accepted, night.district, night.crossmatch, night.layout), night.layout).tobytes()
-    assert data == (
-        "State IDNumber|Local ID|First Name|Middle Name|Last Name|Date of Birth|Gender|Grade|School Code"
-        "|Primary Disability|Enrollment Status|ELA Score|Math Score|District\r\n"
-        "0000200|L0001234|Maria||Gonzalez|03/14/2015|F|5|SISD-EL-102|EBD|Active||301.5|sample_isd\r\n"
-        "0000300|L0001234|José||NA|02/09/2015|F|K|SISD-EL-101||Inactive|250||sample_isd\r\n"
-    ).encode("utf-8")
+    data = render_lines(
+        roster_frame(result.accepted, night.district, night.crossmatch, night.layout), night.layout
+    ).tobytes()
+    assert (
+        data
+        == (
+            "State IDNumber|Local ID|First Name|Middle Name|Last Name|Date of Birth|Gender|Grade|School Code"
+            "|Primary Disability|Enrollment Status|ELA Score|Math Score|District\r\n"
+            "0000200|L0001234|Maria||Gonzalez|03/14/2015|F|5|SISD-EL-102|EBD|Active||301.5|sample_isd\r\n"
+            "0000300|L0001234|José||NA|02/09/2015|F|K|SISD-EL-101||Inactive|250||sample_isd\r\n"
+        ).encode()
+    )
