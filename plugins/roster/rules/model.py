@@ -50,13 +50,13 @@ class RosterRow(pa.DataFrameModel):
 
 
 class _ArrowText(pandas_engine.STRING):
-    """pandas' ``str`` dtype, checked by one comparison of the column's dtype.
+    """pandas' ``str`` dtype, checked once per column.
 
-    pandera's own string dtype answers a matching column with a verdict per row, which it then
-    scans for failures: per column, work the dtype already settled.
+    pandera's own string dtype answers a column of the right dtype with a True per row, which pandera
+    then scans for failing rows and formats into a message: work the one comparison already settled.
     """
 
-    def check(self, pandera_dtype, data_container=None) -> bool:
+    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool:
         return super().check(pandera_dtype)
 
 
@@ -68,6 +68,7 @@ REQUIRED_COLUMNS = tuple(name for name, column in _COLUMNS.items() if column.req
 TEXT_FIELDS = tuple(name for name, column in _COLUMNS.items() if dtypes.is_string(column.dtype))
 
 REJECT_COLUMNS = ["row_number", "state_test_number", "field", "reason"]
+
 
 def columns_of(rule: Rule) -> tuple[str, ...]:
     """The columns a catalog rule checks."""
@@ -96,6 +97,9 @@ def build_schema(rules: NightRules) -> pa.DataFrameSchema:
         for column in columns_of(rule):
             checks.setdefault(column, []).append(check)
     schema = RosterRow.to_schema()
+    unknown = sorted(set(checks) - set(schema.columns))
+    if unknown:
+        raise ValueError(f"a catalog rule checks {unknown[0]}, which is not a field of RosterRow")
     text = _ArrowText(schema.columns[TEXT_FIELDS[0]].dtype.storage)
     return schema.update_columns(
         {

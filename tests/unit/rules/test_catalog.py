@@ -105,6 +105,12 @@ def test_a_rule_added_to_the_catalog_is_checked_at_night(tmp_path, monkeypatch):
     assert reject_set(result) == {(3, "legal_last_name", "no_smiths")}
 
 
+def test_a_rule_on_a_column_the_model_lacks_is_refused(monkeypatch):
+    monkeypatch.setattr(catalog, "RULES", (*catalog.RULES, Rule("typo", ("legal_lastname",), "Fix.", lambda data: data)))
+    with pytest.raises(ValueError, match="legal_lastname"):
+        build_schema(make_night().rules)
+
+
 def test_a_rule_changed_in_the_catalog_changes_the_nights_rejects(tmp_path, monkeypatch):
     strict = [dataclasses.replace(r, kernel=lambda data: np.zeros(len(data), bool)) if r.reason == "bad_score" else r for r in RULES]
     monkeypatch.setattr(catalog, "RULES", tuple(strict))
