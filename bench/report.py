@@ -146,7 +146,7 @@ def _cell(rows: list[list[str]], n: int, variant: str, column: str) -> str:
 def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> str:
     big = max(sizes)
     stages = breakdown.get((big, False), {}).get("stages", {})
-    imports = stages.get("imports (pyarrow, pandas, roster)", 0.0)
+    imports = stages.get("imports (pyarrow, pandas, pandera, roster)", 0.0)
     top = sorted(((v, k) for k, v in stages.items()), reverse=True)[:4]
     top_text = ", ".join(f"{k} {v:.2f} s" for v, k in top)
     small = 1_000_000 if 1_000_000 in sizes else min(sizes)
@@ -161,7 +161,7 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
     run_small = _cell(rows, small, "roster run", "× floor") + "×"
     return f"""### What the numbers say
 
-* **A fixed cost the floor does not pay.** Importing pandas, the district file's pydantic model and
+* **A fixed cost the floor does not pay.** Importing pandas, pandera, the district file's pydantic model and
   the roster modules takes {imports:.2f} s of every run, before a row is read; the floor imports
   pyarrow alone. At {small:,} rows the floor's whole process takes {floor_small} s, so 2.5× is
   {2.5 * float(floor_small):.2f} s: the floor's own reading and writing plus these imports already
@@ -226,11 +226,14 @@ frame in one process (median of the runs, interleaved; both find the same reject
 |---|---|---|---|---|---|
 {lines}
 
-pandera also costs {imports:.2f} s of imports per process (its pandas backend, which imports
-hypothesis when it is installed). What keeps its share small: a check hands pandera the kernel's numpy
-verdict wrapped in a Series on the frame's index without a copy, and sees every row (`ignore_na=False`:
-no `dropna` copy first); the text columns' dtype is checked by one comparison per column (pandera's own
-string dtype answers with a verdict per row and scans it for failures); nothing is coerced. What
+pandera also costs {imports:.2f} s of imports per process, paid by every `roster run` and validate task
+(its pandas backend imports hypothesis when it is installed, as in this development venv; the image
+installs `requirements.txt`, without it).
+
+What keeps pandera's share small: a check hands pandera the kernel's numpy verdict wrapped in a Series
+on the frame's index without a copy, and sees every row (`ignore_na=False`: no `dropna` copy first);
+the text columns' dtype is checked by one comparison per column (pandera's own string dtype answers
+with a verdict per row and scans it for failures); nothing is coerced. What
 remains is pandera's bookkeeping per failing check: the failing rows selected from the column, their
 failure cases collected per column and again for the frame. The kernels run one after another inside
 `validate`, where the retired executor ran them on both cores at once.

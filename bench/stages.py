@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
         code = roster.cli.main(argv)
     end = time.perf_counter()
     command = end - before
-    stages = {"imports (pyarrow, pandas, roster)": IMPORTED - START, **totals}
+    stages = {"imports (pyarrow, pandas, pandera, roster)": IMPORTED - START, **totals}
     stages["other (QA verdict, accepted rows, frames, JSON)"] = command - sum(totals.values())
     print(json.dumps({"exit_code": code, "total": end - START, "stages": stages}))
 
