@@ -233,10 +233,10 @@ installs `requirements.txt`, without it).
 What keeps pandera's share small: a check hands pandera the kernel's numpy verdict wrapped in a Series
 on the frame's index without a copy, and sees every row (`ignore_na=False`: no `dropna` copy first);
 the text columns' dtype is checked by one comparison per column (pandera's own string dtype answers
-with a verdict per row and scans it for failures); nothing is coerced. What
-remains is pandera's bookkeeping per failing check: the failing rows selected from the column, their
-failure cases collected per column and again for the frame. The kernels run one after another inside
-`validate`, where the retired executor ran them on both cores at once.
+with a verdict per row and scans it for failures); nothing is coerced. What remains is pandera's
+bookkeeping per failing check: the failing rows selected from the column, their failure cases
+collected per column and again for the frame. The kernels run one after another inside `validate`,
+where the retired executor ran them on both cores at once.
 """
 
 
