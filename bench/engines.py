@@ -1,13 +1,15 @@
-"""The validation engine, chosen with numbers: the rules run directly on Arrow vs pandera's validate.
+"""What pandera costs the night: ``find_rejects`` (pandera's validate running the catalog's kernels)
+against the same kernels called directly.
 
     python bench/engines.py EXPORT [--repeat 3]
 
-Reads the export once, then times, in this process, ``roster.rules.checks.find_rejects`` (the night's
-executor: every rule of the model on its column's Arrow data, all at once on the cores) against
-``find_rejects_by_model`` (the pandera ``DataFrameModel`` with the same checks calling the same rule
-functions, one lazy ``validate`` call), the median of ``--repeat`` runs each, interleaved; and, in fresh
-processes, what importing pandera adds to a process that has pandas already. Both must give the
-same rejects (asserted). Prints one JSON object.
+Reads the export once, then times, in this process and on the same frame,
+``roster.rules.model.find_rejects`` (the schema built from the rule catalog, one lazy ``validate``, its
+failure cases turned into the rejects table) against the bare kernels: every catalog rule's kernel
+called on its column's Arrow strings, the failing positions found, nothing else. The median of
+``--repeat`` runs each, interleaved. Both must find the same (row, field, reason) triples (asserted).
+Also measured, in fresh processes: what importing pandera adds to a process that has pandas already.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -28,6 +32,21 @@ def _import_seconds(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3)]
     return statistics.median(runs)
+
+
+def bare_kernels(frame, rules) -> list[tuple[str, str, np.ndarray]]:
+    """Every catalog kernel on its column: (column, reason, failing positions)."""
+    from roster.rules.catalog import RULES
+    from roster.rules.checks import column_text
+    from roster.rules.model import columns_of
+
+    failed = []
+    for rule in RULES:
+        kernel = rule.kernel_of(rules)
+        for column in columns_of(rule) if kernel else ():
+            if column in frame.columns:
+                failed.append((column, rule.reason, np.flatnonzero(~kernel(column_text(frame[column])))))
+    return failed
 
 
 def main() -> None:
@@ -38,28 +57,32 @@ def main() -> None:
 
     from roster.io.export import read_export
     from roster.night.pipeline import Night
-    from roster.rules.checks import find_rejects, find_rejects_by_model
+    from roster.rules.model import find_rejects
 
     night = Night.load(REPO / "include", "sample_isd", dt.date(2026, 11, 20))
     frame = read_export(args.export, night.district.source).table.to_pandas()
     # pandera's first validate imports its backends; that cost is measured below, in fresh processes.
-    find_rejects_by_model(frame.head(100), night.rules)
-    seconds: dict[str, list[float]] = {"arrow": [], "pandera": []}
+    find_rejects(frame.head(100), night.rules)
+    engines = {"kernels": lambda: bare_kernels(frame, night.rules), "pandera": lambda: find_rejects(frame, night.rules)}
+    seconds: dict[str, list[float]] = {name: [] for name in engines}
     results = {}
     for _ in range(args.repeat):
-        for name, engine in (("arrow", find_rejects), ("pandera", find_rejects_by_model)):
+        for name, engine in engines.items():
             started = time.perf_counter()
-            results[name] = engine(frame, night.rules)
+            results[name] = engine()
             seconds[name].append(time.perf_counter() - started)
-    assert results["arrow"].equals(results["pandera"]), "the two engines disagree"
+    rows = frame["row_number"].to_numpy()
+    direct = {(int(rows[p]), column, reason) for column, reason, positions in results["kernels"] for p in positions}
+    rejects = results["pandera"]
+    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"])), "pandera and the kernels disagree"
     pandas_alone = _import_seconds("import pandas")
     with_pandera = _import_seconds(
         "import pandas, pandera.pandas, pandera.backends.pandas.builtin_checks, pandera.backends.pandas.container"
     )
     print(json.dumps({
         "rows": len(frame),
-        "rejects": len(results["arrow"]),
-        "arrow": statistics.median(seconds["arrow"]),
+        "rejects": len(rejects),
+        "kernels": statistics.median(seconds["kernels"]),
         "pandera": statistics.median(seconds["pandera"]),
         "pandera_import": with_pandera - pandas_alone,
     }))

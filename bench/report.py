@@ -87,7 +87,8 @@ process's maximum resident set size (`wait4` rusage), the highest of the runs. L
   (no codes, dates, status words, layout columns or line ends, reports): what checking every value
   and sorting the rows cost, done with pyarrow's standard calls.
 * **roster run**: `roster run --district sample_isd --input export.csv --out DIR --date 2026-11-20`, the
-  contract's command: read, validate (the pandera model's rules, run on Arrow), QA verdict, `qa_report.json`,
+  contract's command: read, validate (pandera's `validate` of the rule catalog's schema, its checks Arrow
+  kernels), QA verdict, `qa_report.json`,
   `rejects.csv`, `accepted_rows.json`, the roster frame, `changes.csv` and the roster file.
 * **roster run --previous**: the same night diffed against last night's delivered roster file (about as
   large as tonight's export: a second input file to read, the keyed join, carried students).
@@ -145,7 +146,7 @@ def _cell(rows: list[list[str]], n: int, variant: str, column: str) -> str:
 def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> str:
     big = max(sizes)
     stages = breakdown.get((big, False), {}).get("stages", {})
-    imports = stages.get("imports (pyarrow, pandas, roster)", 0.0)
+    imports = stages.get("imports (pyarrow, pandas, pandera, roster)", 0.0)
     top = sorted(((v, k) for k, v in stages.items()), reverse=True)[:4]
     top_text = ", ".join(f"{k} {v:.2f} s" for v, k in top)
     small = 1_000_000 if 1_000_000 in sizes else min(sizes)
@@ -160,7 +161,7 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
     run_small = _cell(rows, small, "roster run", "× floor") + "×"
     return f"""### What the numbers say
 
-* **A fixed cost the floor does not pay.** Importing pandas, the district file's pydantic model and
+* **A fixed cost the floor does not pay.** Importing pandas, pandera, the district file's pydantic model and
   the roster modules takes {imports:.2f} s of every run, before a row is read; the floor imports
   pyarrow alone. At {small:,} rows the floor's whole process takes {floor_small} s, so 2.5× is
   {2.5 * float(floor_small):.2f} s: the floor's own reading and writing plus these imports already
@@ -177,7 +178,7 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
   file, {mem_run} at its peak. Every copy the pipeline still makes is paid twice: once in memory
   bandwidth, once in the kernel, and the spread between runs of the same command is mostly kernel
   time. Two measured choices follow from it. Arrow's jemalloc pool replaces its default mimalloc
-  for the night (`arrowkit._use_jemalloc`): at 5M rows, three runs each, interleaved, right after a
+  for the night (`roster.fast.arrow._use_jemalloc`): at 5M rows, three runs each, interleaved, right after a
   `make bench`, `roster run` took 7.7-8.9 s with mimalloc (5.2-7.1 s of it in the kernel) and
   5.1-5.5 s with jemalloc (2.0-2.4 s in the kernel), peak 2.62 against 2.47 GB. The host's state
   moves these numbers a lot: an earlier `make bench` on this machine measured the same command at
@@ -206,49 +207,59 @@ def _engines(engines: dict) -> str:
     if not engines:
         return ""
     lines = "\n".join(
-        f"| {int(n):,} | {e['rejects']:,} | {e['arrow']:.2f} s | {e['pandera']:.2f} s | {e['pandera'] / e['arrow']:.1f}× |"
+        f"| {int(n):,} | {e['rejects']:,} | {e['kernels']:.2f} s | {e['pandera']:.2f} s | "
+        f"{e['pandera'] - e['kernels']:+.2f} s | {e['pandera'] / e['kernels']:.2f}× |"
         for n, e in sorted(engines.items(), key=lambda item: int(item[0]))
     )
     imports = statistics.median(e["pandera_import"] for e in engines.values())
-    return f"""### The validation engine, chosen with numbers
+    return f"""### The validation engine: pandera, and what it costs
 
-The rules' specification is the pandera `DataFrameModel` `RosterRow` (`roster/schema.py`): typed
-fields, one named check per reason code, each calling a vectorized rule function. The night runs the
-same rule functions directly on the columns' Arrow data, all at once on the cores
-(`roster.rules.checks.find_rejects`), not through pandera's `validate`; the tests hold the two to the
-same checks and the same rejects (the sample export, every hostile-row property example).
-`bench/engines.py` times both on the same frame in one process (median of the runs):
+Every night's rejects are decided by pandera. Each rule is declared once in the rule catalog
+(`roster/rules/catalog.py`: reason code, columns, vectorized kernel, fix text);
+`roster.rules.model.build_schema` attaches every rule to the `DataFrameModel` `RosterRow`'s schema as
+a `pa.Check` named by its reason code, and `find_rejects` runs one lazy `validate` and turns pandera's
+failure cases (index, column, check; never the failing values) into the rejects table.
+`bench/engines.py` times that against the same kernels called directly on the columns, on the same
+frame in one process (median of the runs, interleaved; both find the same rejects, asserted):
 
-| rows | rejects | rules on Arrow | pandera `validate` | pandera / Arrow |
-|---|---|---|---|---|
+| rows | rejects | kernels alone | `find_rejects` (pandera) | pandera's cost | ratio |
+|---|---|---|---|---|---|
 {lines}
 
-pandera also costs {imports:.2f} s of imports per process (its pandas backend, which imports
-hypothesis when it is installed). Its polars backend would need polars and narwhals, which are not in
-the lock, and the rules are already Arrow kernels: the engine that remains is Arrow itself.
+pandera also costs {imports:.2f} s of imports per process, paid by every `roster run` and validate task
+(its pandas backend imports hypothesis when it is installed, as in this development venv; the image
+installs `requirements.txt`, without it).
+
+What keeps pandera's share small: a check hands pandera the kernel's numpy verdict wrapped in a Series
+on the frame's index without a copy, and sees every row (`ignore_na=False`: no `dropna` copy first);
+the text columns' dtype is checked by one comparison per column (pandera's own string dtype answers
+with a verdict per row and scans it for failures); nothing is coerced. What remains is pandera's
+bookkeeping per failing check: the failing rows selected from the column, their failure cases
+collected per column and again for the frame. The kernels run one after another inside `validate`,
+where the retired executor ran them on both cores at once.
 """
 
 
 HOW = """### How the transform spends less
 
-* **Read** (`reading.py`): a UTF-8 export without quote characters is cut at line breaks into one
+* **Read** (`io/export.py`): a UTF-8 export without quote characters is cut at line breaks into one
   piece per core and each piece parsed single-threaded, in parallel: the ragged rows' numbers come
   out of the one parse (pyarrow's multi-threaded reader cannot number them). Files with quotes or
   other encodings go through pyarrow's reader. Values are read as `large_string`, the memory pandas'
   `str` columns wrap without a copy. Spaces are trimmed only when one file-level scan finds a space
   next to a delimiter or a line end; NFC normalization touches only values holding a code point from
   U+0300 up (anything below is already NFC).
-* **Validate** (`validation.py`): every rule is a vectorized function of a column's Arrow data, and
-  all of them run at once on the cores. Duplicated ids, the State Test Number join and the roster's
+* **Validate** (`rules/`): every rule is a vectorized kernel of a column's Arrow data, run by
+  pandera's `validate` as a named check. Duplicated ids, the State Test Number join and the roster's
   order use integer keys (`ids.py`: digit ids of one length are their integer value; other short ids
   pack into 64 bits in byte order), sorted with numpy; dates, scores and codes are judged once per
-  distinct value (a categorical map); forbidden characters are found by one byte scan per column.
-* **Roster frame and file** (`serialize.py`): pass-through fields are the accepted rows' own Arrow
+  distinct value (a categorical map); forbidden characters are found by one byte scan per column (`fast/scans.py`).
+* **Roster frame and file** (`night/serialize.py`, `io/roster_file.py`): pass-through fields are the accepted rows' own Arrow
   columns; codes are translated by a hash lookup into the table's few codes, dates re-rendered once
   per distinct date. The lines are joined in the frame's order (sequential memory, one row range per
   core), then gathered in id order a quarter-million lines at a time, straight from the joined
   pieces, while the file is written: the file is never whole in memory a second time.
-* **Diff** (`diff.py`): one keyed join as a sort-merge on the integer keys (a delivered roster is
+* **Diff** (`night/diff.py`): one keyed join as a sort-merge on the integer keys (a delivered roster is
   already sorted); each side's compared fields are joined into one string per row and compared a
   million pairs at a time, and only the few changed pairs are compared field by field.
 * **Writing**: `rejects.csv` and `changes.csv` are rendered in Arrow with the csv module's quoting
@@ -260,7 +271,7 @@ HOW = """### How the transform spends less
 
 PARSING = """Loading a district costs about 0.4 ms (its YAML through LibYAML's safe loader, the pydantic model,
 the cross-match tables and layout): 500 districts take about a fifth of a second. The rest of the parse
-is Airflow building 500 DAGs of 14 tasks each (`roster/airflow/dag_factory.py`). Two measured choices
+is Airflow building 500 DAGs of 14 tasks each (`roster/airflow/nightly.py`). Two measured choices
 keep that cheap:
 
 * The tasks are classic operators (`PythonOperator`, `BranchPythonOperator`, `ShortCircuitOperator`)

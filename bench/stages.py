@@ -27,7 +27,7 @@ import roster.io.export  # noqa: E402
 import roster.io.roster_file  # noqa: E402
 import roster.night.serialize  # noqa: E402
 import roster.night.pipeline  # noqa: E402
-import roster.rules.checks  # noqa: E402
+import roster.rules.model  # noqa: E402
 
 IMPORTED = time.perf_counter()
 
@@ -35,8 +35,8 @@ IMPORTED = time.perf_counter()
 STEPS = [
     (roster.io.export, "read_export", "read export (pyarrow CSV, trim, NFC)"),
     (roster.night.pipeline, "read_export", "read export (pyarrow CSV, trim, NFC)"),
-    (roster.rules.checks, "find_rejects", "validate (the model's rules on Arrow)"),
-    (roster.night.pipeline, "find_rejects", "validate (the model's rules on Arrow)"),
+    (roster.rules.model, "find_rejects", "validate (pandera: the rule catalog's kernels)"),
+    (roster.night.pipeline, "find_rejects", "validate (pandera: the rule catalog's kernels)"),
     (roster.night.serialize, "roster_frame", "roster frame (codes, dates, status)"),
     (roster.night.pipeline, "roster_frame", "roster frame (codes, dates, status)"),
     (roster.io.roster_file, "parse_roster", "read last delivered roster"),
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
         code = roster.cli.main(argv)
     end = time.perf_counter()
     command = end - before
-    stages = {"imports (pyarrow, pandas, roster)": IMPORTED - START, **totals}
+    stages = {"imports (pyarrow, pandas, pandera, roster)": IMPORTED - START, **totals}
     stages["other (QA verdict, accepted rows, frames, JSON)"] = command - sum(totals.values())
     print(json.dumps({"exit_code": code, "total": end - START, "stages": stages}))
 

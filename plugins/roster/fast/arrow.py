@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from roster.fast.scans import holds_bytes, offsets_and_data
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -183,8 +185,7 @@ def data_of(lines: pa.Array | pa.ChunkedArray) -> memoryview:
         lines = pa.concat_arrays(lines.chunks) if lines.num_chunks != 1 else lines.chunk(0)
     if len(lines) == 0:
         return memoryview(b"")
-    kind = np.int64 if pa.types.is_large_string(lines.type) or pa.types.is_large_binary(lines.type) else np.int32
-    offsets = np.frombuffer(lines.buffers()[1], dtype=kind)[lines.offset : lines.offset + len(lines) + 1]
+    offsets, _ = offsets_and_data(lines)
     return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
@@ -220,19 +221,6 @@ def join_lines(columns: list[pa.ChunkedArray | pa.Array], separator: str, eol: s
     return pa.chunked_array(joined, pa.large_string())
 
 
-def _holds_bytes(chunk: pa.Array, wanted: bytes) -> bool:
-    """Whether any value of a string chunk holds one of the ``wanted`` (ASCII) bytes: one numpy scan."""
-    if len(chunk) == 0 or chunk.buffers()[2] is None:
-        return False
-    kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=kind)[chunk.offset : chunk.offset + len(chunk) + 1]
-    body = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    found = np.zeros(body.shape, dtype=bool)
-    for byte in wanted:
-        found |= body == byte
-    return bool(found.any())
-
-
 #: Values the csv module (and so pandas' ``to_csv``) quotes: a delimiter, a quote or a line feed.
 _NEEDS_QUOTES = '[,"\n]'
 #: Below this many rows pandas' own writer is used (it is the reference; the fast path matches it).
@@ -260,7 +248,7 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         if pd.api.types.is_integer_dtype(series.dtype):
             return pa.chunked_array([pc.cast(pa.array(series.to_numpy()), pa.large_string())])
         values = pc.fill_null(text(series), "")  # pandas writes a missing value as nothing
-        if any(_holds_bytes(chunk, b',"\n') for chunk in values.chunks):
+        if any(holds_bytes(chunk, b',"\n') for chunk in values.chunks):
             special = pc.match_substring_regex(values, _NEEDS_QUOTES)
             quoted = pc.binary_join_element_wise(large('"'), pc.replace_substring(values, '"', '""'), large('"'), large(""))
             values = pc.if_else(special, quoted, values)

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from roster.fast.arrow import take
+from roster.fast.scans import offsets_and_data
 
 #: (name, base, longest id that fits, symbol of each byte (0: not in the alphabet))
 _DIGITS = np.zeros(256, dtype=np.uint64)
@@ -57,13 +58,6 @@ def _pieces(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return pieces or [pa.array([], pa.large_string())]
 
 
-def _parts(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    data = values.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
-
-
 def _each(function, pieces: list[pa.Array], *per_piece) -> np.ndarray:
     """``function`` on every piece (with its slice of each ``per_piece`` array), results concatenated."""
     out, at = [], 0
@@ -81,7 +75,7 @@ def _choose(arrays: list[list[pa.Array]]) -> tuple[tuple[str, int, int, np.ndarr
     """
     total = sum(len(p) for pieces in arrays for p in pieces)
     allowed = total - max(16, total // 1000)
-    lengths = [_each(lambda p: np.diff(_parts(p)[0]), pieces) for pieces in arrays]
+    lengths = [_each(lambda p: np.diff(offsets_and_data(p)[0]), pieces) for pieces in arrays]
     counts = np.bincount(np.concatenate(lengths)) if total else np.zeros(1, dtype=np.int64)
     usual = int(counts.argmax())
     if 0 < usual <= 19 and counts[usual] >= allowed:
@@ -98,7 +92,7 @@ def _choose(arrays: list[list[pa.Array]]) -> tuple[tuple[str, int, int, np.ndarr
 
 def _fitting(values: pa.Array, width: int, symbols: np.ndarray) -> np.ndarray:
     """Per id: all its bytes are in the alphabet and it is at most ``width`` long."""
-    offsets, data = _parts(values)
+    offsets, data = offsets_and_data(values)
     fits = np.diff(offsets) <= width
     body = data[offsets[0] : offsets[-1]]
     if body.size == 0:
@@ -126,7 +120,7 @@ def _number(values: pa.Array, fits: np.ndarray) -> np.ndarray:
 
 
 def _pack(values: pa.Array, fits: np.ndarray, base: int, width: int, symbols: np.ndarray) -> np.ndarray:
-    offsets, data = _parts(values)
+    offsets, data = offsets_and_data(values)
     lengths = np.diff(offsets)
     keys = np.zeros(len(values), dtype=np.uint64)
     b = np.uint64(base)

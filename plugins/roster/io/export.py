@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from roster.fast.arrow import parallel
+from roster.fast.scans import has_surrounding_spaces, nfc_candidates
 from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
 
@@ -447,7 +448,7 @@ def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
     def normalized(name: str) -> pa.ChunkedArray:
         chunks = []
         for chunk in table[name].chunks:
-            if may_need_trim and _has_surrounding_spaces(chunk):
+            if may_need_trim and has_surrounding_spaces(chunk):
                 chunk = pc.utf8_trim(chunk, characters=" ")
             if name in NAME_FIELDS:
                 chunk = _nfc(chunk)
@@ -457,38 +458,13 @@ def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
     return pa.table(parallel(normalized, table.column_names), names=table.column_names)
 
 
-def _offsets_and_data(array: pa.Array):
-    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], dtype=kind)[array.offset : array.offset + len(array) + 1]
-    data = array.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    return offsets, data
-
-
-def _has_surrounding_spaces(array: pa.Array) -> bool:
-    """Whether any value starts or ends with a space (two gathers over the offsets; no copy)."""
-    if len(array) == 0:
-        return False
-    offsets, data = _offsets_and_data(array)
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    return bool((data[starts[filled]] == 0x20).any() or (data[ends[filled] - 1] == 0x20).any())
-
-
-#: Every string of code points below U+0300 (ASCII, Latin-1, Latin Extended, IPA) is already NFC:
-#: only combining marks and later code points can compose or decompose. In UTF-8 those are the
-#: values holding a byte from 0xCC up (a lead byte of U+0300 or later).
 def _nfc(array: pa.Array) -> pa.Array:
     """NFC-normalized values; only values that can change are normalized (usually none)."""
     if len(array) == 0:
         return array
-    offsets, data = _offsets_and_data(array)
-    body = data[offsets[0] : offsets[-1]]
-    late = np.flatnonzero(body >= 0xCC)
-    if late.size == 0:
+    candidates = nfc_candidates(array)
+    if not candidates.any():
         return array
-    candidates = np.zeros(len(array), dtype=bool)
-    candidates[np.searchsorted(offsets[1:] - offsets[0], late, side="right")] = True
     mask = pa.array(candidates)
     subset = pc.filter(array, mask)
     normalized = pc.utf8_normalize(subset, form="NFC")

@@ -34,7 +34,8 @@ from roster.io.export import Export, read_export
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
 from roster.night.serialize import roster_frame
-from roster.rules.checks import REJECT_COLUMNS, NightRules, find_rejects
+from roster.rules.catalog import NightRules
+from roster.rules.model import REJECT_COLUMNS, find_rejects
 
 
 @dataclass(frozen=True)

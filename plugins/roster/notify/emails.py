@@ -14,7 +14,7 @@ import jinja2
 from roster.config import District
 from roster.errors import ConfigError
 from roster.night.qa import QaReport
-from roster.rules.checks import REASONS
+from roster.rules.catalog import REASONS
 
 MAX_LISTED = 200
 

@@ -1,12 +1,12 @@
-"""The roster row rules as a pandera ``DataFrameModel``: the specification of a valid export row.
+"""What a valid export row is, as a pandera ``DataFrameModel``, and the night's rejects found by it.
 
-Each check is named by the reason code a rejected row gets and calls the vectorized rule function in
-``roster.rules.checks``. The rules that hold for every district live on the model; the district's and
-the night's (State Test Number pattern, date format, age on the roster date, status words,
-cross-match codes) are added to its schema by ``build_schema``.
+``RosterRow`` is the specification of the columns: typed fields, required and optional.
+``build_schema`` attaches every rule of the catalog (``roster.rules.catalog``) to its columns as a
+``pa.Check`` named by its reason code, calling the rule's vectorized kernel; ``find_rejects`` runs that
+schema's lazy ``validate`` on the night's frame and turns pandera's failure cases into the rejects.
 
-The night itself runs the same rules without pandera (``roster.rules.checks.find_rejects``); the tests
-hold the two to the same checks and the same rejects.
+pandera's failure cases and error messages hold the failing values (names, dates of birth): only their
+index, column and check ever leave this module.
 """
 
 from __future__ import annotations
@@ -14,27 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow as pa_
+from pandera import dtypes
+from pandera.engines import pandas_engine
 from pandera.typing import Series
 
-from roster.rules.checks import (
-    NightRules,
-    Rule,
-    _arrow,
-    _no_forbidden,
-    _numeric_or_empty,
-    _present,
-    _unique_or_empty,
-    night_rules,
-)
-
-
-def _verdict(s: pd.Series, rule: Rule) -> pd.Series:
-    """A rule's verdict per row as a boolean Series on the column's index."""
-    mask = rule(_arrow(s))
-    if isinstance(mask, (pa_.Array, pa_.ChunkedArray)):
-        mask = mask.to_numpy(zero_copy_only=False) if len(mask) else np.zeros(0, dtype=bool)
-    return pd.Series(np.asarray(mask, dtype=bool), index=s.index, copy=False)
+from roster.fast.arrow import take
+from roster.rules import catalog
+from roster.rules.catalog import NightRules, Rule
+from roster.rules.checks import Kernel, column_text
 
 
 class RosterRow(pa.DataFrameModel):
@@ -57,48 +44,136 @@ class RosterRow(pa.DataFrameModel):
     entry_date: Series[str] | None
     exit_date: Series[str] | None
 
-    @pa.check("state_test_number", name="missing_state_id")
-    def _state_id_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _present)
-
-    @pa.check("state_test_number", name="duplicate_state_id")
-    def _state_id_unique(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _unique_or_empty)
-
-    @pa.check("legal_first_name", name="missing_first_name")
-    def _first_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _present)
-
-    @pa.check("legal_last_name", name="missing_last_name")
-    def _last_name_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _present)
-
-    @pa.check("date_of_birth", name="missing_date_of_birth")
-    def _dob_present(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _present)
-
-    @pa.check("ela_score", "math_score", name="bad_score")
-    def _score_numeric(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _numeric_or_empty)
-
-    @pa.check(
-        "state_test_number", "legal_first_name", "legal_last_name", "legal_middle_name", "date_of_birth",
-        "grade", "campus", "status", "local_student_id", "gender", "diagnosis", "ela_score",
-        "math_score", "entry_date", "exit_date",
-        name="forbidden_character",
-    )
-    def _no_forbidden_characters(cls, s: Series[str]) -> Series[bool]:
-        return _verdict(s, _no_forbidden)
-
     class Config:
         strict = False
         coerce = False
 
 
+class _ArrowText(pandas_engine.STRING):
+    """pandas' ``str`` dtype, checked once per column.
+
+    pandera's own string dtype answers a column of the right dtype with a True per row, which pandera
+    then scans for failing rows and formats into a message: work the one comparison already settled.
+    """
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool:
+        return super().check(pandera_dtype)
+
+
+_COLUMNS = RosterRow.to_schema().columns
+
+#: The columns every export has after reading (the model's non-optional fields).
+REQUIRED_COLUMNS = tuple(name for name, column in _COLUMNS.items() if column.required)
+#: The model's text fields: the columns of a rule on ``catalog.TEXT_COLUMNS``.
+TEXT_FIELDS = tuple(name for name, column in _COLUMNS.items() if dtypes.is_string(column.dtype))
+
+REJECT_COLUMNS = ["row_number", "state_test_number", "field", "reason"]
+
+
+def columns_of(rule: Rule) -> tuple[str, ...]:
+    """The columns a catalog rule checks."""
+    return TEXT_FIELDS if rule.columns == catalog.TEXT_COLUMNS else tuple(rule.columns)
+
+
+def _check(reason: str, kernel: Kernel) -> pa.Check:
+    """A kernel as a pandera check: its numpy verdict wrapped, without a copy, on the column's index.
+
+    ``ignore_na=False``: the kernel sees every row (pandera would drop nulls first, a copy).
+    """
+    def verdict(s: pd.Series) -> pd.Series:
+        return pd.Series(kernel(column_text(s)), index=s.index, copy=False)
+
+    return pa.Check(verdict, name=reason, ignore_na=False)
+
+
 def build_schema(rules: NightRules) -> pa.DataFrameSchema:
-    """The model's schema with tonight's district-specific checks added to their columns."""
-    schema = RosterRow.to_schema()
+    """The model's schema with every catalog rule attached to its columns, tonight's kernels made."""
     checks: dict[str, list[pa.Check]] = {}
-    for (column, name), rule in night_rules(rules).items():
-        checks.setdefault(column, []).append(pa.Check(lambda s, rule=rule: _verdict(s, rule), name=name))
-    return schema.update_columns({column: {"checks": [*schema.columns[column].checks, *more]} for column, more in checks.items()})
+    for rule in catalog.RULES:
+        kernel = rule.kernel_of(rules)
+        if kernel is None:
+            continue  # found by the reader (a ragged row), not a column check
+        check = _check(rule.reason, kernel)
+        for column in columns_of(rule):
+            checks.setdefault(column, []).append(check)
+    schema = RosterRow.to_schema()
+    unknown = sorted(set(checks) - set(schema.columns))
+    if unknown:
+        raise ValueError(f"a catalog rule checks {unknown[0]}, which is not a field of RosterRow")
+    text = _ArrowText(schema.columns[TEXT_FIELDS[0]].dtype.storage)
+    return schema.update_columns(
+        {
+            column: {"checks": [*spec.checks, *checks.get(column, [])], **({"dtype": text} if column in TEXT_FIELDS else {})}
+            for column, spec in schema.columns.items()
+        }
+    )
+
+
+def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
+    """One row per rejected row and reason: ``row_number, state_test_number, field, reason``.
+
+    The schema of ``build_schema`` validates the frame (lazily: every check on every column the frame
+    has); each failing (row, column, check) is a reject. Only ids and row numbers leave this
+    function, never a name or a date of birth.
+    """
+    schema = build_schema(rules)
+    failures = _failures(schema, frame)
+    reasons = _reasons(schema)
+    reading = failures["index"].isna().to_numpy() | ~failures["check"].isin(reasons).to_numpy()
+    if reading.any():
+        # pandera's own checks (a column present, its dtype, no nulls) fail, and a check fails on a
+        # whole column, only on a frame the reader did not make: the reader names a missing header,
+        # types every column and gives an empty cell as empty text.
+        first = failures[reading].iloc[0]
+        raise RuntimeError(f"roster schema failed on column {first['column']}: {first['check']}")
+    positions = frame.index.get_indexer(pd.Index(failures["index"].to_numpy(), dtype=frame.index.dtype))
+    return _rejects_frame(frame, positions, failures["column"].to_numpy(), failures["check"].map(reasons).to_numpy())
+
+
+def _reasons(schema: pa.DataFrameSchema) -> dict[str, str]:
+    """How pandera names each of the schema's checks in its failure cases -> the reason code.
+
+    pandera reports a check by its error text when it has one (its built-in checks do), else by its
+    name; a check's reason is its name.
+    """
+    return {
+        check.error if check.error is not None else check.name: check.name or check.error
+        for column in schema.columns.values()
+        for check in column.checks
+    }
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    """``index, column, check`` of every failure of ``schema`` on ``frame``; never the failing values.
+
+    For a missing column pandera's column is empty and its failure case is the column's name (from
+    the schema, not the data): that name is the column.
+    """
+    try:
+        schema.validate(frame, lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        missing = (cases["check"] == "column_in_dataframe").to_numpy()
+        columns = cases["column"].to_numpy(dtype=object).copy()
+        columns[missing] = cases["failure_case"].to_numpy(dtype=object)[missing]
+        return pd.DataFrame({"index": cases["index"].to_numpy(), "column": columns, "check": cases["check"].to_numpy()})
+    return pd.DataFrame({"index": pd.Series([], dtype="int64"), "column": [], "check": []})
+
+
+def _rejects_frame(frame: pd.DataFrame, index, fields, reasons) -> pd.DataFrame:
+    """The rejects table for ``frame``'s rows at ``index``, each with its field and reason: every
+    (row, field, reason) once, by row, then field, then reason (code-point order)."""
+    index = np.asarray(index, dtype=np.int64)
+    rejects = pd.DataFrame(
+        {
+            "row_number": pd.Series(frame["row_number"].to_numpy()[index], dtype="int64"),
+            "state_test_number": pd.Series(
+                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False) if len(index) else [],
+                dtype="str",
+            ),
+            "field": pd.Series(np.asarray(fields, dtype=object), dtype="str"),
+            "reason": pd.Series(np.asarray(reasons, dtype=object), dtype="str"),
+        },
+        columns=REJECT_COLUMNS,
+    )
+    return rejects.drop_duplicates().sort_values(["row_number", "field", "reason"], kind="stable", ignore_index=True)

@@ -19,7 +19,7 @@ import pytest
 
 from domain_fixtures import HEADER, GOOD_ROW, make_district, write_export
 from roster.fast import arrow as arrowkit
-from roster.fast import ids
+from roster.fast import ids, scans
 from roster.io import export as reading
 
 RNG = random.Random(20261120)
@@ -63,6 +63,30 @@ def test_id_keys_sort_find_duplicates_and_join_like_strings(name):
     for table in (among, pc.take(among, pc.sort_indices(among))):
         expected = pc.fill_null(pc.index_in(array, value_set=table), -1).to_pylist()
         assert ids.positions(chunked, table).tolist() == expected
+
+
+_SCAN_VALUES = _ids(2000, "ab |\t\n\x00\x7f\x85é\u0301😀,\"", 0, 6) + ["", " x", "x ", "Jose\u0301", "O\x92B"]
+
+
+@pytest.mark.parametrize("kind", [pa.large_string(), pa.string()])
+def test_byte_scans_agree_with_python_on_every_slice(kind):
+    """The string-buffer scans, on slices with offsets (as the reader's chunks are), give what a
+    per-value Python test gives."""
+    import re
+    import unicodedata
+
+    forbidden = re.compile(r"[|\x00-\x1f\x7f-\x9f]")
+    for chunk in _chunked(_SCAN_VALUES).chunks:
+        chunk = chunk.cast(kind)
+        values = chunk.to_pylist()
+        assert scans.forbidden_values(chunk).tolist() == [bool(forbidden.search(v)) for v in values]
+        candidates = scans.nfc_candidates(chunk)
+        assert all(candidates[i] for i, v in enumerate(values) if unicodedata.normalize("NFC", v) != v)
+        assert not any(candidates[i] for i, v in enumerate(values) if all(ord(c) < 0x300 for c in v))
+        assert scans.has_surrounding_spaces(chunk) == any(v != v.strip(" ") for v in values)
+        assert scans.holds_bytes(chunk, b',"') == any("," in v or '"' in v for v in values)
+    empty = pa.array([], kind)
+    assert scans.forbidden_values(empty).tolist() == [] and not scans.holds_bytes(empty, b",")
 
 
 @pytest.mark.parametrize("positions", [

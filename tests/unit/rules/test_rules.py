@@ -9,7 +9,6 @@ import pytest
 
 from domain_fixtures import (
     HEADER,
-    SAMPLE_EXPORT,
     ROSTER_DATE,
     accepted_values,
     make_district,
@@ -19,11 +18,8 @@ from domain_fixtures import (
     validate_rows,
 )
 from roster.night.qa import QaReport, judge
-from roster.io.export import read_export
-from roster.rules.model import RosterRow, build_schema
-from roster.rules.checks import (
-    REASONS, REJECT_COLUMNS, REQUIRED_COLUMNS, all_rules, find_rejects, find_rejects_by_model,
-)
+from roster.rules.catalog import REASONS
+from roster.rules.model import REJECT_COLUMNS, find_rejects
 
 
 def test_good_row_is_accepted(tmp_path):
@@ -286,39 +282,13 @@ def test_rejects_hold_no_names_or_birth_dates(tmp_path):
         assert value not in text
 
 
-def test_reason_codes_are_the_documented_ones():
-    schema = build_schema(make_night().rules)
-    names = {check.name for column in schema.columns.values() for check in column.checks}
-    assert names | {"ragged_row"} == set(REASONS)
-    assert all(REASONS[code].strip() for code in REASONS)
-
-
-def test_the_executor_runs_exactly_the_models_checks():
-    """``find_rejects`` runs the pandera model's checks, column by column, and nothing else."""
-    schema = build_schema(make_night().rules)
-    in_model = {(column, check.name) for column, spec in schema.columns.items() for check in spec.checks}
-    assert set(all_rules(make_night().rules)) == in_model
-    required = {name for name, spec in RosterRow.to_schema().columns.items() if spec.required}
-    assert set(REQUIRED_COLUMNS) == required
-
-
-def test_the_executor_and_the_model_reject_the_same_rows_of_the_sample_export():
-    """The sample export holds one broken row per rule: both give the same rejects, row for row."""
-    night = make_night()
-    frame = read_export(SAMPLE_EXPORT, night.district.source).table.to_pandas()
-    fast = find_rejects(frame, night.rules)
-    assert len(fast) >= 14 and len(set(fast["reason"])) >= 10
-    pd.testing.assert_frame_equal(fast, find_rejects_by_model(frame, night.rules))
-
-
 def test_a_missing_required_column_is_a_reading_bug_not_bad_data():
     frame = pd.DataFrame({"row_number": pd.Series([2], dtype="int64"), "state_test_number": ["0001234"]})
     with pytest.raises(RuntimeError, match="legal_first_name"):
         find_rejects(frame, make_night().rules)
 
 
-@pytest.mark.parametrize("find", [find_rejects, find_rejects_by_model])
-def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns(find):
+def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns():
     frame = pd.DataFrame(
         {
             "row_number": pd.Series([2], dtype="int64"),
@@ -331,7 +301,7 @@ def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns(find):
             "status": ["A"],
         }
     )
-    rejects = find(frame, make_night().rules)
+    rejects = find_rejects(frame, make_night().rules)
     assert rejects.empty
     assert list(rejects.columns) == REJECT_COLUMNS
     assert str(rejects["row_number"].dtype) == "int64"
