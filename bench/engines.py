@@ -30,7 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _import_seconds(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3)]
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    ]
     return statistics.median(runs)
 
 
@@ -74,18 +77,24 @@ def main() -> None:
     rows = frame["row_number"].to_numpy()
     direct = {(int(rows[p]), column, reason) for column, reason, positions in results["kernels"] for p in positions}
     rejects = results["pandera"]
-    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"])), "pandera and the kernels disagree"
+    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"])), (
+        "pandera and the kernels disagree"
+    )
     pandas_alone = _import_seconds("import pandas")
     with_pandera = _import_seconds(
         "import pandas, pandera.pandas, pandera.backends.pandas.builtin_checks, pandera.backends.pandas.container"
     )
-    print(json.dumps({
-        "rows": len(frame),
-        "rejects": len(rejects),
-        "kernels": statistics.median(seconds["kernels"]),
-        "pandera": statistics.median(seconds["pandera"]),
-        "pandera_import": with_pandera - pandas_alone,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": len(frame),
+                "rejects": len(rejects),
+                "kernels": statistics.median(seconds["kernels"]),
+                "pandera": statistics.median(seconds["pandera"]),
+                "pandera_import": with_pandera - pandas_alone,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -100,8 +100,11 @@ def measure(command: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) 
     if process.returncode not in (0,):
         print(f"  ! {' '.join(command[:4])}... exited {process.returncode}: {stderr.strip()[:300]}", file=sys.stderr)
     return Run(
-        seconds=seconds, peak_mb=usage.ru_maxrss / 1024, exit_code=process.returncode,
-        user=usage.ru_utime, system=usage.ru_stime,
+        seconds=seconds,
+        peak_mb=usage.ru_maxrss / 1024,
+        exit_code=process.returncode,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
     )
 
 
@@ -131,16 +134,43 @@ def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str
     if not delivered.exists():
         print(f"  delivering last night's roster ({before.name})", flush=True)
         subprocess.run(
-            [roster, "run", "--district", DISTRICT, "--input", str(before), "--out", str(delivered_dir),
-             "--date", (DAY - dt.timedelta(days=1)).isoformat(), "--include-dir", str(REPO / "include")],
-            env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+            [
+                roster,
+                "run",
+                "--district",
+                DISTRICT,
+                "--input",
+                str(before),
+                "--out",
+                str(delivered_dir),
+                "--date",
+                (DAY - dt.timedelta(days=1)).isoformat(),
+                "--include-dir",
+                str(REPO / "include"),
+            ],
+            env=env,
+            check=True,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
         )
     return {"tonight": tonight, "delivered": delivered}
 
 
 def commands(variant: str, files: dict[str, Path], out: Path, python: str, roster: str) -> list[str]:
-    run = [roster, "run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out),
-           "--date", DAY.isoformat(), "--include-dir", str(REPO / "include")]
+    run = [
+        roster,
+        "run",
+        "--district",
+        DISTRICT,
+        "--input",
+        str(files["tonight"]),
+        "--out",
+        str(out),
+        "--date",
+        DAY.isoformat(),
+        "--include-dir",
+        str(REPO / "include"),
+    ]
     if variant == "floor":
         return [python, str(REPO / "bench" / "floor.py"), str(files["tonight"]), str(out / "floor.txt")]
     if variant == "check and sort":
@@ -150,17 +180,41 @@ def commands(variant: str, files: dict[str, Path], out: Path, python: str, roste
     if variant == "roster run --previous":
         return [*run, "--previous", str(files["delivered"])]
     if variant == "naive":
-        return [python, str(REPO / "bench" / "naive.py"), str(files["tonight"]), str(out / "naive.txt"), "--date", DAY.isoformat()]
+        return [
+            python,
+            str(REPO / "bench" / "naive.py"),
+            str(files["tonight"]),
+            str(out / "naive.txt"),
+            "--date",
+            DAY.isoformat(),
+        ]
     raise ValueError(variant)
 
 
 def stages(files: dict[str, Path], out: Path, python: str, env: dict[str, str], previous: bool) -> dict:
-    args = ["run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out), "--date", DAY.isoformat(),
-            "--include-dir", str(REPO / "include")]
+    args = [
+        "run",
+        "--district",
+        DISTRICT,
+        "--input",
+        str(files["tonight"]),
+        "--out",
+        str(out),
+        "--date",
+        DAY.isoformat(),
+        "--include-dir",
+        str(REPO / "include"),
+    ]
     if previous:
         args += ["--previous", str(files["delivered"])]
-    result = subprocess.run([python, str(REPO / "bench" / "stages.py"), "--", *args], env=env, check=True, cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [python, str(REPO / "bench" / "stages.py"), "--", *args],
+        env=env,
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -180,8 +234,7 @@ PARSE = (
 )
 SPLIT = (
     "import time, sys\n"
-    "t0 = time.perf_counter()\n" + BASELINE +
-    "t1 = time.perf_counter()\n"
+    "t0 = time.perf_counter()\n" + BASELINE + "t1 = time.perf_counter()\n"
     "from roster.airflow import nightly as f\n"
     "from roster.config import district_files, include_root, load_district\n"
     "root = include_root()\n"
@@ -213,16 +266,27 @@ def parsing(work: Path, env: dict[str, str], python: str, count: int, repeat: in
             template.replace(f"district_id: {DISTRICT}", f"district_id: {district_id}"), encoding="utf-8"
         )
     home = Path(tempfile.mkdtemp(prefix="roster-bench-airflow-"))
-    env = dict(env, ROSTER_INCLUDE_DIR=str(include), AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"))
+    env = dict(
+        env,
+        ROSTER_INCLUDE_DIR=str(include),
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+    )
     dag_file = str(REPO / "dags" / "roster_districts.py")
     baseline, parse = [], []
     measure([python, "-c", BASELINE], env)  # warm the bytecode cache
     for _ in range(repeat):
         baseline.append(measure([python, "-c", BASELINE], env).seconds)
         parse.append(measure([python, "-c", PARSE, dag_file], env).seconds)
-    split = json.loads(subprocess.run([python, "-c", SPLIT], env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1])
-    one = measure([python, "-c", PARSE, dag_file], dict(env, _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_district_0000")).seconds
+    split = json.loads(
+        subprocess.run([python, "-c", SPLIT], env=env, capture_output=True, text=True, check=True, cwd=REPO)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    one = measure(
+        [python, "-c", PARSE, dag_file], dict(env, _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_district_0000")
+    ).seconds
     shutil.rmtree(home, ignore_errors=True)
     return {
         "districts": count,
@@ -275,7 +339,10 @@ def _pool_of(statement: str) -> str:
     """The Arrow memory pool a process uses after ``statement``."""
     code = f"{statement}; import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
     env = child_env(REPO / "var" / "bench")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() or "unknown"
+    return (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip()
+        or "unknown"
+    )
 
 
 def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
@@ -286,10 +353,17 @@ def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
             if variant not in cells:
                 continue
             cell = cells[variant]
-            rows.append([
-                f"{n:,}", variant, f"{cell.seconds:.2f}", f"{cell.seconds / floor:.2f}",
-                f"{cell.peak_mb:,.0f} MB", f"{n / cell.seconds:,.0f}", f"{cell.user:.1f} / {cell.system:.1f}",
-            ])
+            rows.append(
+                [
+                    f"{n:,}",
+                    variant,
+                    f"{cell.seconds:.2f}",
+                    f"{cell.seconds / floor:.2f}",
+                    f"{cell.peak_mb:,.0f} MB",
+                    f"{n / cell.seconds:,.0f}",
+                    f"{cell.user:.1f} / {cell.system:.1f}",
+                ]
+            )
     return rows
 
 
@@ -301,7 +375,9 @@ def markdown(rows: list[list[str]]) -> str:
 
 def plain(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    return "\n".join(
+        "  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
+    )
 
 
 def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tuple[str, bool | None, str]]:
@@ -313,11 +389,15 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
         cells = results[n]
         for variant in ("roster run", "roster run --previous"):
             ratio = cells[variant].seconds / cells["floor"].seconds
-            out.append((f"{n:,} rows, `{variant}` within {TARGET_RATIO}× the floor", ratio <= TARGET_RATIO, f"{ratio:.2f}×"))
+            out.append(
+                (f"{n:,} rows, `{variant}` within {TARGET_RATIO}× the floor", ratio <= TARGET_RATIO, f"{ratio:.2f}×")
+            )
     if 5_000_000 in results:
         for variant in ("roster run", "roster run --previous"):
             peak = results[5_000_000][variant].peak_mb
-            out.append((f"5,000,000 rows, `{variant}` peak memory under 3 GB", peak < TARGET_PEAK_MB, f"{peak:,.0f} MB"))
+            out.append(
+                (f"5,000,000 rows, `{variant}` peak memory under 3 GB", peak < TARGET_PEAK_MB, f"{peak:,.0f} MB")
+            )
     sizes = sorted(results)
     if len(sizes) >= 2:
         for variant in ("roster run", "roster run --previous"):
@@ -327,16 +407,20 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
             floor_marginal = (floors[-1] - floors[-2]) / (sizes[-1] - sizes[-2]) * 1e6
             per_million = [s / n * 1e6 for s, n in zip(seconds, sizes)]
             # Linear (or better): the cost of a million more rows does not grow with the size.
-            linear = len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1 or (
-                len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25
+            linear = (
+                len(marginal) == 1
+                and per_million[-1] <= per_million[-2] * 1.1
+                or (len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25)
             )
-            out.append((
-                f"`{variant}` cost linear in rows",
-                linear,
-                "marginal cost per million rows: "
-                + ", ".join(f"{a:,}→{b:,}: {m:.2f} s" for a, b, m in zip(sizes, sizes[1:], marginal))
-                + f" (the floor's last: {floor_marginal:.2f} s)",
-            ))
+            out.append(
+                (
+                    f"`{variant}` cost linear in rows",
+                    linear,
+                    "marginal cost per million rows: "
+                    + ", ".join(f"{a:,}→{b:,}: {m:.2f} s" for a, b, m in zip(sizes, sizes[1:], marginal))
+                    + f" (the floor's last: {floor_marginal:.2f} s)",
+                )
+            )
     for n, cells in results.items():
         if "naive" in cells:
             for variant in ("roster run", "roster run --previous"):
@@ -344,8 +428,13 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
                 out.append((f"{n:,} rows, `{variant}` beats the naive peer", faster > 1, f"{faster:.1f}× faster"))
     if parse:
         ok = parse["beyond_airflow"] < 2.0
-        out.append((f"{parse['districts']} district files parse in under 2 s beyond importing Airflow", ok,
-                    f"{parse['beyond_airflow']:.2f} s (Airflow alone {parse['import_airflow']:.2f} s, parse {parse['parse']:.2f} s)"))
+        out.append(
+            (
+                f"{parse['districts']} district files parse in under 2 s beyond importing Airflow",
+                ok,
+                f"{parse['beyond_airflow']:.2f} s (Airflow alone {parse['import_airflow']:.2f} s, parse {parse['parse']:.2f} s)",
+            )
+        )
     return out
 
 
@@ -357,8 +446,11 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md", help="'-' to write no document")
     parser.add_argument("--districts", type=int, default=500, help="district files for the parsing benchmark (0: skip)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive peer (slow at millions of rows)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="measure nothing: write the document again from the last run's results.json")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: write the document again from the last run's results.json",
+    )
     args = parser.parse_args()
     if args.report_only:
         rewrite(args.work / "results.json", args.doc)
@@ -419,10 +511,19 @@ def main() -> None:
     print("pandera's cost over the kernels", flush=True)
     engines = {}
     for n in sizes:
-        result = subprocess.run([python, str(REPO / "bench" / "engines.py"), str(files[n]["tonight"]), "--repeat", str(args.repeat)],
-                                env=env, check=True, cwd=REPO, capture_output=True, text=True)
+        result = subprocess.run(
+            [python, str(REPO / "bench" / "engines.py"), str(files[n]["tonight"]), "--repeat", str(args.repeat)],
+            env=env,
+            check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s", flush=True)
+        print(
+            f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s",
+            flush=True,
+        )
 
     parse = None
     if args.districts:
@@ -438,12 +539,28 @@ def main() -> None:
         mark = "n/a" if ok is None else ("MET" if ok else "NOT MET")
         print(f"{mark:>8}  {label}: {detail}")
     if parse:
-        print(f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}")
-    (work / "results.json").write_text(json.dumps({
-        "rows": rows, "checks": checks, "parse": parse, "machine": info, "engines": engines,
-        "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
-        "repeat": args.repeat, "sizes": sizes, "load": [load_before, os.getloadavg()], "minutes": (time.time() - started) / 60,
-    }, indent=1, default=str), encoding="utf-8")
+        print(
+            f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}"
+        )
+    (work / "results.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "checks": checks,
+                "parse": parse,
+                "machine": info,
+                "engines": engines,
+                "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
+                "repeat": args.repeat,
+                "sizes": sizes,
+                "load": [load_before, os.getloadavg()],
+                "minutes": (time.time() - started) / 60,
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     if str(args.doc) != "-":
         rewrite(work / "results.json", args.doc)
 
@@ -458,9 +575,17 @@ def rewrite(results: Path, doc: Path) -> None:
         n, _, flag = key.partition(" ")
         breakdown[(int(n), bool(flag))] = value
     write_document(
-        doc, info=saved["machine"], rows=saved["rows"], checks=saved["checks"], breakdown=breakdown, parse=saved["parse"],
-        repeat=saved["repeat"], engines={int(n): e for n, e in saved["engines"].items()}, load=saved["load"],
-        minutes=saved["minutes"], sizes=saved["sizes"],
+        doc,
+        info=saved["machine"],
+        rows=saved["rows"],
+        checks=saved["checks"],
+        breakdown=breakdown,
+        parse=saved["parse"],
+        repeat=saved["repeat"],
+        engines={int(n): e for n, e in saved["engines"].items()},
+        load=saved["load"],
+        minutes=saved["minutes"],
+        sizes=saved["sizes"],
     )
     print(f"\nwrote {doc}")
 

@@ -71,12 +71,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_QA_FAILED
     roster = serialize_night(night, export, out, previous, validated=validated, write_held=args.approve_hold)
     if roster.diff.held and not args.approve_hold:
-        print(f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / artifacts.CHANGES} (--approve-hold writes the file anyway)")
+        print(
+            f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / artifacts.CHANGES} (--approve-hold writes the file anyway)"
+        )
         return EXIT_QA_FAILED
     mark_delivered(out, approved_by="--approve-hold" if roster.diff.held else None)
     carried = roster.diff.counts["carried"]
     path = out / night.output_name
-    print(f"QA passed: {validated.report.verdict}; wrote {path}" + (f" ({carried} absent students carried as inactive)" if carried else ""))
+    print(
+        f"QA passed: {validated.report.verdict}; wrote {path}"
+        + (f" ({carried} absent students carried as inactive)" if carried else "")
+    )
     return EXIT_OK
 
 
@@ -158,17 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=run)
 
-    p = sub.add_parser("crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables")
+    p = sub.add_parser(
+        "crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables"
+    )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--input", required=True, help="the SIS export (CSV)")
     p.add_argument("--out", required=True, help="folder for crossmatch_report.csv and missing_<table>.csv")
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=crossmatch)
 
-    p = sub.add_parser("reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export")
+    p = sub.add_parser(
+        "reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export"
+    )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--sis", required=True, help="the SIS export (CSV, as source: in the district file)")
-    p.add_argument("--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)")
+    p.add_argument(
+        "--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)"
+    )
     p.add_argument("--out", required=True, help="folder for reconcile_report.csv")
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=reconcile)

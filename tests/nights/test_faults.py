@@ -78,7 +78,6 @@ def _oncall(night_env: dict) -> list:
     return [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
 
 
-
 def _configure(include: Path, **changes: object) -> None:
     configure_district(include, "sample_isd", **changes)
 
@@ -183,7 +182,9 @@ def read_only(folder: Path) -> Iterator[None]:
 # SFTP server down -----------------------------------------------------------------------------------
 
 
-def test_sftp_server_down_retries_then_fails_clearly(night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sftp_server_down_retries_then_fails_clearly(
+    night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     connection = json.loads(json.dumps(servers["sftp_conn"]))
     connection["port"] = _closed_port()
     monkeypatch.setenv("AIRFLOW_CONN_RETHINK_SFTP", json.dumps(connection))
@@ -200,7 +201,9 @@ def test_sftp_server_down_retries_then_fails_clearly(night_env: dict, servers: d
     assert _report(night_env)["rows_delivered"] == 0  # not marked delivered
     [email] = _oncall(night_env)
     body = html.unescape(email.get_body(("html",)).get_content())
-    assert f"the transfer with the SFTP server of connection '{CONN_ID}' at 127.0.0.1:{connection['port']} failed" in body
+    assert (
+        f"the transfer with the SFTP server of connection '{CONN_ID}' at 127.0.0.1:{connection['port']} failed" in body
+    )
     assert "NoValidConnectionsError" in body or "ConnectionRefusedError" in body
 
 
@@ -257,7 +260,9 @@ def test_a_leftover_temporary_file_is_removed_by_the_next_upload(
     transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
 
     assert (folder / REMOTE_NAME).read_bytes() == local.read_bytes()
-    assert sorted(p.name for p in folder.iterdir()) == sorted([REMOTE_NAME, unrelated.name])  # only our own leftovers go
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [REMOTE_NAME, unrelated.name]
+    )  # only our own leftovers go
 
 
 def test_a_night_whose_upload_is_cut_delivers_on_the_retry(
@@ -296,7 +301,10 @@ def test_remote_folder_not_writable_fails_at_once(night_env: dict) -> None:
     assert _report(night_env)["rows_delivered"] == 0
     [email] = _oncall(night_env)
     body = html.unescape(email.get_body(("html",)).get_content())
-    assert f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}: permission denied on the SFTP server of connection '{CONN_ID}'" in body
+    assert (
+        f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}: permission denied on the SFTP server of connection '{CONN_ID}'"
+        in body
+    )
     assert "not writable" in body
 
 

@@ -73,7 +73,9 @@ def test_rerunning_a_night_reproduces_its_artifacts_and_delivered_bytes(night_en
     assert sorted(p.name for p in remote.parent.iterdir()) == [remote.name]
 
 
-def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(night_env: dict, include_copy: Path) -> None:
+def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(
+    night_env: dict, include_copy: Path
+) -> None:
     older, newer = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
     _export_for(include_copy, newer)
     assert str(_dag(include_copy).test(logical_date=logical(newer)).state) == "success"
@@ -95,7 +97,10 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(nig
 
     assert str(forced.state) == "success"
     assert str(_tis(forced)["upload_roster"].state) == "success"
-    assert sorted(p.name for p in server.iterdir()) == ["sample_isd_roster_20261120.txt", "sample_isd_roster_20261121.txt"]
+    assert sorted(p.name for p in server.iterdir()) == [
+        "sample_isd_roster_20261120.txt",
+        "sample_isd_roster_20261121.txt",
+    ]
     assert "superseded_by" not in json.loads((_run_dir(night_env, older) / "qa_report.json").read_text())
     assert _pointer(night_env)["date"] == "2026-11-20"  # the vendor now holds the forced night
 
@@ -179,7 +184,11 @@ def _other_host_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    public = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    public = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
     return public.decode()
 
 

@@ -57,7 +57,6 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-
 def _configure(include: Path, **changes: object) -> None:
     configure_district(include, DISTRICT, **changes)
 
@@ -123,7 +122,10 @@ def run_nights(include: Path, plan: list[dict]) -> tuple[list[dict], str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run(
         [sys.executable, "-c", NIGHTS_SCRIPT, str(include), json.dumps(plan)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     output = result.stdout + "\n" + result.stderr
     assert result.returncode == 0, output[-5000:]
@@ -150,7 +152,14 @@ def private_values(export: Path) -> set[str]:
                 for part in row[field].split("|"):
                     part = part.strip()
                     if len(part) >= 5:
-                        values.update({part, unicodedata.normalize("NFC", part), unicodedata.normalize("NFD", part), html.escape(part)})
+                        values.update(
+                            {
+                                part,
+                                unicodedata.normalize("NFC", part),
+                                unicodedata.normalize("NFD", part),
+                                html.escape(part),
+                            }
+                        )
     return values
 
 
@@ -169,7 +178,9 @@ def email_texts(messages) -> dict[str, str]:
             content = part.get_content()
             if isinstance(content, bytes):
                 content = content.decode("utf-8", errors="replace")
-            texts[f"email {number} ({message['Subject']}) part {index} {part.get_filename() or part.get_content_type()}"] = content
+            texts[
+                f"email {number} ({message['Subject']}) part {index} {part.get_filename() or part.get_content_type()}"
+            ] = content
     return texts
 
 
@@ -200,7 +211,9 @@ def database_texts(run_ids: list[str]) -> dict[str, str]:
 
     texts = {}
     with create_session() as session:
-        xcoms = session.scalars(select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id.in_(run_ids))).all()
+        xcoms = session.scalars(
+            select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id.in_(run_ids))
+        ).all()
         for row in xcoms:
             texts[f"xcom {row.run_id} {row.task_id} {row.key}"] = json.dumps(row.value, ensure_ascii=False, default=str)
         rendered = session.scalars(
@@ -209,7 +222,9 @@ def database_texts(run_ids: list[str]) -> dict[str, str]:
             )
         ).all()
         for row in rendered:
-            texts[f"rendered fields {row.run_id} {row.task_id}"] = json.dumps(row.rendered_fields, ensure_ascii=False, default=str)
+            texts[f"rendered fields {row.run_id} {row.task_id}"] = json.dumps(
+                row.rendered_fields, ensure_ascii=False, default=str
+            )
     assert any(key.startswith("xcom ") for key in texts), "no XCom found for the runs: the scan would prove nothing"
     return texts
 
@@ -222,7 +237,10 @@ def xcom_value(run_id: str, task_id: str):
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == DAG_ID, XComModel.run_id == run_id, XComModel.task_id == task_id, XComModel.key == "return_value"
+                XComModel.dag_id == DAG_ID,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == "return_value",
             )
         ).one()
         value = row.value
@@ -234,15 +252,25 @@ def assert_owner_only(data_root: Path) -> None:
     folders = [district, *(p for p in district.rglob("*") if p.is_dir())]
     files = [p for p in district.rglob("*") if p.is_file()]
     assert files
-    wrong = {str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in folders if stat.S_IMODE(p.stat().st_mode) != 0o700}
-    wrong |= {str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) != 0o600}
+    wrong = {
+        str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in folders
+        if stat.S_IMODE(p.stat().st_mode) != 0o700
+    }
+    wrong |= {
+        str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in files
+        if stat.S_IMODE(p.stat().st_mode) != 0o600
+    }
     assert wrong == {}, "run artifacts must be owner-only (folders 0700, files 0600)"
 
 
 # The nights ---------------------------------------------------------------------------------------------
 
 
-def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(night_env: dict, include_copy: Path) -> None:
+def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(
+    night_env: dict, include_copy: Path
+) -> None:
     data_root: Path = night_env["data_root"]
     sftp_root: Path = night_env["sftp_root"]
     secrets = private_values(EXPORT)
@@ -255,7 +283,11 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     lines = EXPORT.read_bytes().split(b"\r\n")
     (exports / "roster_20261121.csv").write_bytes(b"\r\n".join(lines[:151]) + b"\r\n")  # half the students: held
     (exports / "roster_20261122.csv").write_bytes(EXPORT.read_bytes())
-    _configure(include_copy, source__path=f"sftp://rethink_sftp/{SFTP_EXPORTS}/roster_{{date:%Y%m%d}}.csv", qa__hold_timeout="2s")
+    _configure(
+        include_copy,
+        source__path=f"sftp://rethink_sftp/{SFTP_EXPORTS}/roster_{{date:%Y%m%d}}.csv",
+        qa__hold_timeout="2s",
+    )
 
     # Old run folders for retention: one past 30 days, one exactly 30 days old; and folders it must keep.
     district_dir = data_root / DISTRICT
@@ -287,19 +319,29 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     # The roster and the allowed copies do hold them: the scan below would find them anywhere else.
     delivered = (sftp_root / "upload" / DISTRICT / "sample_isd_roster_20261120.txt").read_text(encoding="utf-8")
     assert leaks(delivered, secrets)
-    assert leaks((data_root / DISTRICT / "2026-11-20" / "export_roster_20261120.csv").read_text(encoding="utf-8"), secrets)
+    assert leaks(
+        (data_root / DISTRICT / "2026-11-20" / "export_roster_20261120.csv").read_text(encoding="utf-8"), secrets
+    )
 
     # The tasks' logs are in the output: each night's verdict and the failures' tracebacks.
     assert "QA passed: 14 of 300 rows rejected" in output and "QA failed, nothing sent" in output
     texts = {"the nights' output (stdout and stderr)": output}
     logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
-    texts |= {str(p): p.read_text(encoding="utf-8", errors="replace") for p in logs.rglob("*") if p.is_file()} if logs.is_dir() else {}
+    texts |= (
+        {str(p): p.read_text(encoding="utf-8", errors="replace") for p in logs.rglob("*") if p.is_file()}
+        if logs.is_dir()
+        else {}
+    )
     messages = night_env["smtp"].messages()
     subjects = sorted(m["Subject"] for m in messages)
     assert any("HELD" in s for s in subjects) and any("QA failed" in s for s in subjects), subjects
     texts |= email_texts(messages)
     texts |= artifact_texts(data_root)
-    assert {"sample_isd/2026-11-20/qa_report.json", "sample_isd/2026-11-21/changes.csv", "sample_isd/2026-11-22/rejects.csv"} <= set(texts)
+    assert {
+        "sample_isd/2026-11-20/qa_report.json",
+        "sample_isd/2026-11-21/changes.csv",
+        "sample_isd/2026-11-22/rejects.csv",
+    } <= set(texts)
     texts |= database_texts(run_ids)
     server = sftp_root / "upload"
     texts |= {
@@ -321,7 +363,14 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     assert "retention: removed 1 run folder(s) of sample_isd older than 30 days on 2026-11-20: 2026-10-20" in output
     assert xcom_value(held["run_id"], "apply_retention") == {"removed": ["2026-10-21"], "retention_days": 30}
     assert xcom_value(failing["run_id"], "apply_retention") == {"removed": [], "retention_days": 30}
-    assert sorted(p.name for p in district_dir.iterdir()) == ["2026-11-20", "2026-11-21", "2026-11-22", "go-live", "notes", "snapshot"]
+    assert sorted(p.name for p in district_dir.iterdir()) == [
+        "2026-11-20",
+        "2026-11-21",
+        "2026-11-22",
+        "go-live",
+        "notes",
+        "snapshot",
+    ]
     assert (district_dir / "go-live" / "manual__2026-09-01T10-00-00-00-00" / "kept.txt").exists()
 
 
@@ -331,7 +380,18 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
 def test_expired_keeps_exactly_the_configured_days_and_only_run_folders() -> None:
     from roster.night.retention import expired
 
-    names = ["2026-10-19", "2026-10-20", "2026-10-21", "2026-11-20", "snapshot", "go-live", "2026-13-01", "2026-10-1", "notes", "2026-10-20.bak"]
+    names = [
+        "2026-10-19",
+        "2026-10-20",
+        "2026-10-21",
+        "2026-11-20",
+        "snapshot",
+        "go-live",
+        "2026-13-01",
+        "2026-10-1",
+        "notes",
+        "2026-10-20.bak",
+    ]
     assert expired(names, dt.date(2026, 11, 20), 30) == ["2026-10-19", "2026-10-20"]
     assert expired(names, dt.date(2026, 11, 20), 1) == ["2026-10-19", "2026-10-20", "2026-10-21"]
     assert expired(names, dt.date(2026, 11, 21), 1) == ["2026-10-19", "2026-10-20", "2026-10-21"]
@@ -343,7 +403,16 @@ def test_expired_keeps_exactly_the_configured_days_and_only_run_folders() -> Non
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, 30), ("", 30), ("7", 7), (" 90 ", 90), ("0", "at least 1 day"), ("-3", "at least 1 day"), ("30d", "not a whole number"), ("x", "not a whole number")],
+    [
+        (None, 30),
+        ("", 30),
+        ("7", 7),
+        (" 90 ", 90),
+        ("0", "at least 1 day"),
+        ("-3", "at least 1 day"),
+        ("30d", "not a whole number"),
+        ("x", "not a whole number"),
+    ],
 )
 def test_retention_days_from_the_environment(value, expected, monkeypatch) -> None:
     from roster import settings
@@ -376,7 +445,9 @@ def _make_run_folders(base: Path, names: list[str]) -> None:
         (base / name / "qa_report.json").write_text("{}")
 
 
-def test_apply_retention_on_a_local_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_apply_retention_on_a_local_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("ROSTER_RETENTION_DAYS", "7")
     base = tmp_path / "data" / DISTRICT
@@ -387,7 +458,10 @@ def test_apply_retention_on_a_local_data_root(tmp_path: Path, monkeypatch: pytes
 
     assert result == {"removed": ["2026-11-01", "2026-11-12"], "retention_days": 7}
     assert sorted(p.name for p in base.iterdir()) == ["2026-11-13", "2026-11-20", "go-live", "snapshot"]
-    assert "retention: removed 2 run folder(s) of sample_isd older than 7 days on 2026-11-20: 2026-11-01, 2026-11-12" in caplog.text
+    assert (
+        "retention: removed 2 run folder(s) of sample_isd older than 7 days on 2026-11-20: 2026-11-01, 2026-11-12"
+        in caplog.text
+    )
     # A district with no data yet: nothing to do, nothing created.
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "empty"))
     assert _apply_retention_on(dt.date(2026, 11, 20)) == {"removed": [], "retention_days": 7}
@@ -414,7 +488,9 @@ def test_apply_retention_on_an_object_store(monkeypatch: pytest.MonkeyPatch) -> 
     assert remaining == ["2026-11-19", "snapshot"]
 
 
-def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(
+    night_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Retention sits beside the night's path: its failure is visible (the run fails, on-call is told)
     and the roster still goes out."""
     monkeypatch.setenv("ROSTER_RETENTION_DAYS", "thirty")

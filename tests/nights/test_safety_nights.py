@@ -42,7 +42,6 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-
 def _configure(include: Path, **changes: object) -> None:
     configure_district(include, "sample_isd", **changes)
 
@@ -174,7 +173,9 @@ def test_blackout_night_reads_and_sends_nothing(night_env: dict, include_copy: P
     states = _states(run)
     assert str(run.state) == "success"
     assert states["check_blackout"] == "success"
-    assert {k: v for k, v in states.items() if k != "check_blackout"} == dict.fromkeys(set(states) - {"check_blackout"}, "skipped")
+    assert {k: v for k, v in states.items() if k != "check_blackout"} == dict.fromkeys(
+        set(states) - {"check_blackout"}, "skipped"
+    )
     assert not (night_env["data_root"] / "sample_isd" / "2026-11-20").exists()
     assert not any(night_env["sftp_root"].rglob("*.txt"))
     assert night_env["smtp"].messages() == []

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
+
 def _use_jemalloc() -> None:
     """Arrow's jemalloc pool for the night's big allocations, unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
 
@@ -123,7 +124,9 @@ def take(values: pa.ChunkedArray | pa.Array, indices) -> pa.Array | pa.ChunkedAr
     column, again, in memory); here the positions are taken in steps, each position resolved to
     its chunk, each chunk gathering its own rows, the pieces put back in the order asked.
     """
-    positions = np.asarray(indices.to_numpy(zero_copy_only=False) if isinstance(indices, (pa.Array, pa.ChunkedArray)) else indices)
+    positions = np.asarray(
+        indices.to_numpy(zero_copy_only=False) if isinstance(indices, (pa.Array, pa.ChunkedArray)) else indices
+    )
     positions = positions.astype(np.int64, copy=False)
     if isinstance(values, pa.Array):
         return values.take(pa.array(positions, pa.int64()))
@@ -212,6 +215,7 @@ def join_lines(columns: list[pa.ChunkedArray | pa.Array], separator: str, eol: s
     The columns are cut into the same row ranges and the ranges joined in parallel, each from
     contiguous memory.
     """
+
     def join(part: list[pa.Array]) -> pa.Array:
         part = list(part)
         part[-1] = pc.binary_join_element_wise(part[-1], large(eol), large(""))
@@ -250,7 +254,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         values = pc.fill_null(text(series), "")  # pandas writes a missing value as nothing
         if any(holds_bytes(chunk, b',"\n') for chunk in values.chunks):
             special = pc.match_substring_regex(values, _NEEDS_QUOTES)
-            quoted = pc.binary_join_element_wise(large('"'), pc.replace_substring(values, '"', '""'), large('"'), large(""))
+            quoted = pc.binary_join_element_wise(
+                large('"'), pc.replace_substring(values, '"', '""'), large('"'), large("")
+            )
             values = pc.if_else(special, quoted, values)
         return values
 

@@ -79,7 +79,9 @@ def _choose(arrays: list[list[pa.Array]]) -> tuple[tuple[str, int, int, np.ndarr
     counts = np.bincount(np.concatenate(lengths)) if total else np.zeros(1, dtype=np.int64)
     usual = int(counts.argmax())
     if 0 < usual <= 19 and counts[usual] >= allowed:
-        fits = [_each(lambda p: _fitting(p, usual, _DIGITS), pieces) & (n == usual) for pieces, n in zip(arrays, lengths)]
+        fits = [
+            _each(lambda p: _fitting(p, usual, _DIGITS), pieces) & (n == usual) for pieces, n in zip(arrays, lengths)
+        ]
         if sum(int(np.count_nonzero(f)) for f in fits) >= allowed:
             return ("number", 10, usual, _DIGITS), fits
     for encoding in ENCODINGS:

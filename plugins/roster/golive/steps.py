@@ -39,7 +39,9 @@ def _out(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RosterError(f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from None
+        raise RosterError(
+            f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})"
+        ) from None
     if not out_dir.is_dir():
         raise RosterError(f"{out_dir}: not a folder; --out must name a folder for the reports")
     return out_dir
@@ -64,7 +66,9 @@ def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path
         if path in used:
             notes.append(f"{path} does not exist yet: every {path.stem} code counts as unmapped")
     for path in files[1:]:
-        notes.append(f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table")
+        notes.append(
+            f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table"
+        )
     return StepResult(
         step="crossmatch",
         district_id=district.district_id,
@@ -102,7 +106,9 @@ def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out
 Sender = Callable[[str, "Email"], None]
 
 
-def announce(root: Path, district: District | str, out_dir: Path, send: Sender | None = None, from_addr: str | None = None) -> StepResult:
+def announce(
+    root: Path, district: District | str, out_dir: Path, send: Sender | None = None, from_addr: str | None = None
+) -> StepResult:
     """The go-live emails as ``.eml`` previews in ``out_dir``; sent with ``send(conn_id, email)`` when given.
 
     The previews are written before anything is sent, so what went out can always be read back.

@@ -123,7 +123,9 @@ def _not_text(first: bytes, codec: str) -> str | None:
     if first.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "it is UTF-16 text (byte-order mark); save it as UTF-8, or set source.encoding to utf-16 in the district file"
     if b"\x00" in first:
-        return "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
+        return (
+            "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
+        )
     return None
 
 
@@ -186,15 +188,26 @@ BLOCK_SIZE = 1 << 22
 
 
 def _options(
-    source: CsvFormat, header: list[str], headers: list[str], *, encoding: str, threaded: bool, skip_header: bool,
-    newlines_in_values: bool, block_size: int, on_invalid_row,
+    source: CsvFormat,
+    header: list[str],
+    headers: list[str],
+    *,
+    encoding: str,
+    threaded: bool,
+    skip_header: bool,
+    newlines_in_values: bool,
+    block_size: int,
+    on_invalid_row,
 ):
     # The header is named as ``read_header`` read it (spaces trimmed), so " DOB" still finds DOB.
     # Values are large_string: what pandas' Arrow-backed "str" columns hold, so no conversion later.
     return dict(
         read_options=pacsv.ReadOptions(
-            encoding=encoding, use_threads=threaded, block_size=block_size,
-            column_names=header, skip_rows=1 if skip_header else 0,
+            encoding=encoding,
+            use_threads=threaded,
+            block_size=block_size,
+            column_names=header,
+            skip_rows=1 if skip_header else 0,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=source.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
@@ -218,10 +231,16 @@ def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
                 raise
         block_size *= 4
         read = options["read_options"]
-        options = {**options, "read_options": pacsv.ReadOptions(
-            encoding=read.encoding, use_threads=read.use_threads, block_size=block_size,
-            column_names=read.column_names, skip_rows=read.skip_rows,
-        )}
+        options = {
+            **options,
+            "read_options": pacsv.ReadOptions(
+                encoding=read.encoding,
+                use_threads=read.use_threads,
+                block_size=block_size,
+                column_names=read.column_names,
+                skip_rows=read.skip_rows,
+            ),
+        }
         if isinstance(source_file, pa.BufferReader):
             source_file.seek(0)
 
@@ -267,8 +286,15 @@ def _parse_segments(
             return "skip"
 
         options = _options(
-            source, header, headers, encoding="utf8", threaded=False, skip_header=k == 0,
-            newlines_in_values=False, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
+            source,
+            header,
+            headers,
+            encoding="utf8",
+            threaded=False,
+            skip_header=k == 0,
+            newlines_in_values=False,
+            block_size=BLOCK_SIZE,
+            on_invalid_row=on_invalid_row,
         )
         piece = pa.BufferReader(buffer.slice(points[k], points[k + 1] - points[k]))
         return _read_csv(piece, options, BLOCK_SIZE), ragged
@@ -328,8 +354,15 @@ def _parse_whole(
             return "skip"
 
         options = _options(
-            source, header, headers, encoding=encoding, threaded=threaded, skip_header=True,
-            newlines_in_values=True, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
+            source,
+            header,
+            headers,
+            encoding=encoding,
+            threaded=threaded,
+            skip_header=True,
+            newlines_in_values=True,
+            block_size=BLOCK_SIZE,
+            on_invalid_row=on_invalid_row,
         )
         table = _read_csv(path, options, BLOCK_SIZE)
         if all(number is not None for number in ragged):
@@ -369,7 +402,10 @@ def _quiet_undecodable_rows():
     previous = sys.unraisablehook
 
     def hook(unraisable) -> None:
-        if issubclass(unraisable.exc_type, UnicodeDecodeError) and getattr(unraisable.object, "__name__", "") == "on_invalid_row":
+        if (
+            issubclass(unraisable.exc_type, UnicodeDecodeError)
+            and getattr(unraisable.object, "__name__", "") == "on_invalid_row"
+        ):
             return
         previous(unraisable)
 
@@ -445,6 +481,7 @@ def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
     only when some value in it changes (most exports have nothing to trim and few decomposed
     accents), so a clean export's columns stay the parser's own memory.
     """
+
     def normalized(name: str) -> pa.ChunkedArray:
         chunks = []
         for chunk in table[name].chunks:

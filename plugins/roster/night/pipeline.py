@@ -162,7 +162,9 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
     result = check_export(night, export_path)
     result.report = result.report.awaiting_delivery()
     artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
-    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
+    artifacts.write_bytes(
+        out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy())
+    )
     save_report(out_dir, result.report)
     return result
 
@@ -255,7 +257,9 @@ def serialize_night(
     return roster
 
 
-def mark_delivered(out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None) -> None:
+def mark_delivered(
+    out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None
+) -> None:
     """Record in ``qa_report.json`` that the file went out (an upload, or ``roster run`` writing it)."""
     save_report(out_dir, load_report(out_dir).delivered(remote_path=remote_path, mode=mode, approved_by=approved_by))
 

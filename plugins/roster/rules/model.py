@@ -80,6 +80,7 @@ def _check(reason: str, kernel: Kernel) -> pa.Check:
 
     ``ignore_na=False``: the kernel sees every row (pandera would drop nulls first, a copy).
     """
+
     def verdict(s: pd.Series) -> pd.Series:
         return pd.Series(kernel(column_text(s)), index=s.index, copy=False)
 
@@ -103,7 +104,10 @@ def build_schema(rules: NightRules) -> pa.DataFrameSchema:
     text = _ArrowText(schema.columns[TEXT_FIELDS[0]].dtype.storage)
     return schema.update_columns(
         {
-            column: {"checks": [*spec.checks, *checks.get(column, [])], **({"dtype": text} if column in TEXT_FIELDS else {})}
+            column: {
+                "checks": [*spec.checks, *checks.get(column, [])],
+                **({"dtype": text} if column in TEXT_FIELDS else {}),
+            }
             for column, spec in schema.columns.items()
         }
     )
@@ -168,7 +172,9 @@ def _rejects_frame(frame: pd.DataFrame, index, fields, reasons) -> pd.DataFrame:
         {
             "row_number": pd.Series(frame["row_number"].to_numpy()[index], dtype="int64"),
             "state_test_number": pd.Series(
-                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False) if len(index) else [],
+                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False)
+                if len(index)
+                else [],
                 dtype="str",
             ),
             "field": pd.Series(np.asarray(fields, dtype=object), dtype="str"),

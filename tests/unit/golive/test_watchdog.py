@@ -65,7 +65,13 @@ def test_watchdog_dag_emails_oncall_about_the_stale_district_only(
     for district_id, hours in (("sample_isd", 40), ("fresh_isd", 2)):
         folder = night_env["data_root"] / district_id / "snapshot"
         folder.mkdir(parents=True)
-        write_snapshot(folder, frame, (now - dt.timedelta(hours=hours)).date(), roster, delivered_at=now - dt.timedelta(hours=hours))
+        write_snapshot(
+            folder,
+            frame,
+            (now - dt.timedelta(hours=hours)).date(),
+            roster,
+            delivered_at=now - dt.timedelta(hours=hours),
+        )
 
     run = build_watchdog_dag(root=include_copy).test()
 

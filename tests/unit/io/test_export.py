@@ -54,7 +54,16 @@ def test_names_are_nfc_normalized(tmp_path):
 def test_spaces_around_values_are_trimmed(tmp_path):
     result = validate_rows(
         tmp_path,
-        [row(STATE_ID="  0001234 ", FIRST_NAME="  Jose\u0301  ", LAST_NAME=" Smith", GRADE=" 05 ", CAMPUS="102 ", STATUS=" A")],
+        [
+            row(
+                STATE_ID="  0001234 ",
+                FIRST_NAME="  Jose\u0301  ",
+                LAST_NAME=" Smith",
+                GRADE=" 05 ",
+                CAMPUS="102 ",
+                STATUS=" A",
+            )
+        ],
     )
     assert reject_set(result) == set()
     assert accepted_values(result, "state_test_number") == ["0001234"]

@@ -85,7 +85,9 @@ def _classify(exc: BaseException, conn_id: str, what: str) -> BaseException:
         return TransferError(f"{what}: the SFTP server refused the credentials of connection {conn_id!r} ({exc})")
     if isinstance(exc, paramiko.SSHException) and "known_hosts" in str(exc):
         return TransferError(f"{what}: the SFTP server of connection {conn_id!r} is not the pinned host ({exc})")
-    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and (exc.errno in (errno.EACCES, errno.EPERM) or _refused(exc))):
+    if isinstance(exc, PermissionError) or (
+        isinstance(exc, OSError) and (exc.errno in (errno.EACCES, errno.EPERM) or _refused(exc))
+    ):
         return TransferError(
             f"{what}: permission denied on the SFTP server of connection {conn_id!r} ({exc}); "
             "the remote folder is not writable (or readable) for the connection's login: ask the vendor"
@@ -103,7 +105,13 @@ def _classify(exc: BaseException, conn_id: str, what: str) -> BaseException:
 
 #: How SFTP servers word a refusal when they answer with the generic SSH_FX_FAILURE status instead of
 #: SSH_FX_PERMISSION_DENIED (asyncssh for EPERM, several commercial servers for their ACLs).
-_REFUSALS = ("permission denied", "operation not permitted", "access denied", "access is denied", "read-only file system")
+_REFUSALS = (
+    "permission denied",
+    "operation not permitted",
+    "access denied",
+    "access is denied",
+    "read-only file system",
+)
 
 
 def _refused(exc: OSError) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from roster import settings
 from roster.notify.emails import Email
 
+
 class MailNotSent(ConnectionError):
     """An email could not be sent (server down, refused, timed out): the notify task retries.
 
