@@ -407,10 +407,8 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
             floor_marginal = (floors[-1] - floors[-2]) / (sizes[-1] - sizes[-2]) * 1e6
             per_million = [s / n * 1e6 for s, n in zip(seconds, sizes)]
             # Linear (or better): the cost of a million more rows does not grow with the size.
-            linear = (
-                len(marginal) == 1
-                and per_million[-1] <= per_million[-2] * 1.1
-                or (len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25)
+            linear = (len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1) or (
+                len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25
             )
             out.append(
                 (

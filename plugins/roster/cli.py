@@ -97,24 +97,24 @@ def _report(result) -> int:
 
 
 def crossmatch(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
     root = include_root(args.include_dir)
     return _report(golive.crossmatch(root, args.district, Path(args.input), Path(args.out)))
 
 
 def reconcile(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
     root = include_root(args.include_dir)
     return _report(golive.reconcile(root, args.district, Path(args.sis), Path(args.vendor), Path(args.out)))
 
 
 def announce(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
     send = None
     if args.send:

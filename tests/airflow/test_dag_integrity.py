@@ -288,6 +288,7 @@ def test_tasks_read_the_params_of_the_run_conf(
     from airflow.sdk.definitions.param import process_params
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.sdk.execution_time.context import set_current_context
+
     from roster.airflow import tasks as steps
 
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path))  # nothing delivered yet

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
 NIGHT = dt.date(2026, 11, 20)
-LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)  # 02:00 America/Chicago
+LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # 02:00 America/Chicago
 SECOND = dt.date(2026, 11, 21)
 EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 REMOTE_DIR = Path("upload/sample_isd")
@@ -220,9 +220,8 @@ def test_connection_cut_mid_upload_leaves_nothing_under_the_final_name(
     local.write_bytes(os.urandom(3 << 20))  # 3 MiB: the cut comes long before the end
     final = night_env["sftp_root"] / REMOTE_DIR / REMOTE_NAME
 
-    with cut_uploads(servers["sftp"], monkeypatch) as readers:
-        with pytest.raises(transfer.NetworkError) as info:
-            transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
+    with cut_uploads(servers["sftp"], monkeypatch) as readers, pytest.raises(transfer.NetworkError) as info:
+        transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
     assert readers and readers[0].cut_done and readers[0].sent < local.stat().st_size
     assert not isinstance(info.value, TransferError)  # a network fault: the task's retry handles it
     assert f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}" in str(info.value)

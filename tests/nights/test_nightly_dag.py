@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 NIGHT = dt.date(2026, 11, 20)
 # 02:00 in America/Chicago (CST, UTC-6) on the roster date.
-LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)
+LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 REMOTE = Path("upload/sample_isd/sample_isd_roster_20261120.txt")
 

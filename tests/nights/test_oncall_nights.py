@@ -19,7 +19,7 @@ REMOTE_DIR = Path("upload/sample_isd")
 
 
 def logical(day: dt.date, hour_utc: int = 8) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour_utc, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, hour_utc, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):
@@ -109,13 +109,13 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(
     ("moment", "expected"),
     [
         # Fall back, 2026-11-01: 02:00 CST is 08:00 UTC.
-        (dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc), dt.date(2026, 11, 1)),
+        (dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC), dt.date(2026, 11, 1)),
         # Spring forward, 2026-03-08: 02:00 does not exist; the 03:00 CDT run is 08:00 UTC.
-        (dt.datetime(2026, 3, 8, 8, 0, tzinfo=dt.timezone.utc), dt.date(2026, 3, 8)),
+        (dt.datetime(2026, 3, 8, 8, 0, tzinfo=dt.UTC), dt.date(2026, 3, 8)),
         # The night after spring forward: 02:00 CDT is 07:00 UTC.
-        (dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.timezone.utc), dt.date(2026, 3, 9)),
+        (dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.UTC), dt.date(2026, 3, 9)),
         # A 23:30 local run is still that local day although UTC has moved on.
-        (dt.datetime(2026, 11, 21, 5, 30, tzinfo=dt.timezone.utc), dt.date(2026, 11, 20)),
+        (dt.datetime(2026, 11, 21, 5, 30, tzinfo=dt.UTC), dt.date(2026, 11, 20)),
     ],
 )
 def test_roster_date_is_the_local_date(moment: dt.datetime, expected: dt.date) -> None:

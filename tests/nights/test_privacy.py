@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.execution_time.context import set_current_context
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ SFTP_EXPORTS = "exports/sample_isd"
 
 def logical(day: dt.date) -> dt.datetime:
     """02:00 America/Chicago (UTC-6 in November) on ``day``."""
-    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ REMOTE_DIR = Path("upload/sample_isd")
 
 def logical(day: dt.date) -> dt.datetime:
     """02:00 America/Chicago (UTC-6 in November) on ``day``."""
-    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):

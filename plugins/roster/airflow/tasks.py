@@ -376,7 +376,7 @@ def check_deliveries(root: Path) -> list[dict[str, Any]]:
     for district in districts:
         with store.snapshot_workspace(district.district_id) as state:
             deliveries[district.district_id] = last_delivery(state)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     stale = find_stale(districts, deliveries, now, hours)
     by_id = {d.district_id: d for d in districts}
     groups: dict[tuple[str, tuple[str, ...]], list] = {}

@@ -38,7 +38,7 @@ def next_run(district: District, now: dt.datetime | None = None) -> dt.datetime:
     from croniter import croniter
 
     tz = district.tz
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
     start = dt.datetime.combine(district.start_date, dt.time(0), tzinfo=tz)
     base = max(now, start - dt.timedelta(seconds=1))
     return croniter(district.schedule, base).get_next(dt.datetime).astimezone(tz)

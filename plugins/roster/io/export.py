@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from roster.fast.arrow import parallel
-from roster.fast.scans import has_surrounding_spaces, nfc_candidates
 from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
+from roster.fast.arrow import parallel
+from roster.fast.scans import has_surrounding_spaces, nfc_candidates
 
 #: Fields that are names: trimmed and NFC-normalized so "José" typed two ways is one name.
 NAME_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name")
@@ -525,4 +525,4 @@ def read_vendor_export(path: Path, vendor: VendorExport) -> Export:
     return read_export(path, CsvFormat.of_vendor(vendor))
 
 
-__all__ = ["CsvFormat", "Export", "NAME_FIELDS", "OPTIONAL_FIELDS", "read_export", "read_header", "read_vendor_export"]
+__all__ = ["NAME_FIELDS", "OPTIONAL_FIELDS", "CsvFormat", "Export", "read_export", "read_header", "read_vendor_export"]

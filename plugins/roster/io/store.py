@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import shutil
 import tempfile
-import re
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -25,14 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from roster.io import artifacts
-from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
 from roster.config import District, Layout, find_district, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
-from roster.night.qa import ChangeSummary, QaReport, judge, load_report, save_report
+from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
+from roster.io import artifacts
 from roster.io.export import Export, read_export
-from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
+from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
+from roster.night.qa import ChangeSummary, QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
 from roster.rules.model import REJECT_COLUMNS, find_rejects

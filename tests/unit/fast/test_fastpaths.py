@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from domain_fixtures import HEADER, GOOD_ROW, make_district, write_export
+from domain_fixtures import GOOD_ROW, HEADER, make_district, write_export
 from roster.fast import arrow as arrowkit
 from roster.fast import ids, scans
 from roster.io import export as reading

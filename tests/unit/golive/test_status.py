@@ -13,7 +13,7 @@ from domain_fixtures import SAMPLE_EXPORT, copy_include, district_data, make_dis
 from roster.cli import main
 from roster.golive.status import next_run
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _status(capsys, *args: str) -> tuple[int, dict[str, list[str]], str]:

@@ -42,7 +42,7 @@ def kernel_rejects(frame: pd.DataFrame, rules) -> set[tuple[int, str, str]]:
 def test_every_reason_has_one_rule_with_a_fix_text_and_a_check():
     reasons = [rule.reason for rule in RULES]
     assert len(reasons) == len(set(reasons))
-    assert REASONS == {rule.reason: rule.fix for rule in RULES}
+    assert {rule.reason: rule.fix for rule in RULES} == REASONS
     assert all(rule.fix.strip() for rule in RULES)
     night = make_night().rules
     for rule in RULES:
@@ -70,7 +70,7 @@ def test_forbidden_characters_are_checked_on_every_text_column_of_the_model():
 
 def test_required_columns_are_the_models_required_fields():
     required = tuple(name for name, column in RosterRow.to_schema().columns.items() if column.required)
-    assert REQUIRED_COLUMNS == required
+    assert required == REQUIRED_COLUMNS
     assert set(REQUIRED_COLUMNS) == {"row_number", *REQUIRED_FIELDS}
 
 
