@@ -43,13 +43,13 @@ def bare_kernels(frame, rules) -> list[tuple[str, str, np.ndarray]]:
     from roster.rules.checks import column_text
     from roster.rules.model import columns_of
 
-    failed = []
-    for rule in RULES:
-        kernel = rule.kernel_of(rules)
-        for column in columns_of(rule) if kernel else ():
-            if column in frame.columns:
-                failed.append((column, rule.reason, np.flatnonzero(~kernel(column_text(frame[column])))))
-    return failed
+    kernels = [(rule, kernel) for rule in RULES if (kernel := rule.kernel_of(rules))]
+    return [
+        (column, rule.reason, np.flatnonzero(~kernel(column_text(frame[column]))))
+        for rule, kernel in kernels
+        for column in columns_of(rule)
+        if column in frame.columns
+    ]
 
 
 def main() -> None:
@@ -77,7 +77,7 @@ def main() -> None:
     rows = frame["row_number"].to_numpy()
     direct = {(int(rows[p]), column, reason) for column, reason, positions in results["kernels"] for p in positions}
     rejects = results["pandera"]
-    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"])), (
+    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"], strict=True)), (
         "pandera and the kernels disagree"
     )
     pandas_alone = _import_seconds("import pandas")

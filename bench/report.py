@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _stage_table(breakdown: dict, sizes: list[int]) -> str:
     names: list[str] = []
-    for (_, _), result in breakdown.items():
+    for result in breakdown.values():
         for name in result["stages"]:
             if name not in names:
                 names.append(name)

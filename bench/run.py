@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -314,7 +315,11 @@ def machine() -> dict[str, str]:
         cpu = platform.processor() or "unknown"
     memory = "unknown"
     try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
         memory = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration):
         pass
@@ -340,7 +345,9 @@ def _pool_of(statement: str) -> str:
     code = f"{statement}; import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
     env = child_env(REPO / "var" / "bench")
     return (
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+        ).stdout.strip()
         or "unknown"
     )
 
@@ -376,7 +383,8 @@ def markdown(rows: list[list[str]]) -> str:
 def plain(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
+        "  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
     )
 
 
@@ -405,7 +413,7 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
             floors = [results[n]["floor"].seconds for n in sizes]
             marginal = [(seconds[i + 1] - seconds[i]) / (sizes[i + 1] - sizes[i]) * 1e6 for i in range(len(sizes) - 1)]
             floor_marginal = (floors[-1] - floors[-2]) / (sizes[-1] - sizes[-2]) * 1e6
-            per_million = [s / n * 1e6 for s, n in zip(seconds, sizes)]
+            per_million = [s / n * 1e6 for s, n in zip(seconds, sizes, strict=True)]
             # Linear (or better): the cost of a million more rows does not grow with the size.
             linear = (len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1) or (
                 len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25
@@ -415,7 +423,9 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
                     f"`{variant}` cost linear in rows",
                     linear,
                     "marginal cost per million rows: "
-                    + ", ".join(f"{a:,}→{b:,}: {m:.2f} s" for a, b, m in zip(sizes, sizes[1:], marginal))
+                    + ", ".join(
+                        f"{a:,}→{b:,}: {m:.2f} s" for (a, b), m in zip(itertools.pairwise(sizes), marginal, strict=True)
+                    )
                     + f" (the floor's last: {floor_marginal:.2f} s)",
                 )
             )
@@ -434,6 +444,85 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
             )
         )
     return out
+
+
+def timed_runs(
+    files: dict[int, dict[str, Path]],
+    variants: list[str],
+    out: Path,
+    python: str,
+    roster: str,
+    env: dict[str, str],
+    repeat: int,
+) -> dict[int, dict[str, Cell]]:
+    """Every variant at every size, ``repeat`` times in a shuffled order, after one warm-up run each."""
+    sizes = list(files)
+    print("warming up (bytecode and page cache)", flush=True)
+    for variant in variants:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        measure(commands(variant, files[min(sizes)], out, python, roster), env)
+
+    results: dict[int, dict[str, Cell]] = {n: {v: Cell() for v in variants} for n in sizes}
+    shuffle = random.Random(8)
+    for repetition in range(repeat):
+        for n in sizes:
+            order = list(variants)
+            shuffle.shuffle(order)
+            for variant in order:
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                run = measure(commands(variant, files[n], out, python, roster), env)
+                results[n][variant].runs.append(run)
+                print(
+                    f"  [{repetition + 1}/{repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB"
+                    f"  (cpu {run.user:.1f} user, {run.system:.1f} kernel)",
+                    flush=True,
+                )
+    shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
+def stage_breakdown(
+    files: dict[int, dict[str, Path]], out: Path, python: str, env: dict[str, str], repeat: int
+) -> dict[tuple[int, bool], dict]:
+    """Where the time goes: the median of each stage, per size, without and with ``--previous``."""
+    print("where the time goes", flush=True)
+    breakdown = {}
+    for n, night_files in files.items():
+        for previous in (False, True):
+            runs = []
+            for _ in range(repeat):
+                out.mkdir(parents=True, exist_ok=True)
+                runs.append(stages(night_files, out, python, env, previous))
+                shutil.rmtree(out, ignore_errors=True)
+            names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
+            breakdown[(n, previous)] = {
+                "total": statistics.median(run["total"] for run in runs),
+                "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
+            }
+    return breakdown
+
+
+def engine_costs(files: dict[int, dict[str, Path]], python: str, env: dict[str, str], repeat: int) -> dict[int, dict]:
+    """pandera's cost over the bare kernels, per size (bench/engines.py in its own process)."""
+    print("pandera's cost over the kernels", flush=True)
+    engines = {}
+    for n, night_files in files.items():
+        result = subprocess.run(
+            [python, str(REPO / "bench" / "engines.py"), str(night_files["tonight"]), "--repeat", str(repeat)],
+            env=env,
+            check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
+        print(
+            f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s",
+            flush=True,
+        )
+    return engines
 
 
 def main() -> None:
@@ -466,62 +555,9 @@ def main() -> None:
     print("preparing data", flush=True)
     files = {n: prepare(n, work, env, python, roster) for n in sizes}
     variants = [v for v in VARIANTS if not (v == "naive" and args.no_naive)]
-    out = work / "out"
-    print("warming up (bytecode and page cache)", flush=True)
-    for variant in variants:
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        measure(commands(variant, files[min(sizes)], out, python, roster), env)
-
-    results: dict[int, dict[str, Cell]] = {n: {v: Cell() for v in variants} for n in sizes}
-    shuffle = random.Random(8)
-    for repetition in range(args.repeat):
-        for n in sizes:
-            order = list(variants)
-            shuffle.shuffle(order)
-            for variant in order:
-                shutil.rmtree(out, ignore_errors=True)
-                out.mkdir(parents=True)
-                run = measure(commands(variant, files[n], out, python, roster), env)
-                results[n][variant].runs.append(run)
-                print(
-                    f"  [{repetition + 1}/{args.repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB"
-                    f"  (cpu {run.user:.1f} user, {run.system:.1f} kernel)",
-                    flush=True,
-                )
-    shutil.rmtree(out, ignore_errors=True)
-
-    print("where the time goes", flush=True)
-    breakdown = {}
-    for n in sizes:
-        for previous in (False, True):
-            runs = []
-            for _ in range(args.repeat):
-                out.mkdir(parents=True, exist_ok=True)
-                runs.append(stages(files[n], out, python, env, previous))
-                shutil.rmtree(out, ignore_errors=True)
-            names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
-            breakdown[(n, previous)] = {
-                "total": statistics.median(run["total"] for run in runs),
-                "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
-            }
-
-    print("pandera's cost over the kernels", flush=True)
-    engines = {}
-    for n in sizes:
-        result = subprocess.run(
-            [python, str(REPO / "bench" / "engines.py"), str(files[n]["tonight"]), "--repeat", str(args.repeat)],
-            env=env,
-            check=True,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
-        print(
-            f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s",
-            flush=True,
-        )
+    results = timed_runs(files, variants, work / "out", python, roster, env, args.repeat)
+    breakdown = stage_breakdown(files, work / "out", python, env, args.repeat)
+    engines = engine_costs(files, python, env, args.repeat)
 
     parse = None
     if args.districts:
