@@ -8,7 +8,9 @@ pandas is imported only by the functions that make or read frames.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import os
 import threading
@@ -39,17 +41,14 @@ def _use_jemalloc() -> None:
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
-    try:
+    with contextlib.suppress(NotImplementedError, pa.ArrowNotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except (NotImplementedError, pa.ArrowNotImplementedError):
-        pass
 
 
 _use_jemalloc()
 
 #: Threads for column-parallel work: the machine's cores (Arrow kernels run outside the GIL).
 WORKERS = max(1, min(os.cpu_count() or 1, 8))
-_pool: ThreadPoolExecutor | None = None
 
 
 _inside = threading.local()
@@ -63,11 +62,10 @@ def _pooled(function: Callable[..., R]) -> Callable[..., R]:
     return run
 
 
+@functools.cache
 def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="roster-arrow")
-    return _pool
+    """The process's one pool, made on first use."""
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="roster-arrow")
 
 
 def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -202,9 +200,9 @@ def aligned(columns: list[pa.ChunkedArray | pa.Array]) -> list[list[pa.Array]]:
             boundaries.append(boundaries[-1] + len(chunk))
     pieces: list[list[pa.Array]] = [[] for _ in range(len(boundaries) - 1)]
     for column in columns:
-        column = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+        chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
         for k in range(len(boundaries) - 1):
-            piece = column.slice(boundaries[k], boundaries[k + 1] - boundaries[k])
+            piece = chunked.slice(boundaries[k], boundaries[k + 1] - boundaries[k])
             pieces[k].append(piece.chunk(0) if piece.num_chunks == 1 else piece.combine_chunks())
     return pieces
 
