@@ -60,15 +60,12 @@ def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path
     tables, absent = load_tables(root, district)
     result = discover(export, district, tables)
     files = write_discovery(result, _out(out_dir))
-    notes = []
     used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in tables_for(district)}
-    for path in absent:
-        if path in used:
-            notes.append(f"{path} does not exist yet: every {path.stem} code counts as unmapped")
-    for path in files[1:]:
-        notes.append(
-            f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table"
-        )
+    notes = [f"{path} does not exist yet: every {path.stem} code counts as unmapped" for path in absent if path in used]
+    notes += [
+        f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table"
+        for path in files[1:]
+    ]
     return StepResult(
         step="crossmatch",
         district_id=district.district_id,
@@ -118,7 +115,7 @@ def announce(
     district = _district(root, district)
     items = announcements(root, district)
     files = write_previews(items, _out(out_dir), from_addr)
-    notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files)]
+    notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files, strict=True)]
     if send is not None:
         sent: list[str] = []
         for a in items:

@@ -201,24 +201,24 @@ def _options(
 ):
     # The header is named as ``read_header`` read it (spaces trimmed), so " DOB" still finds DOB.
     # Values are large_string: what pandas' Arrow-backed "str" columns hold, so no conversion later.
-    return dict(
-        read_options=pacsv.ReadOptions(
+    return {
+        "read_options": pacsv.ReadOptions(
             encoding=encoding,
             use_threads=threaded,
             block_size=block_size,
             column_names=header,
             skip_rows=1 if skip_header else 0,
         ),
-        parse_options=pacsv.ParseOptions(
+        "parse_options": pacsv.ParseOptions(
             delimiter=source.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
         ),
-        convert_options=pacsv.ConvertOptions(
+        "convert_options": pacsv.ConvertOptions(
             include_columns=headers,
             column_types={h: pa.large_string() for h in headers},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-    )
+    }
 
 
 def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
@@ -305,7 +305,9 @@ def _parse_segments(
     else:
         with ThreadPoolExecutor(max_workers=count) as pool:
             results = list(pool.map(parse, range(count)))
-    tables, numbers, offset = [], [], 0
+    tables: list[pa.Table] = []
+    numbers: list[int] = []
+    offset = 0
     for k, (table, ragged) in enumerate(results):
         tables.append(table)
         numbers.extend(offset + n for n in ragged)
@@ -342,29 +344,7 @@ def _parse_whole(
     """Any other export (quoted values, other encodings): the multi-threaded parser, which cannot
     tell where a ragged row sits; when there is one, the file is read again in one thread to know."""
     for threaded in (True, False):
-        ragged: list[int | None] = []
-        runaway: list[tuple[int | None, int]] = []
-
-        def on_invalid_row(row: pacsv.InvalidRow) -> str:
-            ragged.append(row.number)
-            if "\n" in row.text or "\r" in row.text:
-                # Only a quote makes a row span lines; one that also has the wrong number of values
-                # is a quote never closed: the lines after it were swallowed into one value.
-                runaway.append((row.number, row.text.count("\n") + row.text.count("\r") - row.text.count("\r\n")))
-            return "skip"
-
-        options = _options(
-            source,
-            header,
-            headers,
-            encoding=encoding,
-            threaded=threaded,
-            skip_header=True,
-            newlines_in_values=True,
-            block_size=BLOCK_SIZE,
-            on_invalid_row=on_invalid_row,
-        )
-        table = _read_csv(path, options, BLOCK_SIZE)
+        table, ragged, runaway = _parse_pass(path, source, header, headers, encoding, threaded=threaded)
         if all(number is not None for number in ragged):
             break
     if runaway:
@@ -374,6 +354,36 @@ def _parse_whole(
             "that value; fix the quotes in that row (an unterminated quote)"
         )
     return table, [n for n in ragged if n is not None], True
+
+
+def _parse_pass(
+    path: Path, source: CsvFormat, header: list[str], headers: list[str], encoding: str, *, threaded: bool
+) -> tuple[pa.Table, list[int | None], list[tuple[int | None, int]]]:
+    """One read of the whole file: the table, the ragged rows' numbers (``None`` where the
+    multi-threaded parser cannot tell), and the rows that swallowed line breaks (row, lines)."""
+    ragged: list[int | None] = []
+    runaway: list[tuple[int | None, int]] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        ragged.append(row.number)
+        if "\n" in row.text or "\r" in row.text:
+            # Only a quote makes a row span lines; one that also has the wrong number of values
+            # is a quote never closed: the lines after it were swallowed into one value.
+            runaway.append((row.number, row.text.count("\n") + row.text.count("\r") - row.text.count("\r\n")))
+        return "skip"
+
+    options = _options(
+        source,
+        header,
+        headers,
+        encoding=encoding,
+        threaded=threaded,
+        skip_header=True,
+        newlines_in_values=True,
+        block_size=BLOCK_SIZE,
+        on_invalid_row=on_invalid_row,
+    )
+    return _read_csv(path, options, BLOCK_SIZE), ragged, runaway
 
 
 def _parse(
@@ -485,11 +495,8 @@ def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
     def normalized(name: str) -> pa.ChunkedArray:
         chunks = []
         for chunk in table[name].chunks:
-            if may_need_trim and has_surrounding_spaces(chunk):
-                chunk = pc.utf8_trim(chunk, characters=" ")
-            if name in NAME_FIELDS:
-                chunk = _nfc(chunk)
-            chunks.append(chunk)
+            trimmed = pc.utf8_trim(chunk, characters=" ") if may_need_trim and has_surrounding_spaces(chunk) else chunk
+            chunks.append(_nfc(trimmed) if name in NAME_FIELDS else trimmed)
         return pa.chunked_array(chunks, type=table.schema.field(name).type)
 
     return pa.table(parallel(normalized, table.column_names), names=table.column_names)

@@ -39,7 +39,7 @@ from roster.rules.catalog import REASONS, RULES
 from roster.rules.checks import column_text
 from roster.rules.model import columns_of
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 DISTRICT = load_district(INCLUDE / "districts" / "sample_isd.yaml")
 CROSSMATCH = load_crossmatch(INCLUDE, DISTRICT)
