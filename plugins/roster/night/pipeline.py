@@ -32,7 +32,7 @@ from roster.io import artifacts
 from roster.io.export import Export, read_export
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
-from roster.night.qa import ChangeSummary, QaReport, judge, load_report, save_report
+from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
 from roster.rules.model import REJECT_COLUMNS, find_rejects
@@ -207,8 +207,10 @@ def _write_changes(roster: Roster, out_dir: Path) -> None:
     changes = roster.diff.changes[CHANGES_COLUMNS]
     artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
     carried = roster.frame[roster.frame["carried_since"] != ""]
-    artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
-    report = load_report(out_dir).serialized(ChangeSummary(**roster.diff.summary()), rows_in_file=len(roster.frame))
+    artifacts.write_json(
+        out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"], strict=True))
+    )
+    report = load_report(out_dir).serialized(roster.diff.summary(), rows_in_file=len(roster.frame))
     save_report(out_dir, report)
 
 
