@@ -11,6 +11,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from roster.errors import RosterError
 
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_QA_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code 2 matches ours; keep one line
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code 2 matches ours; keep one line
         self.exit(EXIT_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -116,7 +117,7 @@ def announce(args: argparse.Namespace) -> int:
     from roster.config import include_root
     from roster.golive import steps as golive
 
-    send = None
+    send: golive.Sender | None = None
     if args.send:
         from roster.airflow.hooks.smtp import send_or_fail as send
     root = include_root(args.include_dir)

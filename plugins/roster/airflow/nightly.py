@@ -40,7 +40,7 @@ import logging
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -58,6 +58,9 @@ from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
 from roster.config import District, district_files, include_root, load_district
 from roster.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 log = logging.getLogger("roster")
 
@@ -189,11 +192,12 @@ def build_dag(district: District, root: Path) -> DAG:
         changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
         hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
         review_hold = _review_hold(district)
+        # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
         delivered = python_task(
             PythonOperator,
             tasks.upload_roster,
             district,
-            op_args=[serialized.output["filename"]],
+            op_args=[cast("PlainXComArg", serialized.output)["filename"]],
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             multiple_outputs=True,
             **retry,

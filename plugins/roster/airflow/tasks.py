@@ -223,6 +223,7 @@ def notify_hold(district: District, root: Path) -> None:
     day = roster_date(district, context)
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
+        assert report.changes is not None, "a night is held only after serialize_roster wrote its changes section"
         changes = _csv_rows(folder / artifacts.CHANGES)
         email = hold_notice(
             root, district, report, changes, store.run_location(district.district_id, day), context["run_id"]

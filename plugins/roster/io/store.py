@@ -113,10 +113,10 @@ def district_folders(district_id: str) -> list[str]:
 
     from airflow.sdk import ObjectStoragePath
 
-    base = ObjectStoragePath(root.rstrip("/")) / district_id
-    if not base.exists():
+    remote = ObjectStoragePath(root.rstrip("/")) / district_id
+    if not remote.exists():
         return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir())
+    return sorted(p.name for p in remote.iterdir() if p.is_dir())
 
 
 def remove_folder(district_id: str, name: str) -> None:

@@ -11,6 +11,8 @@ index, column and check ever leave this module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -56,7 +58,7 @@ class _ArrowText(pandas_engine.STRING):
     then scans for failing rows and formats into a message: work the one comparison already settled.
     """
 
-    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool:
+    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool | Iterable[bool]:
         return super().check(pandera_dtype)
 
 
