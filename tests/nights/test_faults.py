@@ -163,7 +163,7 @@ def read_only(folder: Path) -> Iterator[None]:
             folder.chmod(0o755)
         return
     chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode != 0:
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot make a folder read-only for root here (chattr +i unavailable)")
     try:
         probe = folder / ".probe"

@@ -70,7 +70,7 @@ def test_passing_night_delivers_the_roster(night_env: dict, tmp_path: Path) -> N
     assert delivered == _expected_roster(tmp_path)
     lines = delivered.decode("utf-8").split("\r\n")
     assert lines[0].startswith("State IDNumber|Local ID|First Name")
-    assert len([l for l in lines[1:] if l]) == 286
+    assert len([line for line in lines[1:] if line]) == 286
     # Nothing else on the server: no temporary upload left behind.
     assert sorted(p.name for p in (sftp_root / REMOTE.parent).iterdir()) == [REMOTE.name]
 

@@ -19,6 +19,7 @@ deletes run folders older than ``ROSTER_RETENTION_DAYS`` days (default 30) and s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import html
@@ -126,10 +127,11 @@ def run_nights(include: Path, plan: list[dict]) -> tuple[list[dict], str]:
         text=True,
         env=env,
         timeout=300,
+        check=False,  # the assertion below shows the output's tail when the nights fail
     )
     output = result.stdout + "\n" + result.stderr
     assert result.returncode == 0, output[-5000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("NIGHTS-RESULT "))
+    line = next(out for out in result.stdout.splitlines() if out.startswith("NIGHTS-RESULT "))
     return json.loads(line.removeprefix("NIGHTS-RESULT ")), output
 
 
@@ -144,13 +146,11 @@ def private_values(export: Path) -> set[str]:
             dob = row["DOB"].strip()
             if len(dob) >= 8:
                 values.add(dob)
-                try:
+                with contextlib.suppress(ValueError):
                     values.add(dt.datetime.strptime(dob, "%m/%d/%Y").date().isoformat())  # as a parsed date would print
-                except ValueError:
-                    pass
             for field in ("FIRST_NAME", "MIDDLE_NAME", "LAST_NAME"):
-                for part in row[field].split("|"):
-                    part = part.strip()
+                for piece in row[field].split("|"):
+                    part = piece.strip()
                     if len(part) >= 5:
                         values.update(
                             {
@@ -265,18 +265,8 @@ def assert_owner_only(data_root: Path) -> None:
     assert wrong == {}, "run artifacts must be owner-only (folders 0700, files 0600)"
 
 
-# The nights ---------------------------------------------------------------------------------------------
-
-
-def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(
-    night_env: dict, include_copy: Path
-) -> None:
-    data_root: Path = night_env["data_root"]
-    sftp_root: Path = night_env["sftp_root"]
-    secrets = private_values(EXPORT)
-    assert "Martínez" in secrets and "01/05/2011" in secrets
-
-    # The export arrives over SFTP (the district's own server), so extract's fetch is covered too.
+def _stage_exports(sftp_root: Path, include: Path) -> None:
+    """The three nights' exports on the district's SFTP server, so extract's fetch is covered too."""
     exports = sftp_root / SFTP_EXPORTS
     exports.mkdir(parents=True)
     (exports / "roster_20261120.csv").write_bytes(EXPORT.read_bytes())
@@ -284,12 +274,14 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     (exports / "roster_20261121.csv").write_bytes(b"\r\n".join(lines[:151]) + b"\r\n")  # half the students: held
     (exports / "roster_20261122.csv").write_bytes(EXPORT.read_bytes())
     _configure(
-        include_copy,
+        include,
         source__path=f"sftp://rethink_sftp/{SFTP_EXPORTS}/roster_{{date:%Y%m%d}}.csv",
         qa__hold_timeout="2s",
     )
 
-    # Old run folders for retention: one past 30 days, one exactly 30 days old; and folders it must keep.
+
+def _seed_run_folders(data_root: Path) -> Path:
+    """Old run folders for retention: one past 30 days, one exactly 30 days old; and folders it must keep."""
     district_dir = data_root / DISTRICT
     for name in ("2026-10-20", "2026-10-21"):
         (district_dir / name).mkdir(parents=True)
@@ -301,6 +293,22 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     for folder in district_dir.rglob("*"):
         folder.chmod(0o700 if folder.is_dir() else 0o600)
     district_dir.chmod(0o700)
+    return district_dir
+
+
+# The nights ---------------------------------------------------------------------------------------------
+
+
+def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(
+    night_env: dict, include_copy: Path
+) -> None:
+    data_root: Path = night_env["data_root"]
+    sftp_root: Path = night_env["sftp_root"]
+    secrets = private_values(EXPORT)
+    assert "Martínez" in secrets and "01/05/2011" in secrets
+
+    _stage_exports(sftp_root, include_copy)
+    district_dir = _seed_run_folders(data_root)
 
     runs, output = run_nights(
         include_copy,
@@ -397,7 +405,7 @@ def test_expired_keeps_exactly_the_configured_days_and_only_run_folders() -> Non
     assert expired(names, dt.date(2026, 11, 21), 1) == ["2026-10-19", "2026-10-20", "2026-10-21"]
     assert expired(names, dt.date(2026, 11, 22), 1) == ["2026-10-19", "2026-10-20", "2026-10-21", "2026-11-20"]
     assert expired([], dt.date(2026, 11, 20), 30) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keep_days must be at least 1"):
         expired(names, dt.date(2026, 11, 20), 0)
 
 

@@ -121,5 +121,5 @@ def test_an_unknown_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     folder = _run(tmp_path / "night", "2026-11-20")
     capsys.readouterr()
     payload = json.loads((folder / "qa_report.json").read_text())
-    with pytest.raises(ValueError, match="unknown key.*surprise"):
+    with pytest.raises(ValueError, match=r"unknown key.*surprise"):
         QaReport.from_json({**payload, "surprise": 1})

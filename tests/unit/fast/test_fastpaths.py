@@ -8,6 +8,7 @@ pandas or single-threaded result on awkward inputs.
 from __future__ import annotations
 
 import collections
+import itertools
 import random
 
 import numpy as np
@@ -47,7 +48,7 @@ def _chunked(values: list[str]) -> pa.ChunkedArray:
     array = pa.array(values, pa.large_string())
     cuts = sorted(RNG.sample(range(1, len(values)), 5))
     bounds = [0, *cuts, len(values)]
-    return pa.chunked_array([array.slice(a, b - a) for a, b in zip(bounds, bounds[1:])] + [array.slice(0, 0)])
+    return pa.chunked_array([*(array.slice(a, b - a) for a, b in itertools.pairwise(bounds)), array.slice(0, 0)])
 
 
 @pytest.mark.parametrize("name", ID_SETS)
@@ -65,7 +66,7 @@ def test_id_keys_sort_find_duplicates_and_join_like_strings(name):
         assert ids.positions(chunked, table).tolist() == expected
 
 
-_SCAN_VALUES = _ids(2000, 'ab |\t\n\x00\x7f\x85é\u0301😀,"', 0, 6) + ["", " x", "x ", "Jose\u0301", "O\x92B"]
+_SCAN_VALUES = [*_ids(2000, 'ab |\t\n\x00\x7f\x85é\u0301😀,"', 0, 6), "", " x", "x ", "Jose\u0301", "O\x92B"]
 
 
 @pytest.mark.parametrize("kind", [pa.large_string(), pa.string()])
@@ -76,8 +77,8 @@ def test_byte_scans_agree_with_python_on_every_slice(kind):
     import unicodedata
 
     forbidden = re.compile(r"[|\x00-\x1f\x7f-\x9f]")
-    for chunk in _chunked(_SCAN_VALUES).chunks:
-        chunk = chunk.cast(kind)
+    for piece in _chunked(_SCAN_VALUES).chunks:
+        chunk = piece.cast(kind)
         values = chunk.to_pylist()
         assert scans.forbidden_values(chunk).tolist() == [bool(forbidden.search(v)) for v in values]
         candidates = scans.nfc_candidates(chunk)

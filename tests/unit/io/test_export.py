@@ -192,7 +192,7 @@ def test_wrong_delimiter_gets_a_hint(tmp_path):
 
 
 def test_repeated_header_is_an_error(tmp_path):
-    path = write_export(tmp_path, text=",".join(HEADER + ["DOB"]) + "\n")
+    path = write_export(tmp_path, text=",".join([*HEADER, "DOB"]) + "\n")
     with pytest.raises(InputError, match=r"line 1: column 'DOB' \(date_of_birth\) appears 2 times"):
         read_export(path, make_district().source)
 
