@@ -34,7 +34,9 @@ def main(source: str, target: str) -> None:
     night = Night.load(REPO / "include", "sample_isd", dt.date(2026, 11, 20))
     table = read_export(Path(source), night.district.source).table
     kernels = [(rule.kernel_of(night.rules), columns_of(rule)) for rule in RULES]
-    checks = [(column, kernel) for kernel, columns in kernels if kernel for column in columns if column in table.column_names]
+    checks = [
+        (column, kernel) for kernel, columns in kernels if kernel for column in columns if column in table.column_names
+    ]
     rejected = np.logical_or.reduce(parallel(lambda check: ~check[1](table[check[0]]), checks))
     keep = np.flatnonzero(~rejected)
     packed = ids.keys_of(table["state_test_number"])

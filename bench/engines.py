@@ -30,7 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _import_seconds(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) for _ in range(3)]
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    ]
     return statistics.median(runs)
 
 
@@ -40,13 +43,13 @@ def bare_kernels(frame, rules) -> list[tuple[str, str, np.ndarray]]:
     from roster.rules.checks import column_text
     from roster.rules.model import columns_of
 
-    failed = []
-    for rule in RULES:
-        kernel = rule.kernel_of(rules)
-        for column in columns_of(rule) if kernel else ():
-            if column in frame.columns:
-                failed.append((column, rule.reason, np.flatnonzero(~kernel(column_text(frame[column])))))
-    return failed
+    kernels = [(rule, kernel) for rule in RULES if (kernel := rule.kernel_of(rules))]
+    return [
+        (column, rule.reason, np.flatnonzero(~kernel(column_text(frame[column]))))
+        for rule, kernel in kernels
+        for column in columns_of(rule)
+        if column in frame.columns
+    ]
 
 
 def main() -> None:
@@ -74,18 +77,24 @@ def main() -> None:
     rows = frame["row_number"].to_numpy()
     direct = {(int(rows[p]), column, reason) for column, reason, positions in results["kernels"] for p in positions}
     rejects = results["pandera"]
-    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"])), "pandera and the kernels disagree"
+    assert direct == set(zip(rejects["row_number"].tolist(), rejects["field"], rejects["reason"], strict=True)), (
+        "pandera and the kernels disagree"
+    )
     pandas_alone = _import_seconds("import pandas")
     with_pandera = _import_seconds(
         "import pandas, pandera.pandas, pandera.backends.pandas.builtin_checks, pandera.backends.pandas.container"
     )
-    print(json.dumps({
-        "rows": len(frame),
-        "rejects": len(rejects),
-        "kernels": statistics.median(seconds["kernels"]),
-        "pandera": statistics.median(seconds["pandera"]),
-        "pandera_import": with_pandera - pandas_alone,
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": len(frame),
+                "rejects": len(rejects),
+                "kernels": statistics.median(seconds["kernels"]),
+                "pandera": statistics.median(seconds["pandera"]),
+                "pandera_import": with_pandera - pandas_alone,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,16 +23,34 @@ from pandera.typing import Series
 REPO = Path(__file__).resolve().parents[1]
 FORBIDDEN = r"[|\x00-\x1f\x7f-\x9f]"
 COLUMNS = {
-    "STATE_ID": "state_test_number", "LOCAL_ID": "local_student_id", "FIRST_NAME": "legal_first_name",
-    "MIDDLE_NAME": "legal_middle_name", "LAST_NAME": "legal_last_name", "DOB": "date_of_birth", "GENDER": "gender",
-    "GRADE": "grade", "CAMPUS": "campus", "DIAGNOSIS": "diagnosis", "STATUS": "status", "ELA_SCORE": "ela_score",
+    "STATE_ID": "state_test_number",
+    "LOCAL_ID": "local_student_id",
+    "FIRST_NAME": "legal_first_name",
+    "MIDDLE_NAME": "legal_middle_name",
+    "LAST_NAME": "legal_last_name",
+    "DOB": "date_of_birth",
+    "GENDER": "gender",
+    "GRADE": "grade",
+    "CAMPUS": "campus",
+    "DIAGNOSIS": "diagnosis",
+    "STATUS": "status",
+    "ELA_SCORE": "ela_score",
     "MATH_SCORE": "math_score",
 }
 OUTPUT = [
-    ("State IDNumber", "state_test_number"), ("Local ID", "local_student_id"), ("First Name", "legal_first_name"),
-    ("Middle Name", "legal_middle_name"), ("Last Name", "legal_last_name"), ("Date of Birth", "date_of_birth"),
-    ("Gender", "gender"), ("Grade", "grade"), ("School Code", "campus"), ("Primary Disability", "diagnosis"),
-    ("Enrollment Status", "status"), ("ELA Score", "ela_score"), ("Math Score", "math_score"),
+    ("State IDNumber", "state_test_number"),
+    ("Local ID", "local_student_id"),
+    ("First Name", "legal_first_name"),
+    ("Middle Name", "legal_middle_name"),
+    ("Last Name", "legal_last_name"),
+    ("Date of Birth", "date_of_birth"),
+    ("Gender", "gender"),
+    ("Grade", "grade"),
+    ("School Code", "campus"),
+    ("Primary Disability", "diagnosis"),
+    ("Enrollment Status", "status"),
+    ("ELA Score", "ela_score"),
+    ("Math Score", "math_score"),
 ]
 
 
@@ -67,7 +85,11 @@ def model(grades: dict[str, str], campuses: dict[str, str], diagnoses: dict[str,
         @pa.check("date_of_birth", name="age_out_of_range")
         def _age(cls, s: Series[str]) -> Series[bool]:
             born = dates(s)
-            age = day.year - born.dt.year - ((born.dt.month > day.month) | ((born.dt.month == day.month) & (born.dt.day > day.day)))
+            age = (
+                day.year
+                - born.dt.year
+                - ((born.dt.month > day.month) | ((born.dt.month == day.month) & (born.dt.day > day.day)))
+            )
             return born.isna() | age.between(2, 22)
 
         @pa.check("ela_score", "math_score", name="bad_score")

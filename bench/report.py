@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _stage_table(breakdown: dict, sizes: list[int]) -> str:
     names: list[str] = []
-    for (_, _), result in breakdown.items():
+    for result in breakdown.values():
         for name in result["stages"]:
             if name not in names:
                 names.append(name)
@@ -28,8 +28,18 @@ def _stage_table(breakdown: dict, sizes: list[int]) -> str:
 
 
 def write_document(
-    path: Path, *, info: dict, rows: list[list[str]], checks: list, breakdown: dict, parse: dict | None, repeat: int,
-    load: tuple, minutes: float, sizes: list[int], engines: dict | None = None,
+    path: Path,
+    *,
+    info: dict,
+    rows: list[list[str]],
+    checks: list,
+    breakdown: dict,
+    parse: dict | None,
+    repeat: int,
+    load: tuple,
+    minutes: float,
+    sizes: list[int],
+    engines: dict | None = None,
 ) -> None:
     from run import markdown
 
@@ -41,18 +51,16 @@ def write_document(
     parse_section = "Not measured in this run (`--districts 0`)."
     if parse:
         split = parse["split"]
-        parse_rows = "\n".join(
-            f"| {k} | {v:.2f} s |" for k, v in split.items() if isinstance(v, float)
-        )
-        parse_section = f"""{parse['districts']} copies of `include/districts/sample_isd.yaml` (new ids) in a temporary include
+        parse_rows = "\n".join(f"| {k} | {v:.2f} s |" for k, v in split.items() if isinstance(v, float))
+        parse_section = f"""{parse["districts"]} copies of `include/districts/sample_isd.yaml` (new ids) in a temporary include
 root; each measurement is a fresh process, median of {repeat}:
 
 | | seconds |
 |---|---|
-| `python -c "import airflow.sdk ..."` (the Airflow modules the DAG file imports) | {parse['import_airflow']:.2f} |
-| parse `dags/roster_districts.py` (every district's DAG; no pandas or pandera imported, asserted) | {parse['parse']:.2f} |
-| **beyond importing Airflow** | **{parse['beyond_airflow']:.2f}** |
-| a task run's parse (parsing context: only its own DAG is built) | {parse['one_dag_task_run']:.2f} |
+| `python -c "import airflow.sdk ..."` (the Airflow modules the DAG file imports) | {parse["import_airflow"]:.2f} |
+| parse `dags/roster_districts.py` (every district's DAG; no pandas or pandera imported, asserted) | {parse["parse"]:.2f} |
+| **beyond importing Airflow** | **{parse["beyond_airflow"]:.2f}** |
+| a task run's parse (parsing context: only its own DAG is built) | {parse["one_dag_task_run"]:.2f} |
 
 Split of the same parse, timed inside one process:
 

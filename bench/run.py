@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -100,8 +101,11 @@ def measure(command: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) 
     if process.returncode not in (0,):
         print(f"  ! {' '.join(command[:4])}... exited {process.returncode}: {stderr.strip()[:300]}", file=sys.stderr)
     return Run(
-        seconds=seconds, peak_mb=usage.ru_maxrss / 1024, exit_code=process.returncode,
-        user=usage.ru_utime, system=usage.ru_stime,
+        seconds=seconds,
+        peak_mb=usage.ru_maxrss / 1024,
+        exit_code=process.returncode,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
     )
 
 
@@ -131,16 +135,43 @@ def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str
     if not delivered.exists():
         print(f"  delivering last night's roster ({before.name})", flush=True)
         subprocess.run(
-            [roster, "run", "--district", DISTRICT, "--input", str(before), "--out", str(delivered_dir),
-             "--date", (DAY - dt.timedelta(days=1)).isoformat(), "--include-dir", str(REPO / "include")],
-            env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+            [
+                roster,
+                "run",
+                "--district",
+                DISTRICT,
+                "--input",
+                str(before),
+                "--out",
+                str(delivered_dir),
+                "--date",
+                (DAY - dt.timedelta(days=1)).isoformat(),
+                "--include-dir",
+                str(REPO / "include"),
+            ],
+            env=env,
+            check=True,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
         )
     return {"tonight": tonight, "delivered": delivered}
 
 
 def commands(variant: str, files: dict[str, Path], out: Path, python: str, roster: str) -> list[str]:
-    run = [roster, "run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out),
-           "--date", DAY.isoformat(), "--include-dir", str(REPO / "include")]
+    run = [
+        roster,
+        "run",
+        "--district",
+        DISTRICT,
+        "--input",
+        str(files["tonight"]),
+        "--out",
+        str(out),
+        "--date",
+        DAY.isoformat(),
+        "--include-dir",
+        str(REPO / "include"),
+    ]
     if variant == "floor":
         return [python, str(REPO / "bench" / "floor.py"), str(files["tonight"]), str(out / "floor.txt")]
     if variant == "check and sort":
@@ -150,17 +181,41 @@ def commands(variant: str, files: dict[str, Path], out: Path, python: str, roste
     if variant == "roster run --previous":
         return [*run, "--previous", str(files["delivered"])]
     if variant == "naive":
-        return [python, str(REPO / "bench" / "naive.py"), str(files["tonight"]), str(out / "naive.txt"), "--date", DAY.isoformat()]
+        return [
+            python,
+            str(REPO / "bench" / "naive.py"),
+            str(files["tonight"]),
+            str(out / "naive.txt"),
+            "--date",
+            DAY.isoformat(),
+        ]
     raise ValueError(variant)
 
 
 def stages(files: dict[str, Path], out: Path, python: str, env: dict[str, str], previous: bool) -> dict:
-    args = ["run", "--district", DISTRICT, "--input", str(files["tonight"]), "--out", str(out), "--date", DAY.isoformat(),
-            "--include-dir", str(REPO / "include")]
+    args = [
+        "run",
+        "--district",
+        DISTRICT,
+        "--input",
+        str(files["tonight"]),
+        "--out",
+        str(out),
+        "--date",
+        DAY.isoformat(),
+        "--include-dir",
+        str(REPO / "include"),
+    ]
     if previous:
         args += ["--previous", str(files["delivered"])]
-    result = subprocess.run([python, str(REPO / "bench" / "stages.py"), "--", *args], env=env, check=True, cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [python, str(REPO / "bench" / "stages.py"), "--", *args],
+        env=env,
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -180,8 +235,7 @@ PARSE = (
 )
 SPLIT = (
     "import time, sys\n"
-    "t0 = time.perf_counter()\n" + BASELINE +
-    "t1 = time.perf_counter()\n"
+    "t0 = time.perf_counter()\n" + BASELINE + "t1 = time.perf_counter()\n"
     "from roster.airflow import nightly as f\n"
     "from roster.config import district_files, include_root, load_district\n"
     "root = include_root()\n"
@@ -213,16 +267,27 @@ def parsing(work: Path, env: dict[str, str], python: str, count: int, repeat: in
             template.replace(f"district_id: {DISTRICT}", f"district_id: {district_id}"), encoding="utf-8"
         )
     home = Path(tempfile.mkdtemp(prefix="roster-bench-airflow-"))
-    env = dict(env, ROSTER_INCLUDE_DIR=str(include), AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"))
+    env = dict(
+        env,
+        ROSTER_INCLUDE_DIR=str(include),
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+    )
     dag_file = str(REPO / "dags" / "roster_districts.py")
     baseline, parse = [], []
     measure([python, "-c", BASELINE], env)  # warm the bytecode cache
     for _ in range(repeat):
         baseline.append(measure([python, "-c", BASELINE], env).seconds)
         parse.append(measure([python, "-c", PARSE, dag_file], env).seconds)
-    split = json.loads(subprocess.run([python, "-c", SPLIT], env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout.strip().splitlines()[-1])
-    one = measure([python, "-c", PARSE, dag_file], dict(env, _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_district_0000")).seconds
+    split = json.loads(
+        subprocess.run([python, "-c", SPLIT], env=env, capture_output=True, text=True, check=True, cwd=REPO)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    one = measure(
+        [python, "-c", PARSE, dag_file], dict(env, _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_district_0000")
+    ).seconds
     shutil.rmtree(home, ignore_errors=True)
     return {
         "districts": count,
@@ -250,7 +315,11 @@ def machine() -> dict[str, str]:
         cpu = platform.processor() or "unknown"
     memory = "unknown"
     try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+            ).split()[1]
+        )
         memory = f"{kb / 1024 / 1024:.1f} GiB"
     except (OSError, StopIteration):
         pass
@@ -275,7 +344,12 @@ def _pool_of(statement: str) -> str:
     """The Arrow memory pool a process uses after ``statement``."""
     code = f"{statement}; import pyarrow; print(pyarrow.default_memory_pool().backend_name)"
     env = child_env(REPO / "var" / "bench")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() or "unknown"
+    return (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
 
 
 def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
@@ -286,10 +360,17 @@ def table(results: dict[int, dict[str, Cell]]) -> list[list[str]]:
             if variant not in cells:
                 continue
             cell = cells[variant]
-            rows.append([
-                f"{n:,}", variant, f"{cell.seconds:.2f}", f"{cell.seconds / floor:.2f}",
-                f"{cell.peak_mb:,.0f} MB", f"{n / cell.seconds:,.0f}", f"{cell.user:.1f} / {cell.system:.1f}",
-            ])
+            rows.append(
+                [
+                    f"{n:,}",
+                    variant,
+                    f"{cell.seconds:.2f}",
+                    f"{cell.seconds / floor:.2f}",
+                    f"{cell.peak_mb:,.0f} MB",
+                    f"{n / cell.seconds:,.0f}",
+                    f"{cell.user:.1f} / {cell.system:.1f}",
+                ]
+            )
     return rows
 
 
@@ -301,7 +382,10 @@ def markdown(rows: list[list[str]]) -> str:
 
 def plain(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows)
+    return "\n".join(
+        "  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    )
 
 
 def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tuple[str, bool | None, str]]:
@@ -313,11 +397,15 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
         cells = results[n]
         for variant in ("roster run", "roster run --previous"):
             ratio = cells[variant].seconds / cells["floor"].seconds
-            out.append((f"{n:,} rows, `{variant}` within {TARGET_RATIO}× the floor", ratio <= TARGET_RATIO, f"{ratio:.2f}×"))
+            out.append(
+                (f"{n:,} rows, `{variant}` within {TARGET_RATIO}× the floor", ratio <= TARGET_RATIO, f"{ratio:.2f}×")
+            )
     if 5_000_000 in results:
         for variant in ("roster run", "roster run --previous"):
             peak = results[5_000_000][variant].peak_mb
-            out.append((f"5,000,000 rows, `{variant}` peak memory under 3 GB", peak < TARGET_PEAK_MB, f"{peak:,.0f} MB"))
+            out.append(
+                (f"5,000,000 rows, `{variant}` peak memory under 3 GB", peak < TARGET_PEAK_MB, f"{peak:,.0f} MB")
+            )
     sizes = sorted(results)
     if len(sizes) >= 2:
         for variant in ("roster run", "roster run --previous"):
@@ -325,18 +413,22 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
             floors = [results[n]["floor"].seconds for n in sizes]
             marginal = [(seconds[i + 1] - seconds[i]) / (sizes[i + 1] - sizes[i]) * 1e6 for i in range(len(sizes) - 1)]
             floor_marginal = (floors[-1] - floors[-2]) / (sizes[-1] - sizes[-2]) * 1e6
-            per_million = [s / n * 1e6 for s, n in zip(seconds, sizes)]
+            per_million = [s / n * 1e6 for s, n in zip(seconds, sizes, strict=True)]
             # Linear (or better): the cost of a million more rows does not grow with the size.
-            linear = len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1 or (
+            linear = (len(marginal) == 1 and per_million[-1] <= per_million[-2] * 1.1) or (
                 len(marginal) > 1 and marginal[-1] <= marginal[-2] * 1.25
             )
-            out.append((
-                f"`{variant}` cost linear in rows",
-                linear,
-                "marginal cost per million rows: "
-                + ", ".join(f"{a:,}→{b:,}: {m:.2f} s" for a, b, m in zip(sizes, sizes[1:], marginal))
-                + f" (the floor's last: {floor_marginal:.2f} s)",
-            ))
+            out.append(
+                (
+                    f"`{variant}` cost linear in rows",
+                    linear,
+                    "marginal cost per million rows: "
+                    + ", ".join(
+                        f"{a:,}→{b:,}: {m:.2f} s" for (a, b), m in zip(itertools.pairwise(sizes), marginal, strict=True)
+                    )
+                    + f" (the floor's last: {floor_marginal:.2f} s)",
+                )
+            )
     for n, cells in results.items():
         if "naive" in cells:
             for variant in ("roster run", "roster run --previous"):
@@ -344,9 +436,93 @@ def verdicts(results: dict[int, dict[str, Cell]], parse: dict | None) -> list[tu
                 out.append((f"{n:,} rows, `{variant}` beats the naive peer", faster > 1, f"{faster:.1f}× faster"))
     if parse:
         ok = parse["beyond_airflow"] < 2.0
-        out.append((f"{parse['districts']} district files parse in under 2 s beyond importing Airflow", ok,
-                    f"{parse['beyond_airflow']:.2f} s (Airflow alone {parse['import_airflow']:.2f} s, parse {parse['parse']:.2f} s)"))
+        out.append(
+            (
+                f"{parse['districts']} district files parse in under 2 s beyond importing Airflow",
+                ok,
+                f"{parse['beyond_airflow']:.2f} s (Airflow alone {parse['import_airflow']:.2f} s, parse {parse['parse']:.2f} s)",
+            )
+        )
     return out
+
+
+def timed_runs(
+    files: dict[int, dict[str, Path]],
+    variants: list[str],
+    out: Path,
+    python: str,
+    roster: str,
+    env: dict[str, str],
+    repeat: int,
+) -> dict[int, dict[str, Cell]]:
+    """Every variant at every size, ``repeat`` times in a shuffled order, after one warm-up run each."""
+    sizes = list(files)
+    print("warming up (bytecode and page cache)", flush=True)
+    for variant in variants:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        measure(commands(variant, files[min(sizes)], out, python, roster), env)
+
+    results: dict[int, dict[str, Cell]] = {n: {v: Cell() for v in variants} for n in sizes}
+    shuffle = random.Random(8)
+    for repetition in range(repeat):
+        for n in sizes:
+            order = list(variants)
+            shuffle.shuffle(order)
+            for variant in order:
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir(parents=True)
+                run = measure(commands(variant, files[n], out, python, roster), env)
+                results[n][variant].runs.append(run)
+                print(
+                    f"  [{repetition + 1}/{repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB"
+                    f"  (cpu {run.user:.1f} user, {run.system:.1f} kernel)",
+                    flush=True,
+                )
+    shutil.rmtree(out, ignore_errors=True)
+    return results
+
+
+def stage_breakdown(
+    files: dict[int, dict[str, Path]], out: Path, python: str, env: dict[str, str], repeat: int
+) -> dict[tuple[int, bool], dict]:
+    """Where the time goes: the median of each stage, per size, without and with ``--previous``."""
+    print("where the time goes", flush=True)
+    breakdown = {}
+    for n, night_files in files.items():
+        for previous in (False, True):
+            runs = []
+            for _ in range(repeat):
+                out.mkdir(parents=True, exist_ok=True)
+                runs.append(stages(night_files, out, python, env, previous))
+                shutil.rmtree(out, ignore_errors=True)
+            names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
+            breakdown[(n, previous)] = {
+                "total": statistics.median(run["total"] for run in runs),
+                "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
+            }
+    return breakdown
+
+
+def engine_costs(files: dict[int, dict[str, Path]], python: str, env: dict[str, str], repeat: int) -> dict[int, dict]:
+    """pandera's cost over the bare kernels, per size (bench/engines.py in its own process)."""
+    print("pandera's cost over the kernels", flush=True)
+    engines = {}
+    for n, night_files in files.items():
+        result = subprocess.run(
+            [python, str(REPO / "bench" / "engines.py"), str(night_files["tonight"]), "--repeat", str(repeat)],
+            env=env,
+            check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
+        print(
+            f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s",
+            flush=True,
+        )
+    return engines
 
 
 def main() -> None:
@@ -357,8 +533,11 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md", help="'-' to write no document")
     parser.add_argument("--districts", type=int, default=500, help="district files for the parsing benchmark (0: skip)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive peer (slow at millions of rows)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="measure nothing: write the document again from the last run's results.json")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: write the document again from the last run's results.json",
+    )
     args = parser.parse_args()
     if args.report_only:
         rewrite(args.work / "results.json", args.doc)
@@ -376,53 +555,9 @@ def main() -> None:
     print("preparing data", flush=True)
     files = {n: prepare(n, work, env, python, roster) for n in sizes}
     variants = [v for v in VARIANTS if not (v == "naive" and args.no_naive)]
-    out = work / "out"
-    print("warming up (bytecode and page cache)", flush=True)
-    for variant in variants:
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        measure(commands(variant, files[min(sizes)], out, python, roster), env)
-
-    results: dict[int, dict[str, Cell]] = {n: {v: Cell() for v in variants} for n in sizes}
-    shuffle = random.Random(8)
-    for repetition in range(args.repeat):
-        for n in sizes:
-            order = list(variants)
-            shuffle.shuffle(order)
-            for variant in order:
-                shutil.rmtree(out, ignore_errors=True)
-                out.mkdir(parents=True)
-                run = measure(commands(variant, files[n], out, python, roster), env)
-                results[n][variant].runs.append(run)
-                print(
-                    f"  [{repetition + 1}/{args.repeat}] {n:>9,} {variant:<22} {run.seconds:7.2f} s {run.peak_mb:8,.0f} MB"
-                    f"  (cpu {run.user:.1f} user, {run.system:.1f} kernel)",
-                    flush=True,
-                )
-    shutil.rmtree(out, ignore_errors=True)
-
-    print("where the time goes", flush=True)
-    breakdown = {}
-    for n in sizes:
-        for previous in (False, True):
-            runs = []
-            for _ in range(args.repeat):
-                out.mkdir(parents=True, exist_ok=True)
-                runs.append(stages(files[n], out, python, env, previous))
-                shutil.rmtree(out, ignore_errors=True)
-            names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
-            breakdown[(n, previous)] = {
-                "total": statistics.median(run["total"] for run in runs),
-                "stages": {name: statistics.median(run["stages"].get(name, 0.0) for run in runs) for name in names},
-            }
-
-    print("pandera's cost over the kernels", flush=True)
-    engines = {}
-    for n in sizes:
-        result = subprocess.run([python, str(REPO / "bench" / "engines.py"), str(files[n]["tonight"]), "--repeat", str(args.repeat)],
-                                env=env, check=True, cwd=REPO, capture_output=True, text=True)
-        engines[n] = json.loads(result.stdout.strip().splitlines()[-1])
-        print(f"  {n:>9,} kernels alone {engines[n]['kernels']:.2f} s, pandera validate {engines[n]['pandera']:.2f} s", flush=True)
+    results = timed_runs(files, variants, work / "out", python, roster, env, args.repeat)
+    breakdown = stage_breakdown(files, work / "out", python, env, args.repeat)
+    engines = engine_costs(files, python, env, args.repeat)
 
     parse = None
     if args.districts:
@@ -438,12 +573,28 @@ def main() -> None:
         mark = "n/a" if ok is None else ("MET" if ok else "NOT MET")
         print(f"{mark:>8}  {label}: {detail}")
     if parse:
-        print(f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}")
-    (work / "results.json").write_text(json.dumps({
-        "rows": rows, "checks": checks, "parse": parse, "machine": info, "engines": engines,
-        "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
-        "repeat": args.repeat, "sizes": sizes, "load": [load_before, os.getloadavg()], "minutes": (time.time() - started) / 60,
-    }, indent=1, default=str), encoding="utf-8")
+        print(
+            f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}"
+        )
+    (work / "results.json").write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "checks": checks,
+                "parse": parse,
+                "machine": info,
+                "engines": engines,
+                "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},
+                "repeat": args.repeat,
+                "sizes": sizes,
+                "load": [load_before, os.getloadavg()],
+                "minutes": (time.time() - started) / 60,
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     if str(args.doc) != "-":
         rewrite(work / "results.json", args.doc)
 
@@ -458,9 +609,17 @@ def rewrite(results: Path, doc: Path) -> None:
         n, _, flag = key.partition(" ")
         breakdown[(int(n), bool(flag))] = value
     write_document(
-        doc, info=saved["machine"], rows=saved["rows"], checks=saved["checks"], breakdown=breakdown, parse=saved["parse"],
-        repeat=saved["repeat"], engines={int(n): e for n, e in saved["engines"].items()}, load=saved["load"],
-        minutes=saved["minutes"], sizes=saved["sizes"],
+        doc,
+        info=saved["machine"],
+        rows=saved["rows"],
+        checks=saved["checks"],
+        breakdown=breakdown,
+        parse=saved["parse"],
+        repeat=saved["repeat"],
+        engines={int(n): e for n, e in saved["engines"].items()},
+        load=saved["load"],
+        minutes=saved["minutes"],
+        sizes=saved["sizes"],
     )
     print(f"\nwrote {doc}")
 

@@ -22,11 +22,11 @@ import roster.cli  # noqa: E402  (the command's own import cost is part of what 
 
 # The command imports its heavy modules lazily; import them now so they are counted as imports.
 import roster.io.artifacts  # noqa: E402
-import roster.night.diff  # noqa: E402
 import roster.io.export  # noqa: E402
 import roster.io.roster_file  # noqa: E402
-import roster.night.serialize  # noqa: E402
+import roster.night.diff  # noqa: E402
 import roster.night.pipeline  # noqa: E402
+import roster.night.serialize  # noqa: E402
 import roster.rules.model  # noqa: E402
 
 IMPORTED = time.perf_counter()

@@ -11,6 +11,7 @@ import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from roster.errors import RosterError
 
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_QA_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code 2 matches ours; keep one line
+    def error(self, message: str) -> NoReturn:  # argparse's own exit code 2 matches ours; keep one line
         self.exit(EXIT_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -71,12 +72,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_QA_FAILED
     roster = serialize_night(night, export, out, previous, validated=validated, write_held=args.approve_hold)
     if roster.diff.held and not args.approve_hold:
-        print(f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / artifacts.CHANGES} (--approve-hold writes the file anyway)")
+        print(
+            f"held: {'; '.join(roster.diff.hold_reasons)}; see {out / artifacts.CHANGES} (--approve-hold writes the file anyway)"
+        )
         return EXIT_QA_FAILED
     mark_delivered(out, approved_by="--approve-hold" if roster.diff.held else None)
     carried = roster.diff.counts["carried"]
     path = out / night.output_name
-    print(f"QA passed: {validated.report.verdict}; wrote {path}" + (f" ({carried} absent students carried as inactive)" if carried else ""))
+    print(
+        f"QA passed: {validated.report.verdict}; wrote {path}"
+        + (f" ({carried} absent students carried as inactive)" if carried else "")
+    )
     return EXIT_OK
 
 
@@ -92,26 +98,26 @@ def _report(result) -> int:
 
 
 def crossmatch(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
     root = include_root(args.include_dir)
     return _report(golive.crossmatch(root, args.district, Path(args.input), Path(args.out)))
 
 
 def reconcile(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
     root = include_root(args.include_dir)
     return _report(golive.reconcile(root, args.district, Path(args.sis), Path(args.vendor), Path(args.out)))
 
 
 def announce(args: argparse.Namespace) -> int:
-    from roster.golive import steps as golive
     from roster.config import include_root
+    from roster.golive import steps as golive
 
-    send = None
+    send: golive.Sender | None = None
     if args.send:
         from roster.airflow.hooks.smtp import send_or_fail as send
     root = include_root(args.include_dir)
@@ -158,17 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=run)
 
-    p = sub.add_parser("crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables")
+    p = sub.add_parser(
+        "crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables"
+    )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--input", required=True, help="the SIS export (CSV)")
     p.add_argument("--out", required=True, help="folder for crossmatch_report.csv and missing_<table>.csv")
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=crossmatch)
 
-    p = sub.add_parser("reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export")
+    p = sub.add_parser(
+        "reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export"
+    )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--sis", required=True, help="the SIS export (CSV, as source: in the district file)")
-    p.add_argument("--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)")
+    p.add_argument(
+        "--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)"
+    )
     p.add_argument("--out", required=True, help="folder for reconcile_report.csv")
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=reconcile)

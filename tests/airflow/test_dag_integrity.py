@@ -87,12 +87,16 @@ def test_schedule_runs_in_district_time(monkeypatch: pytest.MonkeyPatch) -> None
     core = coerce_to_core_timetable(dag.timetable)
     restriction = TimeRestriction(earliest=pendulum.datetime(2026, 1, 1, tz="UTC"), latest=None, catchup=True)
     winter = core.next_dagrun_info(
-        last_automated_data_interval=DataInterval(pendulum.datetime(2026, 11, 19, 8, tz="UTC"), pendulum.datetime(2026, 11, 19, 8, tz="UTC")),
+        last_automated_data_interval=DataInterval(
+            pendulum.datetime(2026, 11, 19, 8, tz="UTC"), pendulum.datetime(2026, 11, 19, 8, tz="UTC")
+        ),
         restriction=restriction,
     )
     assert winter.logical_date == pendulum.datetime(2026, 11, 20, 8, tz="UTC")
     summer = core.next_dagrun_info(
-        last_automated_data_interval=DataInterval(pendulum.datetime(2026, 6, 1, 7, tz="UTC"), pendulum.datetime(2026, 6, 1, 7, tz="UTC")),
+        last_automated_data_interval=DataInterval(
+            pendulum.datetime(2026, 6, 1, 7, tz="UTC"), pendulum.datetime(2026, 6, 1, 7, tz="UTC")
+        ),
         restriction=restriction,
     )
     assert summer.logical_date == pendulum.datetime(2026, 6, 2, 7, tz="UTC")
@@ -126,7 +130,9 @@ def test_parsing_imports_no_pandas_or_pandera(dag_file: str) -> None:
         "print(','.join(heavy))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO / "plugins"), ROSTER_INCLUDE_DIR=str(INCLUDE))
-    result = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / dag_file)], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(REPO / "dags" / dag_file)], capture_output=True, text=True, env=env, check=True
+    )
     assert result.stdout.strip() == ""
 
 
@@ -140,7 +146,13 @@ def test_parsing_context_builds_only_the_running_dag(include_copy: Path) -> None
         ROSTER_INCLUDE_DIR=str(include_copy),
         _AIRFLOW_PARSING_CONTEXT_DAG_ID="roster_other_isd",
     )
-    result = subprocess.run([sys.executable, "-c", code, str(REPO / "dags" / "roster_districts.py")], capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(REPO / "dags" / "roster_districts.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert result.stdout.strip() == "['roster_other_isd']"
 
 
@@ -194,11 +206,13 @@ def test_broken_tables_or_layout_give_a_stand_in_while_the_others_load(
         layout["columns"][1]["field"] = "locker_number"
         (include_copy / "layouts" / "broken_layout.yaml").write_text(yaml.safe_dump(layout))
         changes["destination"] = dict(
-            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"], layout="broken_layout"
+            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"],
+            layout="broken_layout",
         )
     elif fault == "missing_layout":
         changes["destination"] = dict(
-            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"], layout="no_such_layout"
+            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"],
+            layout="no_such_layout",
         )
     _add_district(include_copy, "broken_isd", **changes)
     _add_district(include_copy, "second_isd")
@@ -220,7 +234,9 @@ def test_a_district_file_name_that_is_no_dag_id_still_leaves_the_others_loading(
 ) -> None:
     """``my isd.yaml`` cannot be ``roster_my isd``: the stand-in gets a safe id, the file still named."""
     _add_district(include_copy, "second_isd")
-    (include_copy / "districts" / "my isd.yaml").write_text((include_copy / "districts" / "second_isd.yaml").read_text())
+    (include_copy / "districts" / "my isd.yaml").write_text(
+        (include_copy / "districts" / "second_isd.yaml").read_text()
+    )
 
     bag = _dagbag(monkeypatch, include_copy)
 
@@ -272,6 +288,7 @@ def test_tasks_read_the_params_of_the_run_conf(
     from airflow.sdk.definitions.param import process_params
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.sdk.execution_time.context import set_current_context
+
     from roster.airflow import tasks as steps
 
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path))  # nothing delivered yet

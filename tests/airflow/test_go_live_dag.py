@@ -64,7 +64,9 @@ def test_loads_from_the_dag_folder(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_district_choices_are_the_district_files(monkeypatch: pytest.MonkeyPatch, include_copy: Path) -> None:
     (include_copy / "districts" / "second_isd.yaml").write_text(
-        (include_copy / "districts" / "sample_isd.yaml").read_text().replace("district_id: sample_isd", "district_id: second_isd")
+        (include_copy / "districts" / "sample_isd.yaml")
+        .read_text()
+        .replace("district_id: sample_isd", "district_id: second_isd")
     )
     dag = _dag(monkeypatch, include_copy)
     assert dag.params.get_param("district").schema["enum"] == ["sample_isd", "second_isd"]
@@ -75,10 +77,15 @@ def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> No
     assert str(run.state) == "success", _states(run)
     folder = _run_folder(night_env["data_root"])
     assert sorted(p.name for p in folder.iterdir()) == [
-        "crossmatch_report.csv", "missing_campuses.csv", "missing_diagnoses.csv", "missing_grades.csv",
+        "crossmatch_report.csv",
+        "missing_campuses.csv",
+        "missing_diagnoses.csv",
+        "missing_grades.csv",
     ]
     assert [r for r in _csv(folder / "crossmatch_report.csv")[1:] if not r[3]] == [
-        ["grades", "13", "1", ""], ["campuses", "999", "1", ""], ["diagnoses", "XX", "1", ""],
+        ["grades", "13", "1", ""],
+        ["campuses", "999", "1", ""],
+        ["diagnoses", "XX", "1", ""],
     ]
 
 
@@ -87,7 +94,8 @@ def test_reconcile_step_with_paths_relative_and_over_sftp(night_env: dict, monke
     exports = night_env["sftp_root"] / "exports"
     exports.mkdir()
     (exports / "vendor.csv").write_text(
-        VENDOR_HEADER + "0004000000,Someone,Else,09/06/2016,Active\n9999999999,Gone,Away,01/01/2012,Active\n", encoding="utf-8"
+        VENDOR_HEADER + "0004000000,Someone,Else,09/06/2016,Active\n9999999999,Gone,Away,01/01/2012,Active\n",
+        encoding="utf-8",
     )
     conf = {
         "district": "sample_isd",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_the_stand_in_dag_of_a_broken_district_runs_config_error_under_fail_fast
     [operator] = broken_district_dag(tmp_path / "bad.yaml", "bad.yaml: line 1: broken").tasks
     wrapper, func = _task_callable(operator)
     assert wrapper.__code__ is FAIL_FAST_CODE and func is tasks.config_error
-    with pytest.raises(AirflowFailException, match="bad.yaml: line 1: broken"):
+    with pytest.raises(AirflowFailException, match=re.escape("bad.yaml: line 1: broken")):
         operator.python_callable()
 
 

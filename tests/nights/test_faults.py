@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
 NIGHT = dt.date(2026, 11, 20)
-LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)  # 02:00 America/Chicago
+LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)  # 02:00 America/Chicago
 SECOND = dt.date(2026, 11, 21)
 EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 REMOTE_DIR = Path("upload/sample_isd")
@@ -76,7 +76,6 @@ def _report(night_env: dict, day: dt.date = NIGHT) -> dict:
 
 def _oncall(night_env: dict) -> list:
     return [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
-
 
 
 def _configure(include: Path, **changes: object) -> None:
@@ -164,7 +163,7 @@ def read_only(folder: Path) -> Iterator[None]:
             folder.chmod(0o755)
         return
     chattr = shutil.which("chattr")
-    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode != 0:
+    if chattr is None or subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot make a folder read-only for root here (chattr +i unavailable)")
     try:
         probe = folder / ".probe"
@@ -183,7 +182,9 @@ def read_only(folder: Path) -> Iterator[None]:
 # SFTP server down -----------------------------------------------------------------------------------
 
 
-def test_sftp_server_down_retries_then_fails_clearly(night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sftp_server_down_retries_then_fails_clearly(
+    night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     connection = json.loads(json.dumps(servers["sftp_conn"]))
     connection["port"] = _closed_port()
     monkeypatch.setenv("AIRFLOW_CONN_RETHINK_SFTP", json.dumps(connection))
@@ -200,7 +201,9 @@ def test_sftp_server_down_retries_then_fails_clearly(night_env: dict, servers: d
     assert _report(night_env)["rows_delivered"] == 0  # not marked delivered
     [email] = _oncall(night_env)
     body = html.unescape(email.get_body(("html",)).get_content())
-    assert f"the transfer with the SFTP server of connection '{CONN_ID}' at 127.0.0.1:{connection['port']} failed" in body
+    assert (
+        f"the transfer with the SFTP server of connection '{CONN_ID}' at 127.0.0.1:{connection['port']} failed" in body
+    )
     assert "NoValidConnectionsError" in body or "ConnectionRefusedError" in body
 
 
@@ -217,9 +220,8 @@ def test_connection_cut_mid_upload_leaves_nothing_under_the_final_name(
     local.write_bytes(os.urandom(3 << 20))  # 3 MiB: the cut comes long before the end
     final = night_env["sftp_root"] / REMOTE_DIR / REMOTE_NAME
 
-    with cut_uploads(servers["sftp"], monkeypatch) as readers:
-        with pytest.raises(transfer.NetworkError) as info:
-            transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
+    with cut_uploads(servers["sftp"], monkeypatch) as readers, pytest.raises(transfer.NetworkError) as info:
+        transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
     assert readers and readers[0].cut_done and readers[0].sent < local.stat().st_size
     assert not isinstance(info.value, TransferError)  # a network fault: the task's retry handles it
     assert f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}" in str(info.value)
@@ -257,7 +259,9 @@ def test_a_leftover_temporary_file_is_removed_by_the_next_upload(
     transfer.upload(CONN_ID, local, "/" + REMOTE_DIR.as_posix(), REMOTE_NAME)
 
     assert (folder / REMOTE_NAME).read_bytes() == local.read_bytes()
-    assert sorted(p.name for p in folder.iterdir()) == sorted([REMOTE_NAME, unrelated.name])  # only our own leftovers go
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [REMOTE_NAME, unrelated.name]
+    )  # only our own leftovers go
 
 
 def test_a_night_whose_upload_is_cut_delivers_on_the_retry(
@@ -296,7 +300,10 @@ def test_remote_folder_not_writable_fails_at_once(night_env: dict) -> None:
     assert _report(night_env)["rows_delivered"] == 0
     [email] = _oncall(night_env)
     body = html.unescape(email.get_body(("html",)).get_content())
-    assert f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}: permission denied on the SFTP server of connection '{CONN_ID}'" in body
+    assert (
+        f"uploading to /{REMOTE_DIR.as_posix()}/{REMOTE_NAME}: permission denied on the SFTP server of connection '{CONN_ID}'"
+        in body
+    )
     assert "not writable" in body
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 NIGHT = dt.date(2026, 11, 20)
 # 02:00 in America/Chicago (CST, UTC-6) on the roster date.
-LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.timezone.utc)
+LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
 EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 REMOTE = Path("upload/sample_isd/sample_isd_roster_20261120.txt")
 
@@ -48,7 +48,12 @@ def _expected_roster(tmp_path: Path) -> bytes:
     from roster.cli import main
 
     out = tmp_path / "expected"
-    assert main(["run", "--district", "sample_isd", "--input", str(EXPORT), "--out", str(out), "--date", NIGHT.isoformat()]) == 0
+    assert (
+        main(
+            ["run", "--district", "sample_isd", "--input", str(EXPORT), "--out", str(out), "--date", NIGHT.isoformat()]
+        )
+        == 0
+    )
     return (out / REMOTE.name).read_bytes()
 
 
@@ -65,7 +70,7 @@ def test_passing_night_delivers_the_roster(night_env: dict, tmp_path: Path) -> N
     assert delivered == _expected_roster(tmp_path)
     lines = delivered.decode("utf-8").split("\r\n")
     assert lines[0].startswith("State IDNumber|Local ID|First Name")
-    assert len([l for l in lines[1:] if l]) == 286
+    assert len([line for line in lines[1:] if line]) == 286
     # Nothing else on the server: no temporary upload left behind.
     assert sorted(p.name for p in (sftp_root / REMOTE.parent).iterdir()) == [REMOTE.name]
 
@@ -100,7 +105,9 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     assert "/dags/roster_sample_isd/runs/" in oncall_body and "/tasks/notify_qa_failure" in oncall_body
     assert "QA failed" in oncall_body and "RUNBOOK" in oncall_body
     assert message["Cc"] == "coordinator@example.org"
-    assert "Sample ISD" in message["Subject"] and "2026-11-20" in message["Subject"] and "QA failed" in message["Subject"]
+    assert (
+        "Sample ISD" in message["Subject"] and "2026-11-20" in message["Subject"] and "QA failed" in message["Subject"]
+    )
     body = message.get_body(("html",)).get_content()
     assert "14 of 300 rows rejected" in body
     assert re.search(r"duplicate_state_id</td><td>2</td>", body)
@@ -130,11 +137,15 @@ def test_qa_mode_delivers_to_the_qa_folder(night_env: dict, include_copy: Path) 
     run = _dag(include_copy).test(logical_date=LOGICAL)
 
     assert str(run.state) == "success"
-    files = sorted(p.relative_to(night_env["sftp_root"]).as_posix() for p in night_env["sftp_root"].rglob("*") if p.is_file())
+    files = sorted(
+        p.relative_to(night_env["sftp_root"]).as_posix() for p in night_env["sftp_root"].rglob("*") if p.is_file()
+    )
     assert files == ["upload/sample_isd/qa/sample_isd_roster_20261120.txt"]
 
 
-def test_an_object_store_data_root_holds_the_run_and_the_snapshot(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_object_store_data_root_holds_the_run_and_the_snapshot(
+    night_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ROSTER_DATA_ROOT as an fsspec URL: tasks pull and push the run folder through ObjectStoragePath."""
     import fsspec
     from airflow.sdk.io import attach

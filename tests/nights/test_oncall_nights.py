@@ -19,7 +19,7 @@ REMOTE_DIR = Path("upload/sample_isd")
 
 
 def logical(day: dt.date, hour_utc: int = 8) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour_utc, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, hour_utc, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):
@@ -73,7 +73,9 @@ def test_rerunning_a_night_reproduces_its_artifacts_and_delivered_bytes(night_en
     assert sorted(p.name for p in remote.parent.iterdir()) == [remote.name]
 
 
-def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(night_env: dict, include_copy: Path) -> None:
+def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(
+    night_env: dict, include_copy: Path
+) -> None:
     older, newer = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
     _export_for(include_copy, newer)
     assert str(_dag(include_copy).test(logical_date=logical(newer)).state) == "success"
@@ -95,7 +97,10 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(nig
 
     assert str(forced.state) == "success"
     assert str(_tis(forced)["upload_roster"].state) == "success"
-    assert sorted(p.name for p in server.iterdir()) == ["sample_isd_roster_20261120.txt", "sample_isd_roster_20261121.txt"]
+    assert sorted(p.name for p in server.iterdir()) == [
+        "sample_isd_roster_20261120.txt",
+        "sample_isd_roster_20261121.txt",
+    ]
     assert "superseded_by" not in json.loads((_run_dir(night_env, older) / "qa_report.json").read_text())
     assert _pointer(night_env)["date"] == "2026-11-20"  # the vendor now holds the forced night
 
@@ -104,13 +109,13 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(nig
     ("moment", "expected"),
     [
         # Fall back, 2026-11-01: 02:00 CST is 08:00 UTC.
-        (dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc), dt.date(2026, 11, 1)),
+        (dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC), dt.date(2026, 11, 1)),
         # Spring forward, 2026-03-08: 02:00 does not exist; the 03:00 CDT run is 08:00 UTC.
-        (dt.datetime(2026, 3, 8, 8, 0, tzinfo=dt.timezone.utc), dt.date(2026, 3, 8)),
+        (dt.datetime(2026, 3, 8, 8, 0, tzinfo=dt.UTC), dt.date(2026, 3, 8)),
         # The night after spring forward: 02:00 CDT is 07:00 UTC.
-        (dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.timezone.utc), dt.date(2026, 3, 9)),
+        (dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.UTC), dt.date(2026, 3, 9)),
         # A 23:30 local run is still that local day although UTC has moved on.
-        (dt.datetime(2026, 11, 21, 5, 30, tzinfo=dt.timezone.utc), dt.date(2026, 11, 20)),
+        (dt.datetime(2026, 11, 21, 5, 30, tzinfo=dt.UTC), dt.date(2026, 11, 20)),
     ],
 )
 def test_roster_date_is_the_local_date(moment: dt.datetime, expected: dt.date) -> None:
@@ -179,7 +184,11 @@ def _other_host_key() -> str:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    public = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    public = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
     return public.decode()
 
 

@@ -19,6 +19,7 @@ deletes run folders older than ``ROSTER_RETENTION_DAYS`` days (default 30) and s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import html
@@ -31,7 +32,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.execution_time.context import set_current_context
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ SFTP_EXPORTS = "exports/sample_isd"
 
 def logical(day: dt.date) -> dt.datetime:
     """02:00 America/Chicago (UTC-6 in November) on ``day``."""
-    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):
@@ -55,7 +56,6 @@ def _dag(root: Path):
 
 def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
 
 
 def _configure(include: Path, **changes: object) -> None:
@@ -123,11 +123,15 @@ def run_nights(include: Path, plan: list[dict]) -> tuple[list[dict], str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run(
         [sys.executable, "-c", NIGHTS_SCRIPT, str(include), json.dumps(plan)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,  # the assertion below shows the output's tail when the nights fail
     )
     output = result.stdout + "\n" + result.stderr
     assert result.returncode == 0, output[-5000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("NIGHTS-RESULT "))
+    line = next(out for out in result.stdout.splitlines() if out.startswith("NIGHTS-RESULT "))
     return json.loads(line.removeprefix("NIGHTS-RESULT ")), output
 
 
@@ -142,15 +146,20 @@ def private_values(export: Path) -> set[str]:
             dob = row["DOB"].strip()
             if len(dob) >= 8:
                 values.add(dob)
-                try:
+                with contextlib.suppress(ValueError):
                     values.add(dt.datetime.strptime(dob, "%m/%d/%Y").date().isoformat())  # as a parsed date would print
-                except ValueError:
-                    pass
             for field in ("FIRST_NAME", "MIDDLE_NAME", "LAST_NAME"):
-                for part in row[field].split("|"):
-                    part = part.strip()
+                for piece in row[field].split("|"):
+                    part = piece.strip()
                     if len(part) >= 5:
-                        values.update({part, unicodedata.normalize("NFC", part), unicodedata.normalize("NFD", part), html.escape(part)})
+                        values.update(
+                            {
+                                part,
+                                unicodedata.normalize("NFC", part),
+                                unicodedata.normalize("NFD", part),
+                                html.escape(part),
+                            }
+                        )
     return values
 
 
@@ -169,7 +178,9 @@ def email_texts(messages) -> dict[str, str]:
             content = part.get_content()
             if isinstance(content, bytes):
                 content = content.decode("utf-8", errors="replace")
-            texts[f"email {number} ({message['Subject']}) part {index} {part.get_filename() or part.get_content_type()}"] = content
+            texts[
+                f"email {number} ({message['Subject']}) part {index} {part.get_filename() or part.get_content_type()}"
+            ] = content
     return texts
 
 
@@ -200,7 +211,9 @@ def database_texts(run_ids: list[str]) -> dict[str, str]:
 
     texts = {}
     with create_session() as session:
-        xcoms = session.scalars(select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id.in_(run_ids))).all()
+        xcoms = session.scalars(
+            select(XComModel).where(XComModel.dag_id == DAG_ID, XComModel.run_id.in_(run_ids))
+        ).all()
         for row in xcoms:
             texts[f"xcom {row.run_id} {row.task_id} {row.key}"] = json.dumps(row.value, ensure_ascii=False, default=str)
         rendered = session.scalars(
@@ -209,7 +222,9 @@ def database_texts(run_ids: list[str]) -> dict[str, str]:
             )
         ).all()
         for row in rendered:
-            texts[f"rendered fields {row.run_id} {row.task_id}"] = json.dumps(row.rendered_fields, ensure_ascii=False, default=str)
+            texts[f"rendered fields {row.run_id} {row.task_id}"] = json.dumps(
+                row.rendered_fields, ensure_ascii=False, default=str
+            )
     assert any(key.startswith("xcom ") for key in texts), "no XCom found for the runs: the scan would prove nothing"
     return texts
 
@@ -222,7 +237,10 @@ def xcom_value(run_id: str, task_id: str):
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
-                XComModel.dag_id == DAG_ID, XComModel.run_id == run_id, XComModel.task_id == task_id, XComModel.key == "return_value"
+                XComModel.dag_id == DAG_ID,
+                XComModel.run_id == run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == "return_value",
             )
         ).one()
         value = row.value
@@ -234,30 +252,36 @@ def assert_owner_only(data_root: Path) -> None:
     folders = [district, *(p for p in district.rglob("*") if p.is_dir())]
     files = [p for p in district.rglob("*") if p.is_file()]
     assert files
-    wrong = {str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in folders if stat.S_IMODE(p.stat().st_mode) != 0o700}
-    wrong |= {str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) != 0o600}
+    wrong = {
+        str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in folders
+        if stat.S_IMODE(p.stat().st_mode) != 0o700
+    }
+    wrong |= {
+        str(p.relative_to(data_root)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in files
+        if stat.S_IMODE(p.stat().st_mode) != 0o600
+    }
     assert wrong == {}, "run artifacts must be owner-only (folders 0700, files 0600)"
 
 
-# The nights ---------------------------------------------------------------------------------------------
-
-
-def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(night_env: dict, include_copy: Path) -> None:
-    data_root: Path = night_env["data_root"]
-    sftp_root: Path = night_env["sftp_root"]
-    secrets = private_values(EXPORT)
-    assert "Martínez" in secrets and "01/05/2011" in secrets
-
-    # The export arrives over SFTP (the district's own server), so extract's fetch is covered too.
+def _stage_exports(sftp_root: Path, include: Path) -> None:
+    """The three nights' exports on the district's SFTP server, so extract's fetch is covered too."""
     exports = sftp_root / SFTP_EXPORTS
     exports.mkdir(parents=True)
     (exports / "roster_20261120.csv").write_bytes(EXPORT.read_bytes())
     lines = EXPORT.read_bytes().split(b"\r\n")
     (exports / "roster_20261121.csv").write_bytes(b"\r\n".join(lines[:151]) + b"\r\n")  # half the students: held
     (exports / "roster_20261122.csv").write_bytes(EXPORT.read_bytes())
-    _configure(include_copy, source__path=f"sftp://rethink_sftp/{SFTP_EXPORTS}/roster_{{date:%Y%m%d}}.csv", qa__hold_timeout="2s")
+    _configure(
+        include,
+        source__path=f"sftp://rethink_sftp/{SFTP_EXPORTS}/roster_{{date:%Y%m%d}}.csv",
+        qa__hold_timeout="2s",
+    )
 
-    # Old run folders for retention: one past 30 days, one exactly 30 days old; and folders it must keep.
+
+def _seed_run_folders(data_root: Path) -> Path:
+    """Old run folders for retention: one past 30 days, one exactly 30 days old; and folders it must keep."""
     district_dir = data_root / DISTRICT
     for name in ("2026-10-20", "2026-10-21"):
         (district_dir / name).mkdir(parents=True)
@@ -269,6 +293,22 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     for folder in district_dir.rglob("*"):
         folder.chmod(0o700 if folder.is_dir() else 0o600)
     district_dir.chmod(0o700)
+    return district_dir
+
+
+# The nights ---------------------------------------------------------------------------------------------
+
+
+def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failing_nights(
+    night_env: dict, include_copy: Path
+) -> None:
+    data_root: Path = night_env["data_root"]
+    sftp_root: Path = night_env["sftp_root"]
+    secrets = private_values(EXPORT)
+    assert "Martínez" in secrets and "01/05/2011" in secrets
+
+    _stage_exports(sftp_root, include_copy)
+    district_dir = _seed_run_folders(data_root)
 
     runs, output = run_nights(
         include_copy,
@@ -287,19 +327,29 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     # The roster and the allowed copies do hold them: the scan below would find them anywhere else.
     delivered = (sftp_root / "upload" / DISTRICT / "sample_isd_roster_20261120.txt").read_text(encoding="utf-8")
     assert leaks(delivered, secrets)
-    assert leaks((data_root / DISTRICT / "2026-11-20" / "export_roster_20261120.csv").read_text(encoding="utf-8"), secrets)
+    assert leaks(
+        (data_root / DISTRICT / "2026-11-20" / "export_roster_20261120.csv").read_text(encoding="utf-8"), secrets
+    )
 
     # The tasks' logs are in the output: each night's verdict and the failures' tracebacks.
     assert "QA passed: 14 of 300 rows rejected" in output and "QA failed, nothing sent" in output
     texts = {"the nights' output (stdout and stderr)": output}
     logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
-    texts |= {str(p): p.read_text(encoding="utf-8", errors="replace") for p in logs.rglob("*") if p.is_file()} if logs.is_dir() else {}
+    texts |= (
+        {str(p): p.read_text(encoding="utf-8", errors="replace") for p in logs.rglob("*") if p.is_file()}
+        if logs.is_dir()
+        else {}
+    )
     messages = night_env["smtp"].messages()
     subjects = sorted(m["Subject"] for m in messages)
     assert any("HELD" in s for s in subjects) and any("QA failed" in s for s in subjects), subjects
     texts |= email_texts(messages)
     texts |= artifact_texts(data_root)
-    assert {"sample_isd/2026-11-20/qa_report.json", "sample_isd/2026-11-21/changes.csv", "sample_isd/2026-11-22/rejects.csv"} <= set(texts)
+    assert {
+        "sample_isd/2026-11-20/qa_report.json",
+        "sample_isd/2026-11-21/changes.csv",
+        "sample_isd/2026-11-22/rejects.csv",
+    } <= set(texts)
     texts |= database_texts(run_ids)
     server = sftp_root / "upload"
     texts |= {
@@ -321,7 +371,14 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     assert "retention: removed 1 run folder(s) of sample_isd older than 30 days on 2026-11-20: 2026-10-20" in output
     assert xcom_value(held["run_id"], "apply_retention") == {"removed": ["2026-10-21"], "retention_days": 30}
     assert xcom_value(failing["run_id"], "apply_retention") == {"removed": [], "retention_days": 30}
-    assert sorted(p.name for p in district_dir.iterdir()) == ["2026-11-20", "2026-11-21", "2026-11-22", "go-live", "notes", "snapshot"]
+    assert sorted(p.name for p in district_dir.iterdir()) == [
+        "2026-11-20",
+        "2026-11-21",
+        "2026-11-22",
+        "go-live",
+        "notes",
+        "snapshot",
+    ]
     assert (district_dir / "go-live" / "manual__2026-09-01T10-00-00-00-00" / "kept.txt").exists()
 
 
@@ -331,19 +388,39 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
 def test_expired_keeps_exactly_the_configured_days_and_only_run_folders() -> None:
     from roster.night.retention import expired
 
-    names = ["2026-10-19", "2026-10-20", "2026-10-21", "2026-11-20", "snapshot", "go-live", "2026-13-01", "2026-10-1", "notes", "2026-10-20.bak"]
+    names = [
+        "2026-10-19",
+        "2026-10-20",
+        "2026-10-21",
+        "2026-11-20",
+        "snapshot",
+        "go-live",
+        "2026-13-01",
+        "2026-10-1",
+        "notes",
+        "2026-10-20.bak",
+    ]
     assert expired(names, dt.date(2026, 11, 20), 30) == ["2026-10-19", "2026-10-20"]
     assert expired(names, dt.date(2026, 11, 20), 1) == ["2026-10-19", "2026-10-20", "2026-10-21"]
     assert expired(names, dt.date(2026, 11, 21), 1) == ["2026-10-19", "2026-10-20", "2026-10-21"]
     assert expired(names, dt.date(2026, 11, 22), 1) == ["2026-10-19", "2026-10-20", "2026-10-21", "2026-11-20"]
     assert expired([], dt.date(2026, 11, 20), 30) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="keep_days must be at least 1"):
         expired(names, dt.date(2026, 11, 20), 0)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, 30), ("", 30), ("7", 7), (" 90 ", 90), ("0", "at least 1 day"), ("-3", "at least 1 day"), ("30d", "not a whole number"), ("x", "not a whole number")],
+    [
+        (None, 30),
+        ("", 30),
+        ("7", 7),
+        (" 90 ", 90),
+        ("0", "at least 1 day"),
+        ("-3", "at least 1 day"),
+        ("30d", "not a whole number"),
+        ("x", "not a whole number"),
+    ],
 )
 def test_retention_days_from_the_environment(value, expected, monkeypatch) -> None:
     from roster import settings
@@ -376,7 +453,9 @@ def _make_run_folders(base: Path, names: list[str]) -> None:
         (base / name / "qa_report.json").write_text("{}")
 
 
-def test_apply_retention_on_a_local_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_apply_retention_on_a_local_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("ROSTER_RETENTION_DAYS", "7")
     base = tmp_path / "data" / DISTRICT
@@ -387,7 +466,10 @@ def test_apply_retention_on_a_local_data_root(tmp_path: Path, monkeypatch: pytes
 
     assert result == {"removed": ["2026-11-01", "2026-11-12"], "retention_days": 7}
     assert sorted(p.name for p in base.iterdir()) == ["2026-11-13", "2026-11-20", "go-live", "snapshot"]
-    assert "retention: removed 2 run folder(s) of sample_isd older than 7 days on 2026-11-20: 2026-11-01, 2026-11-12" in caplog.text
+    assert (
+        "retention: removed 2 run folder(s) of sample_isd older than 7 days on 2026-11-20: 2026-11-01, 2026-11-12"
+        in caplog.text
+    )
     # A district with no data yet: nothing to do, nothing created.
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "empty"))
     assert _apply_retention_on(dt.date(2026, 11, 20)) == {"removed": [], "retention_days": 7}
@@ -414,7 +496,9 @@ def test_apply_retention_on_an_object_store(monkeypatch: pytest.MonkeyPatch) -> 
     assert remaining == ["2026-11-19", "snapshot"]
 
 
-def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(
+    night_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Retention sits beside the night's path: its failure is visible (the run fails, on-call is told)
     and the roster still goes out."""
     monkeypatch.setenv("ROSTER_RETENTION_DAYS", "thirty")

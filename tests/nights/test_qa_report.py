@@ -32,9 +32,38 @@ def _nights(tmp_path: Path) -> dict[str, Path]:
     passed = _run(tmp_path / "passed", "2026-11-20")
     delivered = passed / "sample_isd_roster_20261120.txt"
     held = tmp_path / "held"
-    main(["run", "--district", "sample_isd", "--input", str(_half_export(tmp_path)), "--out", str(held), "--date", "2026-11-21", "--previous", str(delivered)])
+    main(
+        [
+            "run",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(_half_export(tmp_path)),
+            "--out",
+            str(held),
+            "--date",
+            "2026-11-21",
+            "--previous",
+            str(delivered),
+        ]
+    )
     approved = tmp_path / "approved"
-    main(["run", "--district", "sample_isd", "--input", str(_half_export(tmp_path)), "--out", str(approved), "--date", "2026-11-21", "--previous", str(delivered), "--approve-hold"])
+    main(
+        [
+            "run",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(_half_export(tmp_path)),
+            "--out",
+            str(approved),
+            "--date",
+            "2026-11-21",
+            "--previous",
+            str(delivered),
+            "--approve-hold",
+        ]
+    )
     superseded = _run(tmp_path / "superseded", "2026-11-19")
     mark_superseded(superseded, dt.date(2026, 11, 20))
     include = copy_include(tmp_path)
@@ -59,14 +88,31 @@ def test_every_kind_of_night_round_trips_byte_for_byte(tmp_path: Path, capsys: p
         assert QaReport.from_json(raw).to_json() == raw, kind
         outcomes[kind] = (report.outcome(), raw)
     assert {k: o for k, (o, _) in outcomes.items()} == {
-        "passed": "passed", "held": "held", "approved": "passed", "superseded": "passed", "failed": "failed",
+        "passed": "passed",
+        "held": "held",
+        "approved": "passed",
+        "superseded": "passed",
+        "failed": "failed",
     }
-    assert outcomes["superseded"][1]["superseded_by"] == "2026-11-20" and outcomes["superseded"][1]["rows_delivered"] == 0
+    assert (
+        outcomes["superseded"][1]["superseded_by"] == "2026-11-20" and outcomes["superseded"][1]["rows_delivered"] == 0
+    )
     assert outcomes["approved"][1]["approved_by"] == "--approve-hold"
     assert outcomes["held"][1]["held"] is True and "approved_by" not in outcomes["held"][1]
     assert set(outcomes["failed"][1]) == {
-        "district_id", "date", "passed", "rows_read", "rows_accepted", "rows_delivered", "rows_rejected",
-        "rejects_by_reason", "max_reject_rate", "reject_rate", "verdict", "source_file", "output_file",
+        "district_id",
+        "date",
+        "passed",
+        "rows_read",
+        "rows_accepted",
+        "rows_delivered",
+        "rows_rejected",
+        "rejects_by_reason",
+        "max_reject_rate",
+        "reject_rate",
+        "verdict",
+        "source_file",
+        "output_file",
     }
     assert outcomes["failed"][1]["output_file"] is None
 
@@ -75,5 +121,5 @@ def test_an_unknown_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     folder = _run(tmp_path / "night", "2026-11-20")
     capsys.readouterr()
     payload = json.loads((folder / "qa_report.json").read_text())
-    with pytest.raises(ValueError, match="unknown key.*surprise"):
+    with pytest.raises(ValueError, match=r"unknown key.*surprise"):
         QaReport.from_json({**payload, "surprise": 1})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import configure_district, INCLUDE
+from conftest import INCLUDE, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ REMOTE_DIR = Path("upload/sample_isd")
 
 def logical(day: dt.date) -> dt.datetime:
     """02:00 America/Chicago (UTC-6 in November) on ``day``."""
-    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, 8, 0, tzinfo=dt.UTC)
 
 
 def _dag(root: Path):
@@ -40,7 +40,6 @@ def _dag(root: Path):
 
 def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
 
 
 def _configure(include: Path, **changes: object) -> None:
@@ -174,7 +173,9 @@ def test_blackout_night_reads_and_sends_nothing(night_env: dict, include_copy: P
     states = _states(run)
     assert str(run.state) == "success"
     assert states["check_blackout"] == "success"
-    assert {k: v for k, v in states.items() if k != "check_blackout"} == dict.fromkeys(set(states) - {"check_blackout"}, "skipped")
+    assert {k: v for k, v in states.items() if k != "check_blackout"} == dict.fromkeys(
+        set(states) - {"check_blackout"}, "skipped"
+    )
     assert not (night_env["data_root"] / "sample_isd" / "2026-11-20").exists()
     assert not any(night_env["sftp_root"].rglob("*.txt"))
     assert night_env["smtp"].messages() == []

@@ -59,9 +59,17 @@ def build_go_live_dag(root: Path | None = None) -> DAG:
     root = root or include_root()
     ids = _district_ids(root)
     district_param = (
-        Param(ids[0], type="string", enum=ids, title="District", description="The district to take live (include/districts/<id>.yaml).")
+        Param(
+            ids[0],
+            type="string",
+            enum=ids,
+            title="District",
+            description="The district to take live (include/districts/<id>.yaml).",
+        )
         if ids
-        else Param("", type="string", title="District", description="No district files were found when this DAG was parsed.")
+        else Param(
+            "", type="string", title="District", description="No district files were found when this DAG was parsed."
+        )
     )
     with DAG(
         dag_id=DAG_ID,
@@ -74,10 +82,31 @@ def build_go_live_dag(root: Path | None = None) -> DAG:
         default_args={"owner": "roster", "retries": 0},
         params={
             "district": district_param,
-            "step": Param("crossmatch", type="string", enum=list(STEPS), title="Step", description="crossmatch, reconcile or announce."),
-            "sis_path": Param("", type="string", title="SIS export", description="For crossmatch and reconcile: the district's SIS export."),
-            "vendor_path": Param("", type="string", title="Vendor export", description="For reconcile: Rethink Ed's current roster export."),
-            "send": Param(False, type="boolean", title="Send the emails", description="For announce: send them, not only write the .eml previews."),
+            "step": Param(
+                "crossmatch",
+                type="string",
+                enum=list(STEPS),
+                title="Step",
+                description="crossmatch, reconcile or announce.",
+            ),
+            "sis_path": Param(
+                "",
+                type="string",
+                title="SIS export",
+                description="For crossmatch and reconcile: the district's SIS export.",
+            ),
+            "vendor_path": Param(
+                "",
+                type="string",
+                title="Vendor export",
+                description="For reconcile: Rethink Ed's current roster export.",
+            ),
+            "send": Param(
+                False,
+                type="boolean",
+                title="Send the emails",
+                description="For announce: send them, not only write the .eml previews.",
+            ),
         },
     ) as dag:
         python_task(PythonOperator, tasks.go_live_step, root)

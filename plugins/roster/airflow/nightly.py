@@ -40,7 +40,7 @@ import logging
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -58,6 +58,9 @@ from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
 from roster.config import District, district_files, include_root, load_district
 from roster.errors import ConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 log = logging.getLogger("roster")
 
@@ -113,11 +116,15 @@ def _run_params() -> dict[str, Param]:
     """The run parameters (the trigger form, ``airflow dags trigger -c``), new objects for each DAG."""
     return {
         "approve_hold": Param(
-            False, type="boolean", title="Approve a held roster",
+            False,
+            type="boolean",
+            title="Approve a held roster",
             description="Deliver even when the changes cross a threshold (a planned change such as a new school year).",
         ),
         "force_upload": Param(
-            False, type="boolean", title="Send even if a newer night was delivered",
+            False,
+            type="boolean",
+            title="Send even if a newer night was delivered",
             description="Deliver this night even though the vendor already holds a newer roster (a backfill that must win).",
         ),
     }
@@ -169,7 +176,9 @@ def build_dag(district: District, root: Path) -> DAG:
         # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
         # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
         # (upload_roster reads serialize_roster's "filename").
-        blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
+        blackout = python_task(
+            ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True
+        )
         wait_for_export = _export_sensor(district, root)
         export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
         verdict = python_task(
@@ -183,16 +192,19 @@ def build_dag(district: District, root: Path) -> DAG:
         changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
         hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
         review_hold = _review_hold(district)
+        # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
         delivered = python_task(
             PythonOperator,
             tasks.upload_roster,
             district,
-            op_args=[serialized.output["filename"]],
+            op_args=[cast("PlainXComArg", serialized.output)["filename"]],
             trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             multiple_outputs=True,
             **retry,
         )
-        python_task(PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True)
+        python_task(
+            PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True
+        )
         yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
         retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
 

@@ -44,7 +44,7 @@ def first_error_line(exception: BaseException | str | None) -> str:
         text = str(exception) or type(exception).__name__
         if type(exception).__module__.split(".")[0] not in ("roster", "airflow"):
             text = f"{type(exception).__name__}: {text}"
-    line = next((l.strip() for l in text.splitlines() if l.strip()), text)
+    line = next((part.strip() for part in text.splitlines() if part.strip()), text)
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 

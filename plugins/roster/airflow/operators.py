@@ -34,9 +34,7 @@ def fail_fast(func: Callable[..., Any]) -> Callable[..., Any]:
     return fail_fast_wrapper
 
 
-def python_task(
-    operator: type[PythonOperator], func: Callable[..., Any], *bound: Any, **kwargs: Any
-) -> PythonOperator:
+def python_task(operator: type[PythonOperator], func: Callable[..., Any], *bound: Any, **kwargs: Any) -> PythonOperator:
     """``func`` as task ``func.__name__``, bound to ``bound``, under ``fail_fast``; its docstring is the task's doc."""
     return operator(
         task_id=func.__name__,

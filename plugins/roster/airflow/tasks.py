@@ -62,7 +62,10 @@ def apply_retention(district: District) -> dict[str, Any]:
     from roster.night.retention import remove_expired
 
     keep_days = settings.retention_days()
-    return {"removed": remove_expired(district.district_id, roster_date(district), keep_days), "retention_days": keep_days}
+    return {
+        "removed": remove_expired(district.district_id, roster_date(district), keep_days),
+        "retention_days": keep_days,
+    }
 
 
 def expected_export(district: District, root: Path, day: dt.date) -> str:
@@ -116,7 +119,12 @@ def validate_export(district: District, root: Path, export_name: str) -> dict[st
     night = _night(district, root, day)
     with store.run_workspace(district.district_id, day) as folder:
         report = validate_night(night, folder / export_name, folder).report
-    log.info("QA %s: %s; rejects by reason: %s", "passed" if report.passed else "FAILED", report.verdict, report.rejects_by_reason)
+    log.info(
+        "QA %s: %s; rejects by reason: %s",
+        "passed" if report.passed else "FAILED",
+        report.verdict,
+        report.rejects_by_reason,
+    )
     return {
         "passed": report.passed,
         "rows_read": report.rows_read,
@@ -146,8 +154,11 @@ def serialize_roster(district: District, root: Path, export_name: str) -> dict[s
     diff = roster.diff
     log.info(
         "roster file %s written (%d rows, %d bytes); changes against %s: %s",
-        night.output_name, len(roster.frame), size,
-        snapshot.roster_date if snapshot else "nothing (first night)", diff.counts,
+        night.output_name,
+        len(roster.frame),
+        size,
+        snapshot.roster_date if snapshot else "nothing (first night)",
+        diff.counts,
     )
     for reason in diff.hold_reasons:
         log.warning("HOLD: %s", reason)
@@ -189,7 +200,7 @@ def yield_to_newer_night(district: District) -> str:
         return "a newer night was delivered meanwhile"
     message = (
         f"not uploaded: the vendor already holds the newer roster of {newer}; this night ({day}) is archived "
-        f"in {store.run_location(district.district_id, day)}. Trigger with {{\"force_upload\": true}} to send it anyway."
+        f'in {store.run_location(district.district_id, day)}. Trigger with {{"force_upload": true}} to send it anyway.'
     )
     with store.run_workspace(district.district_id, day) as folder:
         mark_superseded(folder, newer)
@@ -212,8 +223,11 @@ def notify_hold(district: District, root: Path) -> None:
     day = roster_date(district, context)
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
+        assert report.changes is not None, "a night is held only after serialize_roster wrote its changes section"
         changes = _csv_rows(folder / artifacts.CHANGES)
-        email = hold_notice(root, district, report, changes, store.run_location(district.district_id, day), context["run_id"])
+        email = hold_notice(
+            root, district, report, changes, store.run_location(district.district_id, day), context["run_id"]
+        )
         mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.CHANGES])
     log.info("hold email sent to %d recipients and %d cc", len(email.to), len(email.cc))
     log.warning("HOLD: %s; waiting for a decision in review_hold", "; ".join(report.changes.hold_reasons))
@@ -225,7 +239,12 @@ def upload_roster(district: District, filename: str) -> dict[str, Any]:
 
     with store.run_workspace(district.district_id, roster_date(district)) as folder:
         delivered = transfer.upload(district.destination.conn_id, folder / filename, district.remote_dir, filename)
-    log.info("delivered %s (%d bytes) over connection %s", delivered.remote_path, delivered.size, district.destination.conn_id)
+    log.info(
+        "delivered %s (%d bytes) over connection %s",
+        delivered.remote_path,
+        delivered.size,
+        district.destination.conn_id,
+    )
     return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode}
 
 
@@ -235,8 +254,13 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
 
     day = roster_date(district)
     night = _night(district, root, day)
-    with store.run_workspace(district.district_id, day) as folder, store.snapshot_workspace(district.district_id) as state:
-        frame = pipeline.record_delivery(night, folder, state, remote_path=delivered["remote_path"], mode=delivered["mode"])
+    with (
+        store.run_workspace(district.district_id, day) as folder,
+        store.snapshot_workspace(district.district_id) as state,
+    ):
+        frame = pipeline.record_delivery(
+            night, folder, state, remote_path=delivered["remote_path"], mode=delivered["mode"]
+        )
     log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
     return {"snapshot_date": day.isoformat(), "students": len(frame)}
 
@@ -269,7 +293,9 @@ def _go_live_input(root: Path, params: dict[str, Any], param: str, scratch: Path
     """A path param as a local file: absolute, relative to the include root, or ``sftp://<conn_id>/<path>``."""
     value = str(params.get(param) or "").strip()
     if not value:
-        raise InputError(f"param {param!r} is empty; give the file's path (absolute, relative to the include root, or sftp://<conn_id>/<path>)")
+        raise InputError(
+            f"param {param!r} is empty; give the file's path (absolute, relative to the include root, or sftp://<conn_id>/<path>)"
+        )
     if value.startswith("sftp://"):
         from roster.airflow.hooks import sftp as transfer
 
@@ -294,7 +320,10 @@ def go_live_step(root: Path) -> dict[str, Any]:
         raise InputError("param 'district' is empty; pick the district to take live")
     if step not in STEPS:
         raise InputError(f"param 'step' is {step!r}; expected one of {', '.join(STEPS)}")
-    with tempfile.TemporaryDirectory(prefix="roster-go-live-") as tmp, store.go_live_workspace(district_id, run_id) as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="roster-go-live-") as tmp,
+        store.go_live_workspace(district_id, run_id) as folder,
+    ):
         scratch = Path(tmp)
         if step == "crossmatch":
             result = golive.crossmatch(root, district_id, _go_live_input(root, params, "sis_path", scratch), folder)
@@ -348,7 +377,7 @@ def check_deliveries(root: Path) -> list[dict[str, Any]]:
     for district in districts:
         with store.snapshot_workspace(district.district_id) as state:
             deliveries[district.district_id] = last_delivery(state)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     stale = find_stale(districts, deliveries, now, hours)
     by_id = {d.district_id: d for d in districts}
     groups: dict[tuple[str, tuple[str, ...]], list] = {}

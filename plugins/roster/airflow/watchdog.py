@@ -40,7 +40,9 @@ def build_watchdog_dag(root: Path | None = None) -> DAG:
         doc_md=DOC,
         default_args={"owner": "roster", "retries": 2, "retry_delay": dt.timedelta(minutes=5)},
         params={
-            "stale_after_hours": Param(default_hours, type="number", minimum=1, title="Hours without a delivery before alerting"),
+            "stale_after_hours": Param(
+                default_hours, type="number", minimum=1, title="Hours without a delivery before alerting"
+            ),
         },
     ) as dag:
         python_task(PythonOperator, tasks.check_deliveries, root)

@@ -8,7 +8,9 @@ pandas is imported only by the functions that make or read frames.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import os
 import threading
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
+
 def _use_jemalloc() -> None:
     """Arrow's jemalloc pool for the night's big allocations, unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
 
@@ -38,17 +41,14 @@ def _use_jemalloc() -> None:
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
-    try:
+    with contextlib.suppress(NotImplementedError, pa.ArrowNotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except (NotImplementedError, pa.ArrowNotImplementedError):
-        pass
 
 
 _use_jemalloc()
 
 #: Threads for column-parallel work: the machine's cores (Arrow kernels run outside the GIL).
 WORKERS = max(1, min(os.cpu_count() or 1, 8))
-_pool: ThreadPoolExecutor | None = None
 
 
 _inside = threading.local()
@@ -62,11 +62,10 @@ def _pooled(function: Callable[..., R]) -> Callable[..., R]:
     return run
 
 
+@functools.cache
 def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="roster-arrow")
-    return _pool
+    """The process's one pool, made on first use."""
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="roster-arrow")
 
 
 def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -123,7 +122,9 @@ def take(values: pa.ChunkedArray | pa.Array, indices) -> pa.Array | pa.ChunkedAr
     column, again, in memory); here the positions are taken in steps, each position resolved to
     its chunk, each chunk gathering its own rows, the pieces put back in the order asked.
     """
-    positions = np.asarray(indices.to_numpy(zero_copy_only=False) if isinstance(indices, (pa.Array, pa.ChunkedArray)) else indices)
+    positions = np.asarray(
+        indices.to_numpy(zero_copy_only=False) if isinstance(indices, (pa.Array, pa.ChunkedArray)) else indices
+    )
     positions = positions.astype(np.int64, copy=False)
     if isinstance(values, pa.Array):
         return values.take(pa.array(positions, pa.int64()))
@@ -199,9 +200,9 @@ def aligned(columns: list[pa.ChunkedArray | pa.Array]) -> list[list[pa.Array]]:
             boundaries.append(boundaries[-1] + len(chunk))
     pieces: list[list[pa.Array]] = [[] for _ in range(len(boundaries) - 1)]
     for column in columns:
-        column = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+        chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
         for k in range(len(boundaries) - 1):
-            piece = column.slice(boundaries[k], boundaries[k + 1] - boundaries[k])
+            piece = chunked.slice(boundaries[k], boundaries[k + 1] - boundaries[k])
             pieces[k].append(piece.chunk(0) if piece.num_chunks == 1 else piece.combine_chunks())
     return pieces
 
@@ -212,6 +213,7 @@ def join_lines(columns: list[pa.ChunkedArray | pa.Array], separator: str, eol: s
     The columns are cut into the same row ranges and the ranges joined in parallel, each from
     contiguous memory.
     """
+
     def join(part: list[pa.Array]) -> pa.Array:
         part = list(part)
         part[-1] = pc.binary_join_element_wise(part[-1], large(eol), large(""))
@@ -250,7 +252,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
         values = pc.fill_null(text(series), "")  # pandas writes a missing value as nothing
         if any(holds_bytes(chunk, b',"\n') for chunk in values.chunks):
             special = pc.match_substring_regex(values, _NEEDS_QUOTES)
-            quoted = pc.binary_join_element_wise(large('"'), pc.replace_substring(values, '"', '""'), large('"'), large(""))
+            quoted = pc.binary_join_element_wise(
+                large('"'), pc.replace_substring(values, '"', '""'), large('"'), large("")
+            )
             values = pc.if_else(special, quoted, values)
         return values
 

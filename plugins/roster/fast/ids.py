@@ -16,6 +16,7 @@ plain string operation it replaces.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,12 +80,15 @@ def _choose(arrays: list[list[pa.Array]]) -> tuple[tuple[str, int, int, np.ndarr
     counts = np.bincount(np.concatenate(lengths)) if total else np.zeros(1, dtype=np.int64)
     usual = int(counts.argmax())
     if 0 < usual <= 19 and counts[usual] >= allowed:
-        fits = [_each(lambda p: _fitting(p, usual, _DIGITS), pieces) & (n == usual) for pieces, n in zip(arrays, lengths)]
+        fits = [
+            _each(lambda p: _fitting(p, usual, _DIGITS), pieces) & (n == usual)
+            for pieces, n in zip(arrays, lengths, strict=True)
+        ]
         if sum(int(np.count_nonzero(f)) for f in fits) >= allowed:
             return ("number", 10, usual, _DIGITS), fits
     for encoding in ENCODINGS:
         _, _, width, symbols = encoding
-        fits = [_each(lambda p: _fitting(p, width, symbols), pieces) for pieces in arrays]
+        fits = [_each(functools.partial(_fitting, width=width, symbols=symbols), pieces) for pieces in arrays]
         if sum(int(np.count_nonzero(f)) for f in fits) >= allowed:
             return encoding, fits
     return None
@@ -97,10 +101,8 @@ def _fitting(values: pa.Array, width: int, symbols: np.ndarray) -> np.ndarray:
     body = data[offsets[0] : offsets[-1]]
     if body.size == 0:
         return fits
-    if symbols is _DIGITS:
-        outside = (body < 0x30) | (body > 0x39)  # two comparisons beat a table lookup per byte
-    else:
-        outside = (symbols == 0)[body]
+    # For digits, two comparisons beat a table lookup per byte.
+    outside = ((body < 0x30) | (body > 0x39)) if symbols is _DIGITS else (symbols == 0)[body]
     if outside.any():
         # The ids holding a byte outside the alphabet (usually a few malformed ones).
         owners = np.searchsorted(offsets[1:] - offsets[0], np.flatnonzero(outside), side="right")
@@ -128,7 +130,7 @@ def _pack(values: pa.Array, fits: np.ndarray, base: int, width: int, symbols: np
     if uniform:
         # Every id has the same length: the data buffer is an (ids x length) matrix, no gather.
         length = int(lengths[0])
-        matrix = data[offsets[0] : offsets[-1]].reshape(len(values), length) if length else None
+        matrix = data[offsets[0] : offsets[-1]].reshape(len(values), length)
         for j in range(length):
             keys *= b
             keys += symbols[matrix[:, j]]
@@ -159,8 +161,10 @@ def keys_of(*arrays: pa.Array | pa.ChunkedArray) -> list[Keys] | None:
         return None
     (name, base, width, symbols), fits = chosen
     if name == "number":
-        return [Keys(_each(_number, p, f), f) for p, f in zip(pieces, fits)]
-    return [Keys(_each(lambda v, g: _pack(v, g, base, width, symbols), p, f), f) for p, f in zip(pieces, fits)]
+        return [Keys(_each(_number, p, f), f) for p, f in zip(pieces, fits, strict=True)]
+    return [
+        Keys(_each(lambda v, g: _pack(v, g, base, width, symbols), p, f), f) for p, f in zip(pieces, fits, strict=True)
+    ]
 
 
 def _argsort(keys: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ def next_run(district: District, now: dt.datetime | None = None) -> dt.datetime:
     from croniter import croniter
 
     tz = district.tz
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
     start = dt.datetime.combine(district.start_date, dt.time(0), tzinfo=tz)
     base = max(now, start - dt.timedelta(seconds=1))
     return croniter(district.schedule, base).get_next(dt.datetime).astimezone(tz)
@@ -86,7 +86,7 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     """Rows as left-aligned columns separated by two spaces, under a header."""
     table = [COLUMNS, *rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table)
 
 
 __all__ = ["DistrictStatus", "district_status", "format_table", "last_delivered", "last_qa", "next_run"]

@@ -39,7 +39,9 @@ def _out(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RosterError(f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from None
+        raise RosterError(
+            f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})"
+        ) from None
     if not out_dir.is_dir():
         raise RosterError(f"{out_dir}: not a folder; --out must name a folder for the reports")
     return out_dir
@@ -58,13 +60,12 @@ def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path
     tables, absent = load_tables(root, district)
     result = discover(export, district, tables)
     files = write_discovery(result, _out(out_dir))
-    notes = []
     used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in tables_for(district)}
-    for path in absent:
-        if path in used:
-            notes.append(f"{path} does not exist yet: every {path.stem} code counts as unmapped")
-    for path in files[1:]:
-        notes.append(f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table")
+    notes = [f"{path} does not exist yet: every {path.stem} code counts as unmapped" for path in absent if path in used]
+    notes += [
+        f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table"
+        for path in files[1:]
+    ]
     return StepResult(
         step="crossmatch",
         district_id=district.district_id,
@@ -102,7 +103,9 @@ def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out
 Sender = Callable[[str, "Email"], None]
 
 
-def announce(root: Path, district: District | str, out_dir: Path, send: Sender | None = None, from_addr: str | None = None) -> StepResult:
+def announce(
+    root: Path, district: District | str, out_dir: Path, send: Sender | None = None, from_addr: str | None = None
+) -> StepResult:
     """The go-live emails as ``.eml`` previews in ``out_dir``; sent with ``send(conn_id, email)`` when given.
 
     The previews are written before anything is sent, so what went out can always be read back.
@@ -112,7 +115,7 @@ def announce(root: Path, district: District | str, out_dir: Path, send: Sender |
     district = _district(root, district)
     items = announcements(root, district)
     files = write_previews(items, _out(out_dir), from_addr)
-    notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files)]
+    notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files, strict=True)]
     if send is not None:
         sent: list[str] = []
         for a in items:

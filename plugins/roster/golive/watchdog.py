@@ -39,13 +39,27 @@ def find_stale(
         if delivery is None or delivery.delivered_at is None:
             started = dt.datetime.combine(district.start_date, dt.time(), tzinfo=district.tz)
             if now - started > limit:
-                stale.append(Stale(district.district_id, district.name, None, None,
-                                   f"{district.district_id}: live since {district.start_date} and never delivered"))
+                stale.append(
+                    Stale(
+                        district.district_id,
+                        district.name,
+                        None,
+                        None,
+                        f"{district.district_id}: live since {district.start_date} and never delivered",
+                    )
+                )
             continue
         age = now - delivery.delivered_at
         if age > limit:
             hours = age.total_seconds() / 3600
-            stale.append(Stale(district.district_id, district.name, delivery.roster_date.isoformat(), round(hours, 1),
-                               f"{district.district_id}: last delivery {hours:.0f} hours ago (roster date {delivery.roster_date}), "
-                               f"more than the limit of {stale_after_hours:g} hours"))
+            stale.append(
+                Stale(
+                    district.district_id,
+                    district.name,
+                    delivery.roster_date.isoformat(),
+                    round(hours, 1),
+                    f"{district.district_id}: last delivery {hours:.0f} hours ago (roster date {delivery.roster_date}), "
+                    f"more than the limit of {stale_after_hours:g} hours",
+                )
+            )
     return stale

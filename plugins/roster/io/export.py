@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from roster.fast.arrow import parallel
-from roster.fast.scans import has_surrounding_spaces, nfc_candidates
 from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
+from roster.fast.arrow import parallel
+from roster.fast.scans import has_surrounding_spaces, nfc_candidates
 
 #: Fields that are names: trimmed and NFC-normalized so "José" typed two ways is one name.
 NAME_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name")
@@ -123,7 +123,9 @@ def _not_text(first: bytes, codec: str) -> str | None:
     if first.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "it is UTF-16 text (byte-order mark); save it as UTF-8, or set source.encoding to utf-16 in the district file"
     if b"\x00" in first:
-        return "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
+        return (
+            "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
+        )
     return None
 
 
@@ -186,26 +188,37 @@ BLOCK_SIZE = 1 << 22
 
 
 def _options(
-    source: CsvFormat, header: list[str], headers: list[str], *, encoding: str, threaded: bool, skip_header: bool,
-    newlines_in_values: bool, block_size: int, on_invalid_row,
+    source: CsvFormat,
+    header: list[str],
+    headers: list[str],
+    *,
+    encoding: str,
+    threaded: bool,
+    skip_header: bool,
+    newlines_in_values: bool,
+    block_size: int,
+    on_invalid_row,
 ):
     # The header is named as ``read_header`` read it (spaces trimmed), so " DOB" still finds DOB.
     # Values are large_string: what pandas' Arrow-backed "str" columns hold, so no conversion later.
-    return dict(
-        read_options=pacsv.ReadOptions(
-            encoding=encoding, use_threads=threaded, block_size=block_size,
-            column_names=header, skip_rows=1 if skip_header else 0,
+    return {
+        "read_options": pacsv.ReadOptions(
+            encoding=encoding,
+            use_threads=threaded,
+            block_size=block_size,
+            column_names=header,
+            skip_rows=1 if skip_header else 0,
         ),
-        parse_options=pacsv.ParseOptions(
+        "parse_options": pacsv.ParseOptions(
             delimiter=source.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
         ),
-        convert_options=pacsv.ConvertOptions(
+        "convert_options": pacsv.ConvertOptions(
             include_columns=headers,
             column_types={h: pa.large_string() for h in headers},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
-    )
+    }
 
 
 def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
@@ -218,10 +231,16 @@ def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
                 raise
         block_size *= 4
         read = options["read_options"]
-        options = {**options, "read_options": pacsv.ReadOptions(
-            encoding=read.encoding, use_threads=read.use_threads, block_size=block_size,
-            column_names=read.column_names, skip_rows=read.skip_rows,
-        )}
+        options = {
+            **options,
+            "read_options": pacsv.ReadOptions(
+                encoding=read.encoding,
+                use_threads=read.use_threads,
+                block_size=block_size,
+                column_names=read.column_names,
+                skip_rows=read.skip_rows,
+            ),
+        }
         if isinstance(source_file, pa.BufferReader):
             source_file.seek(0)
 
@@ -267,8 +286,15 @@ def _parse_segments(
             return "skip"
 
         options = _options(
-            source, header, headers, encoding="utf8", threaded=False, skip_header=k == 0,
-            newlines_in_values=False, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
+            source,
+            header,
+            headers,
+            encoding="utf8",
+            threaded=False,
+            skip_header=k == 0,
+            newlines_in_values=False,
+            block_size=BLOCK_SIZE,
+            on_invalid_row=on_invalid_row,
         )
         piece = pa.BufferReader(buffer.slice(points[k], points[k + 1] - points[k]))
         return _read_csv(piece, options, BLOCK_SIZE), ragged
@@ -279,7 +305,9 @@ def _parse_segments(
     else:
         with ThreadPoolExecutor(max_workers=count) as pool:
             results = list(pool.map(parse, range(count)))
-    tables, numbers, offset = [], [], 0
+    tables: list[pa.Table] = []
+    numbers: list[int] = []
+    offset = 0
     for k, (table, ragged) in enumerate(results):
         tables.append(table)
         numbers.extend(offset + n for n in ragged)
@@ -316,22 +344,7 @@ def _parse_whole(
     """Any other export (quoted values, other encodings): the multi-threaded parser, which cannot
     tell where a ragged row sits; when there is one, the file is read again in one thread to know."""
     for threaded in (True, False):
-        ragged: list[int | None] = []
-        runaway: list[tuple[int | None, int]] = []
-
-        def on_invalid_row(row: pacsv.InvalidRow) -> str:
-            ragged.append(row.number)
-            if "\n" in row.text or "\r" in row.text:
-                # Only a quote makes a row span lines; one that also has the wrong number of values
-                # is a quote never closed: the lines after it were swallowed into one value.
-                runaway.append((row.number, row.text.count("\n") + row.text.count("\r") - row.text.count("\r\n")))
-            return "skip"
-
-        options = _options(
-            source, header, headers, encoding=encoding, threaded=threaded, skip_header=True,
-            newlines_in_values=True, block_size=BLOCK_SIZE, on_invalid_row=on_invalid_row,
-        )
-        table = _read_csv(path, options, BLOCK_SIZE)
+        table, ragged, runaway = _parse_pass(path, source, header, headers, encoding, threaded=threaded)
         if all(number is not None for number in ragged):
             break
     if runaway:
@@ -341,6 +354,36 @@ def _parse_whole(
             "that value; fix the quotes in that row (an unterminated quote)"
         )
     return table, [n for n in ragged if n is not None], True
+
+
+def _parse_pass(
+    path: Path, source: CsvFormat, header: list[str], headers: list[str], encoding: str, *, threaded: bool
+) -> tuple[pa.Table, list[int | None], list[tuple[int | None, int]]]:
+    """One read of the whole file: the table, the ragged rows' numbers (``None`` where the
+    multi-threaded parser cannot tell), and the rows that swallowed line breaks (row, lines)."""
+    ragged: list[int | None] = []
+    runaway: list[tuple[int | None, int]] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        ragged.append(row.number)
+        if "\n" in row.text or "\r" in row.text:
+            # Only a quote makes a row span lines; one that also has the wrong number of values
+            # is a quote never closed: the lines after it were swallowed into one value.
+            runaway.append((row.number, row.text.count("\n") + row.text.count("\r") - row.text.count("\r\n")))
+        return "skip"
+
+    options = _options(
+        source,
+        header,
+        headers,
+        encoding=encoding,
+        threaded=threaded,
+        skip_header=True,
+        newlines_in_values=True,
+        block_size=BLOCK_SIZE,
+        on_invalid_row=on_invalid_row,
+    )
+    return _read_csv(path, options, BLOCK_SIZE), ragged, runaway
 
 
 def _parse(
@@ -369,7 +412,10 @@ def _quiet_undecodable_rows():
     previous = sys.unraisablehook
 
     def hook(unraisable) -> None:
-        if issubclass(unraisable.exc_type, UnicodeDecodeError) and getattr(unraisable.object, "__name__", "") == "on_invalid_row":
+        if (
+            issubclass(unraisable.exc_type, UnicodeDecodeError)
+            and getattr(unraisable.object, "__name__", "") == "on_invalid_row"
+        ):
             return
         previous(unraisable)
 
@@ -445,14 +491,12 @@ def _normalize(table: pa.Table, may_need_trim: bool = True) -> pa.Table:
     only when some value in it changes (most exports have nothing to trim and few decomposed
     accents), so a clean export's columns stay the parser's own memory.
     """
+
     def normalized(name: str) -> pa.ChunkedArray:
         chunks = []
         for chunk in table[name].chunks:
-            if may_need_trim and has_surrounding_spaces(chunk):
-                chunk = pc.utf8_trim(chunk, characters=" ")
-            if name in NAME_FIELDS:
-                chunk = _nfc(chunk)
-            chunks.append(chunk)
+            trimmed = pc.utf8_trim(chunk, characters=" ") if may_need_trim and has_surrounding_spaces(chunk) else chunk
+            chunks.append(_nfc(trimmed) if name in NAME_FIELDS else trimmed)
         return pa.chunked_array(chunks, type=table.schema.field(name).type)
 
     return pa.table(parallel(normalized, table.column_names), names=table.column_names)
@@ -488,4 +532,4 @@ def read_vendor_export(path: Path, vendor: VendorExport) -> Export:
     return read_export(path, CsvFormat.of_vendor(vendor))
 
 
-__all__ = ["CsvFormat", "Export", "NAME_FIELDS", "OPTIONAL_FIELDS", "read_export", "read_header", "read_vendor_export"]
+__all__ = ["NAME_FIELDS", "OPTIONAL_FIELDS", "CsvFormat", "Export", "read_export", "read_header", "read_vendor_export"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import shutil
 import tempfile
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,10 +113,10 @@ def district_folders(district_id: str) -> list[str]:
 
     from airflow.sdk import ObjectStoragePath
 
-    base = ObjectStoragePath(root.rstrip("/")) / district_id
-    if not base.exists():
+    remote = ObjectStoragePath(root.rstrip("/")) / district_id
+    if not remote.exists():
         return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir())
+    return sorted(p.name for p in remote.iterdir() if p.is_dir())
 
 
 def remove_folder(district_id: str, name: str) -> None:

@@ -24,6 +24,7 @@ from roster.config import Layout
 from roster.fast import ids
 from roster.fast.arrow import frame_of, join_lines, parallel, rows_of, take, text
 from roster.fast.arrow import repeat as _repeat
+from roster.night.qa import ChangeSummary
 
 IDENTITY_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name", "date_of_birth")
 #: Fields whose differences are not "changes": the key, the status (counted as (de)activation), ours.
@@ -56,18 +57,26 @@ class RosterDiff:
     held: bool = False
     hold_reasons: list[str] = field(default_factory=list)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> ChangeSummary:
         """The ``changes`` section of ``qa_report.json``: counts and rates, no ids."""
-        return {
-            **self.counts,
-            "previous_students": self.previous_students,
-            "previous_active": self.previous_active,
-            "deactivation_rate": round(self.deactivation_rate, 6),
-            "change_rate": round(self.change_rate, 6),
-            "first_night": self.first_night,
-            "held": self.held,
-            "hold_reasons": self.hold_reasons,
-        }
+        counts = self.counts
+        return ChangeSummary(
+            added=counts["added"],
+            deactivated=counts["deactivated"],
+            reactivated=counts["reactivated"],
+            identity_changed=counts["identity_changed"],
+            other_changed=counts["other_changed"],
+            carried=counts["carried"],
+            dropped=counts["dropped"],
+            retained=counts["retained"],
+            previous_students=self.previous_students,
+            previous_active=self.previous_active,
+            deactivation_rate=round(self.deactivation_rate, 6),
+            change_rate=round(self.change_rate, 6),
+            first_night=self.first_night,
+            held=self.held,
+            hold_reasons=self.hold_reasons,
+        )
 
     def ids(self, *kinds: str) -> list[str]:
         """State Test Numbers with any of the given change kinds, sorted, each once."""

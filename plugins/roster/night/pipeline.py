@@ -25,14 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from roster.io import artifacts
-from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
 from roster.config import District, Layout, find_district, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
-from roster.night.qa import ChangeSummary, QaReport, judge, load_report, save_report
+from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
+from roster.io import artifacts
 from roster.io.export import Export, read_export
-from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
+from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
+from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
 from roster.rules.model import REJECT_COLUMNS, find_rejects
@@ -162,7 +162,9 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
     result = check_export(night, export_path)
     result.report = result.report.awaiting_delivery()
     artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
-    artifacts.write_bytes(out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()))
+    artifacts.write_bytes(
+        out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy())
+    )
     save_report(out_dir, result.report)
     return result
 
@@ -205,8 +207,10 @@ def _write_changes(roster: Roster, out_dir: Path) -> None:
     changes = roster.diff.changes[CHANGES_COLUMNS]
     artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
     carried = roster.frame[roster.frame["carried_since"] != ""]
-    artifacts.write_json(out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"])))
-    report = load_report(out_dir).serialized(ChangeSummary(**roster.diff.summary()), rows_in_file=len(roster.frame))
+    artifacts.write_json(
+        out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"], strict=True))
+    )
+    report = load_report(out_dir).serialized(roster.diff.summary(), rows_in_file=len(roster.frame))
     save_report(out_dir, report)
 
 
@@ -255,7 +259,9 @@ def serialize_night(
     return roster
 
 
-def mark_delivered(out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None) -> None:
+def mark_delivered(
+    out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None
+) -> None:
     """Record in ``qa_report.json`` that the file went out (an upload, or ``roster run`` writing it)."""
     save_report(out_dir, load_report(out_dir).delivered(remote_path=remote_path, mode=mode, approved_by=approved_by))
 

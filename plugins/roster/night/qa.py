@@ -83,7 +83,9 @@ class QaReport:
         """The roster file is written (``rows_in_file`` rows) with these changes; not delivered yet."""
         return replace(self, changes=changes, held=changes.held, rows_in_file=rows_in_file, rows_delivered=0)
 
-    def delivered(self, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None) -> QaReport:
+    def delivered(
+        self, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None
+    ) -> QaReport:
         """The file went out (an upload, an approved hold, ``roster run`` writing it); details given are recorded."""
         return replace(
             self,
@@ -150,9 +152,15 @@ def judge(
     if accepted == 0:
         passed, verdict = False, "no student rows left to deliver" if rows_read else "the export holds no student rows"
     elif rate > max_reject_rate:
-        passed, verdict = False, f"{rows_rejected} of {rows_read} rows rejected ({rate:.2%}), above the limit of {max_reject_rate:.2%}"
+        passed, verdict = (
+            False,
+            f"{rows_rejected} of {rows_read} rows rejected ({rate:.2%}), above the limit of {max_reject_rate:.2%}",
+        )
     else:
-        passed, verdict = True, f"{rows_rejected} of {rows_read} rows rejected ({rate:.2%}), within the limit of {max_reject_rate:.2%}"
+        passed, verdict = (
+            True,
+            f"{rows_rejected} of {rows_read} rows rejected ({rate:.2%}), within the limit of {max_reject_rate:.2%}",
+        )
     return QaReport(
         district_id=district_id,
         date=roster_date.isoformat(),

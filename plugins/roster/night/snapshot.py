@@ -105,7 +105,7 @@ def write_snapshot(
             "rows": len(frame),
             "source_file": delivered.name,
             "sha256": hashlib.sha256(delivered.read_bytes()).hexdigest(),
-            "delivered_at": (delivered_at or dt.datetime.now(dt.timezone.utc)).isoformat(),
+            "delivered_at": (delivered_at or dt.datetime.now(dt.UTC)).isoformat(),
         },
     )
     stored = _stored(folder)

@@ -97,6 +97,7 @@ def hold_notice(
         (c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"])
     )
     summary = report.changes
+    assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
     subject, html = render(
         root,
         "hold",

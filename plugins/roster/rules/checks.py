@@ -60,7 +60,9 @@ def _per_value(data: pa.ChunkedArray, verdict: Callable[[pd.Series], np.ndarray]
 
 
 def numeric_or_empty(data: pa.ChunkedArray) -> np.ndarray:
-    return _per_value(data, lambda v: ((v.str.len() == 0) | pd.to_numeric(v, errors="coerce").notna()).to_numpy(dtype=bool))
+    return _per_value(
+        data, lambda v: ((v.str.len() == 0) | pd.to_numeric(v, errors="coerce").notna()).to_numpy(dtype=bool)
+    )
 
 
 def no_forbidden(data: pa.ChunkedArray) -> np.ndarray:
@@ -96,6 +98,7 @@ def date_or_empty(date_format: str) -> Kernel:
 def age_in_range(date_format: str, day: dt.date, low: int, high: int) -> Kernel:
     """Whole years of age on ``day`` within ``low``-``high``; a value that is not a date passes
     (the date rules reject it)."""
+
     def verdict(values: pd.Series) -> np.ndarray:
         born = parse_dates(values, date_format)
         return (born.isna() | age_on(born, day).between(low, high)).to_numpy(dtype=bool)

@@ -11,6 +11,8 @@ index, column and check ever leave this module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -56,7 +58,7 @@ class _ArrowText(pandas_engine.STRING):
     then scans for failing rows and formats into a message: work the one comparison already settled.
     """
 
-    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool:
+    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> bool | Iterable[bool]:
         return super().check(pandera_dtype)
 
 
@@ -80,6 +82,7 @@ def _check(reason: str, kernel: Kernel) -> pa.Check:
 
     ``ignore_na=False``: the kernel sees every row (pandera would drop nulls first, a copy).
     """
+
     def verdict(s: pd.Series) -> pd.Series:
         return pd.Series(kernel(column_text(s)), index=s.index, copy=False)
 
@@ -103,7 +106,10 @@ def build_schema(rules: NightRules) -> pa.DataFrameSchema:
     text = _ArrowText(schema.columns[TEXT_FIELDS[0]].dtype.storage)
     return schema.update_columns(
         {
-            column: {"checks": [*spec.checks, *checks.get(column, [])], **({"dtype": text} if column in TEXT_FIELDS else {})}
+            column: {
+                "checks": [*spec.checks, *checks.get(column, [])],
+                **({"dtype": text} if column in TEXT_FIELDS else {}),
+            }
             for column, spec in schema.columns.items()
         }
     )
@@ -168,7 +174,9 @@ def _rejects_frame(frame: pd.DataFrame, index, fields, reasons) -> pd.DataFrame:
         {
             "row_number": pd.Series(frame["row_number"].to_numpy()[index], dtype="int64"),
             "state_test_number": pd.Series(
-                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False) if len(index) else [],
+                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False)
+                if len(index)
+                else [],
                 dtype="str",
             ),
             "field": pd.Series(np.asarray(fields, dtype=object), dtype="str"),

@@ -8,6 +8,7 @@ pandas or single-threaded result on awkward inputs.
 from __future__ import annotations
 
 import collections
+import itertools
 import random
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from domain_fixtures import HEADER, GOOD_ROW, make_district, write_export
+from domain_fixtures import GOOD_ROW, HEADER, make_district, write_export
 from roster.fast import arrow as arrowkit
 from roster.fast import ids, scans
 from roster.io import export as reading
@@ -47,7 +48,7 @@ def _chunked(values: list[str]) -> pa.ChunkedArray:
     array = pa.array(values, pa.large_string())
     cuts = sorted(RNG.sample(range(1, len(values)), 5))
     bounds = [0, *cuts, len(values)]
-    return pa.chunked_array([array.slice(a, b - a) for a, b in zip(bounds, bounds[1:])] + [array.slice(0, 0)])
+    return pa.chunked_array([*(array.slice(a, b - a) for a, b in itertools.pairwise(bounds)), array.slice(0, 0)])
 
 
 @pytest.mark.parametrize("name", ID_SETS)
@@ -65,7 +66,7 @@ def test_id_keys_sort_find_duplicates_and_join_like_strings(name):
         assert ids.positions(chunked, table).tolist() == expected
 
 
-_SCAN_VALUES = _ids(2000, "ab |\t\n\x00\x7f\x85é\u0301😀,\"", 0, 6) + ["", " x", "x ", "Jose\u0301", "O\x92B"]
+_SCAN_VALUES = [*_ids(2000, 'ab |\t\n\x00\x7f\x85é\u0301😀,"', 0, 6), "", " x", "x ", "Jose\u0301", "O\x92B"]
 
 
 @pytest.mark.parametrize("kind", [pa.large_string(), pa.string()])
@@ -76,8 +77,8 @@ def test_byte_scans_agree_with_python_on_every_slice(kind):
     import unicodedata
 
     forbidden = re.compile(r"[|\x00-\x1f\x7f-\x9f]")
-    for chunk in _chunked(_SCAN_VALUES).chunks:
-        chunk = chunk.cast(kind)
+    for piece in _chunked(_SCAN_VALUES).chunks:
+        chunk = piece.cast(kind)
         values = chunk.to_pylist()
         assert scans.forbidden_values(chunk).tolist() == [bool(forbidden.search(v)) for v in values]
         candidates = scans.nfc_candidates(chunk)
@@ -89,10 +90,16 @@ def test_byte_scans_agree_with_python_on_every_slice(kind):
     assert scans.forbidden_values(empty).tolist() == [] and not scans.holds_bytes(empty, b",")
 
 
-@pytest.mark.parametrize("positions", [
-    np.arange(1000), np.arange(999, -1, -1), np.array([5, 5, 999, 0, 300, 300]), np.array([], dtype=np.int64),
-    np.random.default_rng(1).integers(0, 1000, 5000),
-])
+@pytest.mark.parametrize(
+    "positions",
+    [
+        np.arange(1000),
+        np.arange(999, -1, -1),
+        np.array([5, 5, 999, 0, 300, 300]),
+        np.array([], dtype=np.int64),
+        np.random.default_rng(1).integers(0, 1000, 5000),
+    ],
+)
 def test_take_from_chunked_strings(positions, monkeypatch):
     monkeypatch.setattr(arrowkit, "TAKE_STEP", 64)  # several steps
     values = [f"v{i}é" * (i % 4) for i in range(1000)]
@@ -110,13 +117,29 @@ def test_repeat_builds_valid_constant_columns():
 
 def test_csv_bytes_are_pandas_to_csv(monkeypatch):
     monkeypatch.setattr(arrowkit, "CSV_FAST_ROWS", 1)
-    tricky = ["plain", "", "a,b", 'say "hi"', "two\nlines", "cr\ronly", " lead", "trail ", "tab\t", "é|x", '"', ",", "\x00"]
-    frame = pd.DataFrame({
-        "row_number": pd.Series(range(len(tricky) * 20), dtype="int64"),
-        "state_test_number": pd.array(tricky * 20, dtype="str"),
-        "field": pd.array(list(reversed(tricky)) * 20, dtype="str"),
-        "reason": pd.array(["bad_state_id"] * (len(tricky) * 20), dtype="str"),
-    })
+    tricky = [
+        "plain",
+        "",
+        "a,b",
+        'say "hi"',
+        "two\nlines",
+        "cr\ronly",
+        " lead",
+        "trail ",
+        "tab\t",
+        "é|x",
+        '"',
+        ",",
+        "\x00",
+    ]
+    frame = pd.DataFrame(
+        {
+            "row_number": pd.Series(range(len(tricky) * 20), dtype="int64"),
+            "state_test_number": pd.array(tricky * 20, dtype="str"),
+            "field": pd.array(list(reversed(tricky)) * 20, dtype="str"),
+            "reason": pd.array(["bad_state_id"] * (len(tricky) * 20), dtype="str"),
+        }
+    )
     frame.loc[3, "field"] = np.nan
     assert arrowkit.csv_bytes(frame) == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 

@@ -13,7 +13,7 @@ from domain_fixtures import SAMPLE_EXPORT, copy_include, district_data, make_dis
 from roster.cli import main
 from roster.golive.status import next_run
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _status(capsys, *args: str) -> tuple[int, dict[str, list[str]], str]:
@@ -54,7 +54,12 @@ def test_last_delivery_and_last_verdict(tmp_path, monkeypatch, capsys):
     first = _night(data_root, "2026-11-19", capsys)
     snapshot = data_root / "sample_isd" / "snapshot"
     snapshot.mkdir(parents=True)
-    write_snapshot(snapshot, pd.DataFrame({"state_test_number": ["0001"]}), dt.date(2026, 11, 19), first / "sample_isd_roster_20261119.txt")
+    write_snapshot(
+        snapshot,
+        pd.DataFrame({"state_test_number": ["0001"]}),
+        dt.date(2026, 11, 19),
+        first / "sample_isd_roster_20261119.txt",
+    )
     _night(data_root, "2026-11-20", capsys)
     code, rows, _ = _status(capsys)
     assert code == 0
@@ -86,7 +91,9 @@ def test_every_district_and_its_mode(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
     include = copy_include(tmp_path)
     second = district_data()
-    second.update(district_id="second_isd", name="Second ISD", mode="qa", timezone="America/New_York", schedule="30 5 * * 1-5")
+    second.update(
+        district_id="second_isd", name="Second ISD", mode="qa", timezone="America/New_York", schedule="30 5 * * 1-5"
+    )
     write_district(include, second, "second_isd")
     code, rows, _ = _status(capsys, "--include-dir", str(include))
     assert code == 0

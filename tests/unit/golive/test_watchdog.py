@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from roster.config import District, load_district
-from roster.night.snapshot import Delivery, write_snapshot
 from roster.golive.watchdog import find_stale
+from roster.night.snapshot import Delivery, write_snapshot
 
-NOW = dt.datetime(2026, 11, 22, 14, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, 14, 0, tzinfo=dt.UTC)
 
 
 def _district(include: Path, district_id: str, **changes: object) -> District:
@@ -61,11 +61,17 @@ def test_watchdog_dag_emails_oncall_about_the_stale_district_only(
     roster = night_env["data_root"] / "delivered.txt"
     roster.parent.mkdir(parents=True, exist_ok=True)
     roster.write_text("x")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for district_id, hours in (("sample_isd", 40), ("fresh_isd", 2)):
         folder = night_env["data_root"] / district_id / "snapshot"
         folder.mkdir(parents=True)
-        write_snapshot(folder, frame, (now - dt.timedelta(hours=hours)).date(), roster, delivered_at=now - dt.timedelta(hours=hours))
+        write_snapshot(
+            folder,
+            frame,
+            (now - dt.timedelta(hours=hours)).date(),
+            roster,
+            delivered_at=now - dt.timedelta(hours=hours),
+        )
 
     run = build_watchdog_dag(root=include_copy).test()
 

@@ -31,7 +31,9 @@ FILES = generate.build()
 
 
 def _case_id(case) -> str:
-    return case.name.removesuffix(".csv") + ("" if not case.district else "+" + "+".join(k.split(".")[-1] for k in case.district))
+    return case.name.removesuffix(".csv") + (
+        "" if not case.district else "+" + "+".join(k.split(".")[-1] for k in case.district)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,21 @@ def _include_for(case, tmp_path: Path) -> Path:
 
 def _run(case, corpus: Path, tmp_path: Path, capsys) -> tuple[int, str, str, Path]:
     out = tmp_path / "out"
-    code = main([
-        "run", "--district", "sample_isd", "--input", str(corpus / case.name), "--out", str(out),
-        "--date", generate.DAY.isoformat(), "--include-dir", str(_include_for(case, tmp_path)),
-    ])
+    code = main(
+        [
+            "run",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(corpus / case.name),
+            "--out",
+            str(out),
+            "--date",
+            generate.DAY.isoformat(),
+            "--include-dir",
+            str(_include_for(case, tmp_path)),
+        ]
+    )
     captured = capsys.readouterr()
     return code, captured.out, captured.err, out
 
@@ -135,9 +148,23 @@ def test_fatal_input_in_a_real_process(corpus, tmp_path):
     env = dict(os.environ, ROSTER_INCLUDE_DIR=str(INCLUDE))
     command = [str(ROSTER_BIN)] if ROSTER_BIN.exists() else [sys.executable, "-m", "roster.cli"]
     result = subprocess.run(
-        [*command, "run", "--district", "sample_isd", "--input", str(corpus / "excel_workbook.csv"), "--out", str(out),
-         "--date", "2026-11-20"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            *command,
+            "run",
+            "--district",
+            "sample_isd",
+            "--input",
+            str(corpus / "excel_workbook.csv"),
+            "--out",
+            str(out),
+            "--date",
+            "2026-11-20",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,  # the exit code is what is tested
     )
     assert result.returncode == 2
     assert result.stdout == ""

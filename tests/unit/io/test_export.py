@@ -54,7 +54,16 @@ def test_names_are_nfc_normalized(tmp_path):
 def test_spaces_around_values_are_trimmed(tmp_path):
     result = validate_rows(
         tmp_path,
-        [row(STATE_ID="  0001234 ", FIRST_NAME="  Jose\u0301  ", LAST_NAME=" Smith", GRADE=" 05 ", CAMPUS="102 ", STATUS=" A")],
+        [
+            row(
+                STATE_ID="  0001234 ",
+                FIRST_NAME="  Jose\u0301  ",
+                LAST_NAME=" Smith",
+                GRADE=" 05 ",
+                CAMPUS="102 ",
+                STATUS=" A",
+            )
+        ],
     )
     assert reject_set(result) == set()
     assert accepted_values(result, "state_test_number") == ["0001234"]
@@ -183,7 +192,7 @@ def test_wrong_delimiter_gets_a_hint(tmp_path):
 
 
 def test_repeated_header_is_an_error(tmp_path):
-    path = write_export(tmp_path, text=",".join(HEADER + ["DOB"]) + "\n")
+    path = write_export(tmp_path, text=",".join([*HEADER, "DOB"]) + "\n")
     with pytest.raises(InputError, match=r"line 1: column 'DOB' \(date_of_birth\) appears 2 times"):
         read_export(path, make_district().source)
 

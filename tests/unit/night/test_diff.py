@@ -173,7 +173,7 @@ def test_change_threshold_exactly_at_the_rate_passes(changed: int, held: bool) -
 def test_summary_has_counts_and_rates_but_no_ids() -> None:
     diff = judge_changes(compare(roster(A), roster(A, B), LAYOUT, NIGHT, carry_days=365), 0.1, 0.75)
     summary = diff.summary()
-    assert summary["deactivated"] == 1 and summary["held"] is True
+    assert summary.deactivated == 1 and summary.held is True
     assert "1002" not in repr(summary)
 
 

@@ -42,7 +42,7 @@ def kernel_rejects(frame: pd.DataFrame, rules) -> set[tuple[int, str, str]]:
 def test_every_reason_has_one_rule_with_a_fix_text_and_a_check():
     reasons = [rule.reason for rule in RULES]
     assert len(reasons) == len(set(reasons))
-    assert REASONS == {rule.reason: rule.fix for rule in RULES}
+    assert {rule.reason: rule.fix for rule in RULES} == REASONS
     assert all(rule.fix.strip() for rule in RULES)
     night = make_night().rules
     for rule in RULES:
@@ -55,7 +55,9 @@ def test_every_reason_has_one_rule_with_a_fix_text_and_a_check():
 def test_the_schemas_checks_are_exactly_the_catalogs():
     schema = build_schema(make_night().rules)
     in_schema = [(check.name, column) for column, spec in schema.columns.items() for check in spec.checks]
-    in_catalog = [(rule.reason, column) for rule in RULES if rule.kernel_of(make_night().rules) for column in columns_of(rule)]
+    in_catalog = [
+        (rule.reason, column) for rule in RULES if rule.kernel_of(make_night().rules) for column in columns_of(rule)
+    ]
     assert sorted(in_schema) == sorted(in_catalog)
     assert len(in_schema) == len(set(in_schema))
 
@@ -68,7 +70,7 @@ def test_forbidden_characters_are_checked_on_every_text_column_of_the_model():
 
 def test_required_columns_are_the_models_required_fields():
     required = tuple(name for name, column in RosterRow.to_schema().columns.items() if column.required)
-    assert REQUIRED_COLUMNS == required
+    assert required == REQUIRED_COLUMNS
     assert set(REQUIRED_COLUMNS) == {"row_number", *REQUIRED_FIELDS}
 
 
@@ -99,20 +101,30 @@ def test_the_sample_exports_rejects_are_the_kernels_verdicts():
 
 
 def test_a_rule_added_to_the_catalog_is_checked_at_night(tmp_path, monkeypatch):
-    no_smiths = Rule("no_smiths", ("legal_last_name",), "Not a Smith.", lambda data: ~pc.equal(data, "Smith").to_numpy(zero_copy_only=False))
+    no_smiths = Rule(
+        "no_smiths",
+        ("legal_last_name",),
+        "Not a Smith.",
+        lambda data: ~pc.equal(data, "Smith").to_numpy(zero_copy_only=False),
+    )
     monkeypatch.setattr(catalog, "RULES", (*catalog.RULES, no_smiths))
     result = validate_rows(tmp_path, [row(STATE_ID="0001001"), row(STATE_ID="0001002", LAST_NAME="Smith")])
     assert reject_set(result) == {(3, "legal_last_name", "no_smiths")}
 
 
 def test_a_rule_on_a_column_the_model_lacks_is_refused(monkeypatch):
-    monkeypatch.setattr(catalog, "RULES", (*catalog.RULES, Rule("typo", ("legal_lastname",), "Fix.", lambda data: data)))
+    monkeypatch.setattr(
+        catalog, "RULES", (*catalog.RULES, Rule("typo", ("legal_lastname",), "Fix.", lambda data: data))
+    )
     with pytest.raises(ValueError, match="legal_lastname"):
         build_schema(make_night().rules)
 
 
 def test_a_rule_changed_in_the_catalog_changes_the_nights_rejects(tmp_path, monkeypatch):
-    strict = [dataclasses.replace(r, kernel=lambda data: np.zeros(len(data), bool)) if r.reason == "bad_score" else r for r in RULES]
+    strict = [
+        dataclasses.replace(r, kernel=lambda data: np.zeros(len(data), bool)) if r.reason == "bad_score" else r
+        for r in RULES
+    ]
     monkeypatch.setattr(catalog, "RULES", tuple(strict))
     result = validate_rows(tmp_path, [row(ELA_SCORE="250")])
     assert reject_set(result) == {(2, "ela_score", "bad_score"), (2, "math_score", "bad_score")}

@@ -164,7 +164,11 @@ def test_age_uses_the_roster_date_not_today(tmp_path):
 
 def test_age_in_the_districts_date_format(tmp_path):
     district = make_district({"source.date_format": "%Y-%m-%d"})
-    rows = [row(STATE_ID="0001001", DOB="2024-11-20"), row(STATE_ID="0001002", DOB="2024-11-21"), row(STATE_ID="0001003", DOB="11/20/2015")]
+    rows = [
+        row(STATE_ID="0001001", DOB="2024-11-20"),
+        row(STATE_ID="0001002", DOB="2024-11-21"),
+        row(STATE_ID="0001003", DOB="11/20/2015"),
+    ]
     result = validate_rows(tmp_path, rows, district=district)
     assert reject_set(result) == {(3, "date_of_birth", "age_out_of_range"), (4, "date_of_birth", "bad_date_of_birth")}
 
@@ -233,12 +237,19 @@ def test_pipe_in_a_coded_value_is_forbidden_and_unknown(tmp_path):
 def test_missing_and_bad_dob_are_not_also_out_of_range(tmp_path):
     rows = [row(STATE_ID="0001001", DOB=""), row(STATE_ID="0001002", DOB="02/30/2012")]
     result = validate_rows(tmp_path, rows)
-    assert reject_set(result) == {(2, "date_of_birth", "missing_date_of_birth"), (3, "date_of_birth", "bad_date_of_birth")}
+    assert reject_set(result) == {
+        (2, "date_of_birth", "missing_date_of_birth"),
+        (3, "date_of_birth", "bad_date_of_birth"),
+    }
 
 
 def test_status_values_come_from_the_district(tmp_path):
     district = make_district({"source.status_values": {"active": ["Enrolled"], "inactive": ["Withdrawn", "W"]}})
-    rows = [row(STATE_ID="0001001", STATUS="Enrolled"), row(STATE_ID="0001002", STATUS="W"), row(STATE_ID="0001003", STATUS="A")]
+    rows = [
+        row(STATE_ID="0001001", STATUS="Enrolled"),
+        row(STATE_ID="0001002", STATUS="W"),
+        row(STATE_ID="0001003", STATUS="A"),
+    ]
     result = validate_rows(tmp_path, rows, district=district)
     assert reject_set(result) == {(4, "status", "unknown_status")}
 
@@ -251,7 +262,11 @@ def test_state_id_pattern_comes_from_the_district(tmp_path):
 
 
 def test_entry_and_exit_dates_when_mapped(tmp_path):
-    columns = {**make_district().source.columns.model_dump(exclude_none=True), "entry_date": "ENTRY", "exit_date": "EXIT"}
+    columns = {
+        **make_district().source.columns.model_dump(exclude_none=True),
+        "entry_date": "ENTRY",
+        "exit_date": "EXIT",
+    }
     district = make_district({"source.columns": columns})
     header = [*HEADER, "ENTRY", "EXIT"]
     rows = [
@@ -310,7 +325,9 @@ def test_find_rejects_on_a_clean_frame_is_empty_with_the_columns():
 # QA verdict ----------------------------------------------------------------------------------------
 
 
-def _judge(rows_read: int, rows_rejected: int, max_reject_rate: float = 0.02, reasons: dict[str, int] | None = None) -> QaReport:
+def _judge(
+    rows_read: int, rows_rejected: int, max_reject_rate: float = 0.02, reasons: dict[str, int] | None = None
+) -> QaReport:
     return judge(
         district_id="sample_isd",
         roster_date=ROSTER_DATE,
@@ -370,7 +387,15 @@ def test_judge_fails_on_an_empty_export():
 def test_report_json_has_the_contract_keys():
     report = _judge(100, 2, reasons={"unknown_grade": 1, "bad_score": 1})
     payload = report.to_json()
-    assert {"district_id", "date", "passed", "rows_read", "rows_delivered", "rows_rejected", "rejects_by_reason"} <= set(payload)
+    assert {
+        "district_id",
+        "date",
+        "passed",
+        "rows_read",
+        "rows_delivered",
+        "rows_rejected",
+        "rejects_by_reason",
+    } <= set(payload)
     assert payload["district_id"] == "sample_isd"
     assert payload["date"] == "2026-11-20"
     assert list(payload["rejects_by_reason"]) == ["bad_score", "unknown_grade"]

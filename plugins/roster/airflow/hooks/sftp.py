@@ -57,7 +57,7 @@ def _hook(conn_id: str) -> SFTPHook:
 
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK raises its own not-found types; all mean the same to a user
+    except Exception as exc:  # noqa: BLE001 - the SDK raises its own not-found types; all mean the same to a user
         raise TransferError(f"Airflow connection {conn_id!r} is not defined ({type(exc).__name__})") from None
     if not (conn.extra_dejson or {}).get("host_key"):
         raise TransferError(
@@ -76,24 +76,13 @@ def _classify(exc: BaseException, conn_id: str, what: str) -> BaseException:
     """A ``TransferError`` for faults that retrying cannot fix; the original exception otherwise."""
     import paramiko
 
-    if isinstance(exc, paramiko.BadHostKeyException):
-        return TransferError(
-            f"{what}: the SFTP server of connection {conn_id!r} presented a host key that does not match "
-            "the pinned host_key; nothing was sent. If the vendor really changed its key, confirm it with them and update the connection."
-        )
-    if isinstance(exc, paramiko.AuthenticationException):
-        return TransferError(f"{what}: the SFTP server refused the credentials of connection {conn_id!r} ({exc})")
-    if isinstance(exc, paramiko.SSHException) and "known_hosts" in str(exc):
-        return TransferError(f"{what}: the SFTP server of connection {conn_id!r} is not the pinned host ({exc})")
-    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and (exc.errno in (errno.EACCES, errno.EPERM) or _refused(exc))):
-        return TransferError(
-            f"{what}: permission denied on the SFTP server of connection {conn_id!r} ({exc}); "
-            "the remote folder is not writable (or readable) for the connection's login: ask the vendor"
-        )
+    fatal = _fatal_reason(exc, conn_id, what)
+    if fatal is not None:
+        return TransferError(fatal)
     if isinstance(exc, FileNotFoundError | NetworkError):
         return exc
     if isinstance(exc, OSError | EOFError | paramiko.SSHException):
-        detail = next((l.strip() for l in str(exc).splitlines() if l.strip()), "")[:200]
+        detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:200]
         return NetworkError(
             f"{what}: the transfer with the SFTP server of connection {conn_id!r}{_server(conn_id)} failed "
             f"({type(exc).__name__}{': ' + detail if detail else ''}); network faults are retried with backoff"
@@ -101,9 +90,38 @@ def _classify(exc: BaseException, conn_id: str, what: str) -> BaseException:
     return exc
 
 
+def _fatal_reason(exc: BaseException, conn_id: str, what: str) -> str | None:
+    """The message for a host-key, credential or permission fault; ``None`` for anything else."""
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return (
+            f"{what}: the SFTP server of connection {conn_id!r} presented a host key that does not match "
+            "the pinned host_key; nothing was sent. If the vendor really changed its key, confirm it with them and update the connection."
+        )
+    if isinstance(exc, paramiko.AuthenticationException):
+        return f"{what}: the SFTP server refused the credentials of connection {conn_id!r} ({exc})"
+    if isinstance(exc, paramiko.SSHException) and "known_hosts" in str(exc):
+        return f"{what}: the SFTP server of connection {conn_id!r} is not the pinned host ({exc})"
+    if isinstance(exc, PermissionError) or (
+        isinstance(exc, OSError) and (exc.errno in (errno.EACCES, errno.EPERM) or _refused(exc))
+    ):
+        return (
+            f"{what}: permission denied on the SFTP server of connection {conn_id!r} ({exc}); "
+            "the remote folder is not writable (or readable) for the connection's login: ask the vendor"
+        )
+    return None
+
+
 #: How SFTP servers word a refusal when they answer with the generic SSH_FX_FAILURE status instead of
 #: SSH_FX_PERMISSION_DENIED (asyncssh for EPERM, several commercial servers for their ACLs).
-_REFUSALS = ("permission denied", "operation not permitted", "access denied", "access is denied", "read-only file system")
+_REFUSALS = (
+    "permission denied",
+    "operation not permitted",
+    "access denied",
+    "access is denied",
+    "read-only file system",
+)
 
 
 def _refused(exc: OSError) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from roster import settings
 from roster.notify.emails import Email
 
+
 class MailNotSent(ConnectionError):
     """An email could not be sent (server down, refused, timed out): the notify task retries.
 
@@ -22,7 +23,7 @@ def send(conn_id: str, email: Email, attachments: list[Path] | None = None) -> N
     """
     try:
         _send(conn_id, email, attachments)
-    except Exception as exc:  # noqa: BLE001 - SMTP, socket and Airflow connection errors alike
+    except Exception as exc:  # SMTP, socket and Airflow connection errors alike
         raise MailNotSent(
             f"SMTP connection {conn_id!r}{_server(conn_id)}: could not send {email.subject!r} "
             f"({type(exc).__name__}{': ' + _detail(exc) if _detail(exc) else ''})"
