@@ -21,7 +21,7 @@ def main(source: str, target: str) -> None:
     table = pacsv.read_csv(
         source,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _row: "skip"),
         convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=False),
     )
     pacsv.write_csv(table, target, write_options=pacsv.WriteOptions(delimiter="|"))

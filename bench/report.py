@@ -198,7 +198,7 @@ def _explanation(rows: list[list[str]], breakdown: dict, sizes: list[int]) -> st
   and sorts the rows, with pyarrow's standard calls, and takes {check_ratio} the floor at {big:,}
   rows ({check_small} at {small:,}): more than the 2.5× the targets allow, before translating a code
   or writing a line in the vendor's layout. `roster run` does all of that besides and takes
-  {run_ratio} ({run_small} at {small:,} rows): its own gathers (`arrowkit.take`, the lines gathered in
+  {run_ratio} ({run_small} at {small:,} rows): its own gathers (`roster.fast.arrow.take`, the lines gathered in
   pieces) are cheaper than `Table.take`, which pays for the rest. Two alternatives were measured during this work and did not
   do better. A prototype night with no pandas frames at all (the accepted rows gathered straight into
   id order, roster columns computed on them, lines joined and written in order, byte-identical

@@ -233,7 +233,7 @@ def start_sftp(root: Path, workdir: Path, backend: str = "auto", *, port: int = 
 
     if chosen == "openssh":
         return _start_openssh(root, workdir, port, key_type, key_b64, client_key)
-    return _start_asyncssh(root, workdir, port, key_type, key_b64, host_key, client_key)
+    return _start_asyncssh(root, workdir, port, key_type, key_b64, client_key)
 
 
 # --- openssh
@@ -449,11 +449,11 @@ class _KeyOnlyServer(asyncssh.SSHServer):
         self._conn = conn
         self._conns.add(conn)
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 (asyncssh's callback)
         if self._conn is not None:
             self._conns.discard(self._conn)
 
-    def begin_auth(self, username: str) -> bool:
+    def begin_auth(self, username: str) -> bool:  # noqa: ARG002 (asyncssh's callback; keys decide)
         return True
 
     def public_key_auth_supported(self) -> bool:
@@ -527,7 +527,6 @@ def _start_asyncssh(
     port: int,
     key_type: str,
     key_b64: str,
-    host_key: Ed25519PrivateKey,
     client_key: Ed25519PrivateKey,
 ) -> SftpServer:
     runner = _AsyncsshRunner()
@@ -595,7 +594,7 @@ class _MaildirHandler:
         numbers = [int(p.stem) for p in maildir.glob("*.eml") if p.stem.isdigit()]
         self._next = max(numbers, default=0) + 1
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: ARG002 (aiosmtpd's hook)
         raw = envelope.original_content
         if raw is None:
             content = envelope.content or b""
@@ -737,7 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     stop_requested = threading.Event()
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
+    def _on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 (a signal handler's signature)
         stop_requested.set()
 
     # Installed before start-up so a signal during start-up still ends in a clean stop.

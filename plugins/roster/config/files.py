@@ -36,8 +36,8 @@ def format_error(path: Path, err: ValidationError) -> str:
     return f"{path}: key '{key}': {message}"
 
 
-#: LibYAML's safe loader when PyYAML was built with it (about 8x faster: 500 district files are parsed
-#: every time the scheduler re-reads the DAG folder), else the pure-Python one. Same documents, same errors.
+#: LibYAML's safe loader when PyYAML was built with it, else the pure-Python one: the scheduler parses every
+#: district file each time it re-reads the DAG folder (docs/DECISIONS.md). Same documents, same errors.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

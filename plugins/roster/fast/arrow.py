@@ -34,10 +34,9 @@ R = TypeVar("R")
 def _use_jemalloc() -> None:
     """Arrow's jemalloc pool for the night's big allocations, unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
 
-    The night frees and reuses large buffers step after step (``release_memory`` between steps).
-    With the default mimalloc pool a 5M-row ``roster run`` spent as much time in the kernel,
-    faulting fresh pages back in, as in its own code (5.5 s of kernel time against 2.3-2.7 s with
-    jemalloc, and a lower peak; docs/PERFORMANCE.md). Wheels without jemalloc keep the default.
+    The night frees and reuses large buffers step after step (``release_memory`` between steps); the
+    default mimalloc pool faults those pages back in from the kernel each time, jemalloc reuses them
+    (docs/DECISIONS.md). Wheels without jemalloc keep the default.
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return

@@ -263,7 +263,7 @@ def _split_points(data: mmap.mmap, start: int, parts: int) -> list[int]:
 
 
 def _parse_segments(
-    path: Path, source: CsvFormat, header: list[str], headers: list[str], data: mmap.mmap
+    source: CsvFormat, header: list[str], headers: list[str], data: mmap.mmap
 ) -> tuple[pa.Table, list[int], bool]:
     """A UTF-8 export without any quote character: cut at line breaks, each piece parsed on its own core.
 
@@ -401,7 +401,7 @@ def _parse(
     if data.find(b'"') >= 0:
         # A quoted value may hold a line break, so the file cannot be cut at any line break.
         return _parse_whole(path, source, header, headers, "utf8")
-    return _parse_segments(path, source, header, headers, data)
+    return _parse_segments(source, header, headers, data)
 
 
 @contextlib.contextmanager
