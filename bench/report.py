@@ -234,9 +234,10 @@ frame in one process (median of the runs, interleaved; both find the same reject
 |---|---|---|---|---|---|
 {lines}
 
-pandera also costs {imports:.2f} s of imports per process, paid by every `roster run` and validate task
-(its pandas backend imports hypothesis when it is installed, as in this development venv; the image
-installs `requirements.txt`, without it).
+pandera also costs {imports:.2f} s of imports per process, paid by every `roster run` and validate task.
+Its pandas backend would also import hypothesis (0.2-0.3 s) where that is installed, as in the development
+venv; the image installs `requirements.txt`, without it, and so do the measured processes here (they are
+shown a stand-in that refuses to import: the machine table names it).
 
 What keeps pandera's share small: a check hands pandera the kernel's numpy verdict wrapped in a Series
 on the frame's index without a copy, and sees every row (`ignore_na=False`: no `dropna` copy first);

@@ -81,12 +81,30 @@ class Cell:
         return statistics.median(r.system for r in self.runs)
 
 
+#: Test tools the development venv installs and the image does not (requirements-dev.txt only). pandera
+#: imports hypothesis for its data-synthesis strategies whenever it is installed, so the measured
+#: processes are shown a stand-in that refuses to import, as on a deployed worker.
+DEV_ONLY = ("hypothesis",)
+
+
+def _image_only(work: Path) -> Path:
+    """A folder of stand-ins for ``DEV_ONLY``: each raises ImportError, as the image's missing package does."""
+    folder = work / "image-only"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in DEV_ONLY:
+        (folder / f"{name}.py").write_text(
+            f'raise ImportError("{name} is a test tool; the image does not install it")\n'
+        )
+    return folder
+
+
 def child_env(work: Path) -> dict[str, str]:
+    """The measured processes' environment: the repository's code, the image's packages."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("ROSTER_INCLUDE_DIR", None)
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    env["PYTHONPATH"] = f"{REPO / 'plugins'}{os.pathsep}{REPO}"
+    env["PYTHONPATH"] = os.pathsep.join([str(_image_only(work)), str(REPO / "plugins"), str(REPO)])
     return env
 
 
@@ -337,6 +355,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         **versions,
         "Arrow memory pool": f"{_pool_of('import pyarrow')} (floor, naive); {_pool_of('import roster.fast.arrow')} (roster run)",
+        "development-only packages hidden from the measured processes": ", ".join(DEV_ONLY),
     }
 
 
