@@ -175,9 +175,9 @@ def prepare(rows: int, work: Path, env: dict[str, str], python: str, roster: str
     return {"tonight": tonight, "delivered": delivered}
 
 
-def commands(variant: str, files: dict[str, Path], out: Path, python: str, roster: str) -> list[str]:
-    run = [
-        roster,
+def roster_run_args(files: dict[str, Path], out: Path) -> list[str]:
+    """``roster run``'s arguments for tonight's export, into ``out``."""
+    return [
         "run",
         "--district",
         DISTRICT,
@@ -190,6 +190,10 @@ def commands(variant: str, files: dict[str, Path], out: Path, python: str, roste
         "--include-dir",
         str(REPO / "include"),
     ]
+
+
+def commands(variant: str, files: dict[str, Path], out: Path, python: str, roster: str) -> list[str]:
+    run = [roster, *roster_run_args(files, out)]
     if variant == "floor":
         return [python, str(REPO / "bench" / "floor.py"), str(files["tonight"]), str(out / "floor.txt")]
     if variant == "check and sort":
@@ -211,19 +215,7 @@ def commands(variant: str, files: dict[str, Path], out: Path, python: str, roste
 
 
 def stages(files: dict[str, Path], out: Path, python: str, env: dict[str, str], previous: bool) -> dict:
-    args = [
-        "run",
-        "--district",
-        DISTRICT,
-        "--input",
-        str(files["tonight"]),
-        "--out",
-        str(out),
-        "--date",
-        DAY.isoformat(),
-        "--include-dir",
-        str(REPO / "include"),
-    ]
+    args = roster_run_args(files, out)
     if previous:
         args += ["--previous", str(files["delivered"])]
     result = subprocess.run(

@@ -141,8 +141,26 @@ class _Runner:
         raise NotImplementedError
 
 
+class _StopsOnExit:
+    """``with server:`` stops the server when the block ends, whatever happened in it."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 @dataclass
-class SftpServer:
+class SftpServer(_StopsOnExit):
     """A running loopback SFTP server whose ``/`` is ``root``."""
 
     host: str
@@ -187,17 +205,6 @@ class SftpServer:
         if not self._stopped:
             self._stopped = True
             self._runner.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _choose_backend(backend: str) -> str:
@@ -622,7 +629,7 @@ class _AnyPortController(Controller):
 
 
 @dataclass
-class SmtpSink:
+class SmtpSink(_StopsOnExit):
     """A running loopback SMTP server that stores every message in ``maildir``."""
 
     host: str
@@ -647,17 +654,6 @@ class SmtpSink:
         if not self._stopped:
             self._stopped = True
             self._controller.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_smtp(maildir: Path, *, port: int = 0) -> SmtpSink:
