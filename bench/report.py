@@ -7,6 +7,13 @@ import statistics
 from pathlib import Path
 
 
+def markdown(rows: list[list[str]]) -> str:
+    """Rows (the first is the header) as a Markdown table."""
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
 def _stage_table(breakdown: dict, sizes: list[int]) -> str:
     names: list[str] = []
     for result in breakdown.values():
@@ -41,8 +48,6 @@ def write_document(
     sizes: list[int],
     engines: dict | None = None,
 ) -> None:
-    from run import markdown
-
     verdict_lines = []
     for label, ok, detail in checks:
         mark = "n/a" if ok is None else ("✅ met" if ok else "❌ not met")
