@@ -325,3 +325,12 @@ def test_no_private_keys_or_env_files_in_the_repository() -> None:
         if _PRIVATE_KEY.search(text):
             offenders.append(f"{path}: private key")
     assert not offenders, offenders
+
+
+def test_devtools_stay_out_of_the_package_and_the_image() -> None:
+    """The loopback servers and the sample generator are development tools: not installed, not copied."""
+    assert "devtools/" in (REPO / ".dockerignore").read_text().split()
+    copies = [line for line in (REPO / "Dockerfile").read_text().splitlines() if line.startswith("COPY")]
+    assert copies and not any("devtools" in line or "bench" in line for line in copies)
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["roster*"]
