@@ -55,22 +55,50 @@ DOC = textwrap.dedent(
 )
 
 
-def build_go_live_dag(root: Path | None = None) -> DAG:
-    root = root or include_root()
-    ids = _district_ids(root)
-    district_param = (
+def _params(district_ids: list[str]) -> dict[str, Param]:
+    """The trigger form: the district (from the district files found at parse time), the step, its inputs."""
+    district = (
         Param(
-            ids[0],
+            district_ids[0],
             type="string",
-            enum=ids,
+            enum=district_ids,
             title="District",
             description="The district to take live (include/districts/<id>.yaml).",
         )
-        if ids
+        if district_ids
         else Param(
             "", type="string", title="District", description="No district files were found when this DAG was parsed."
         )
     )
+    return {
+        "district": district,
+        "step": Param(
+            "crossmatch",
+            type="string",
+            enum=list(STEPS),
+            title="Step",
+            description="crossmatch, reconcile or announce.",
+        ),
+        "sis_path": Param(
+            "",
+            type="string",
+            title="SIS export",
+            description="For crossmatch and reconcile: the district's SIS export.",
+        ),
+        "vendor_path": Param(
+            "", type="string", title="Vendor export", description="For reconcile: Rethink Ed's current roster export."
+        ),
+        "send": Param(
+            False,
+            type="boolean",
+            title="Send the emails",
+            description="For announce: send them, not only write the .eml previews.",
+        ),
+    }
+
+
+def build_go_live_dag(root: Path | None = None) -> DAG:
+    root = root or include_root()
     with DAG(
         dag_id=DAG_ID,
         description="Go-live toolkit: cross-match discovery, pre-go-live clean-up, announcement emails",
@@ -80,34 +108,7 @@ def build_go_live_dag(root: Path | None = None) -> DAG:
         tags=["roster", "rethink-ed", "go-live"],
         doc_md=DOC,
         default_args={"owner": "roster", "retries": 0},
-        params={
-            "district": district_param,
-            "step": Param(
-                "crossmatch",
-                type="string",
-                enum=list(STEPS),
-                title="Step",
-                description="crossmatch, reconcile or announce.",
-            ),
-            "sis_path": Param(
-                "",
-                type="string",
-                title="SIS export",
-                description="For crossmatch and reconcile: the district's SIS export.",
-            ),
-            "vendor_path": Param(
-                "",
-                type="string",
-                title="Vendor export",
-                description="For reconcile: Rethink Ed's current roster export.",
-            ),
-            "send": Param(
-                False,
-                type="boolean",
-                title="Send the emails",
-                description="For announce: send them, not only write the .eml previews.",
-            ),
-        },
+        params=_params(_district_ids(root)),
     ) as dag:
         python_task(PythonOperator, tasks.go_live_step, root)
     return dag

@@ -157,11 +157,8 @@ def _review_hold(district: District) -> ApprovalOperator:
 
 def build_dag(district: District, root: Path) -> DAG:
     """The nightly DAG for one district."""
-    district_id = district.district_id
-    retry = transfer_retry_args()
-
     with DAG(
-        dag_id=f"roster_{district_id}",
+        dag_id=f"roster_{district.district_id}",
         description=f"Nightly Rethink Ed roster for {district.name}",
         schedule=CronTriggerTimetable(district.schedule, timezone=district.timezone),
         start_date=pendulum.datetime(
@@ -169,56 +166,60 @@ def build_dag(district: District, root: Path) -> DAG:
         ),
         catchup=False,
         max_active_runs=1,
-        tags=[*TAGS, district_id, f"mode:{district.mode}"],
+        tags=[*TAGS, district.district_id, f"mode:{district.mode}"],
         doc_md=_doc(district),
         default_args={"owner": "roster", "retries": 0, "on_failure_callback": OnCallNotifier(district, root)},
     ) as dag:
-        # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
-        # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
-        # (upload_roster reads serialize_roster's "filename").
-        blackout = python_task(
-            ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True
-        )
-        wait_for_export = _export_sensor(district, root)
-        export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
-        verdict = python_task(
-            PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
-        )
-        gate = python_task(BranchPythonOperator, tasks.qa_gate, op_args=[verdict.output])
-        serialized = python_task(
-            PythonOperator, tasks.serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
-        )
-        qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
-        changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
-        hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
-        review_hold = _review_hold(district)
-        # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
-        delivered = python_task(
-            PythonOperator,
-            tasks.upload_roster,
-            district,
-            op_args=[cast("PlainXComArg", serialized.output)["filename"]],
-            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-            multiple_outputs=True,
-            **retry,
-        )
-        python_task(
-            PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True
-        )
-        yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
-        retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
-
-        blackout >> wait_for_export >> export
-        blackout >> retention
-        gate >> [serialized, qa_failure]
-        changes >> [delivered, hold, yielded]
-        hold >> review_hold >> delivered
+        _nightly_tasks(district, root)
     # The run parameters join the DAG after its tasks, so no task takes its own deep copies of them: a
     # run's params are the DAG's overridden by the run's conf all the same (``process_params``), and the
     # trigger form is the DAG's. ``update`` also skips Airflow re-checking the two constant defaults
     # against the JSON-Schema meta-schema for every DAG; tests/airflow/test_dag_integrity.py validates them.
     dag.params.update(_run_params())
     return dag
+
+
+def _nightly_tasks(district: District, root: Path) -> None:
+    """The night's tasks and their order, inside the DAG being built."""
+    retry = transfer_retry_args()
+    # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
+    # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
+    # (upload_roster reads serialize_roster's "filename").
+    blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
+    wait_for_export = _export_sensor(district, root)
+    export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
+    verdict = python_task(
+        PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
+    )
+    gate = python_task(BranchPythonOperator, tasks.qa_gate, op_args=[verdict.output])
+    serialized = python_task(
+        PythonOperator, tasks.serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
+    )
+    qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
+    changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
+    hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
+    review_hold = _review_hold(district)
+    # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
+    delivered = python_task(
+        PythonOperator,
+        tasks.upload_roster,
+        district,
+        op_args=[cast("PlainXComArg", serialized.output)["filename"]],
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        multiple_outputs=True,
+        **retry,
+    )
+    python_task(
+        PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True
+    )
+    yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
+    retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
+
+    blackout >> wait_for_export >> export
+    blackout >> retention
+    gate >> [serialized, qa_failure]
+    changes >> [delivered, hold, yielded]
+    hold >> review_hold >> delivered
 
 
 def dag_id_for(path: Path) -> str:

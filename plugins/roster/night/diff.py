@@ -88,6 +88,40 @@ def _empty_changes() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="str") for c in CHANGES_COLUMNS})
 
 
+@dataclass(frozen=True)
+class _Pairing:
+    """Tonight's students paired with last night's by State Test Number (the keyed join)."""
+
+    now_rows: np.ndarray  # tonight's rows that were delivered last time
+    before_rows: np.ndarray  # their rows in the last delivered roster, in the same order
+    new: np.ndarray  # per tonight's row: not delivered last time
+    gone: np.ndarray  # per last delivered row: absent tonight and not rejected tonight
+    retained: np.ndarray  # per last delivered row: absent tonight because the row was rejected
+    was_active: np.ndarray  # per last delivered row
+    now_active: np.ndarray  # per tonight's row
+
+
+def _pair(tonight: pd.DataFrame, previous: pd.DataFrame, rejected_ids: frozenset[str]) -> _Pairing:
+    """One keyed join (``ids.positions``: a sort-merge on integer keys) and who is missing tonight."""
+    ids_before = text(previous["state_test_number"])
+    position = ids.positions(text(tonight["state_test_number"]), ids_before)
+    paired = position >= 0
+    before_rows = position[paired].astype(np.int64)
+    found = np.zeros(len(previous), dtype=bool)
+    found[before_rows] = True
+    rejected = pa.array(sorted(rejected_ids), pa.large_string())
+    retained = ~found & (_flags(pc.is_in(ids_before, value_set=rejected)) if len(rejected) else False)
+    return _Pairing(
+        now_rows=np.flatnonzero(paired),
+        before_rows=before_rows,
+        new=~paired,
+        gone=~found & ~retained,
+        retained=retained,
+        was_active=_active(previous),
+        now_active=_active(tonight),
+    )
+
+
 def compare(
     tonight: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -98,41 +132,43 @@ def compare(
 ) -> RosterDiff:
     """Diff ``tonight`` against ``previous`` (None on a district's first night).
 
-    ``rejected_ids`` are the State Test Numbers of tonight's rejected rows.
-
-    One keyed join (``ids.positions``: tonight's ids found among last night's, a sort-merge on
-    integer keys) pairs the students; every comparison after it is a vectorized operation on the
-    paired rows, in Arrow and numpy.
+    ``rejected_ids`` are the State Test Numbers of tonight's rejected rows. After the one keyed join
+    (``_pair``) every comparison is a vectorized operation on the paired rows, in Arrow and numpy.
     """
     if previous is None:
         return _first_night(tonight)
-
+    pairing = _pair(tonight, previous, rejected_ids)
     compared = [f for f in tonight.columns if f not in NOT_COMPARED and f in previous.columns]
+    code = _field_differences(tonight, previous, compared, pairing.now_rows, pairing.before_rows)
+    identity = _spelled(code, compared, [i for i, f in enumerate(compared) if f in IDENTITY_FIELDS])
+    other = _spelled(code, compared, [i for i, f in enumerate(compared) if f not in IDENTITY_FIELDS])
+    carried_rows, carried_since, dropped_rows = _carry(previous, np.flatnonzero(pairing.gone), roster_date, carry_days)
+    counts, parts = _changes_by_kind(tonight, previous, pairing, identity, other, carried_rows, dropped_rows)
+    previous_active = int(pairing.was_active.sum())
+    changed_students = int((identity[0] | other[0]).sum())
+    return RosterDiff(
+        counts=counts,
+        previous_students=len(previous),
+        previous_active=previous_active,
+        deactivation_rate=counts["deactivated"] / previous_active if previous_active else 0.0,
+        change_rate=changed_students / len(previous) if len(previous) else 0.0,
+        changes=_changes(parts),
+        carried=_carried_rows(previous, carried_rows, carried_since, np.flatnonzero(pairing.retained), layout),
+    )
+
+
+def _changes_by_kind(
+    tonight: pd.DataFrame,
+    previous: pd.DataFrame,
+    pairing: _Pairing,
+    identity: tuple[np.ndarray, pa.Array],
+    other: tuple[np.ndarray, pa.Array],
+    carried_rows: np.ndarray,
+    dropped_rows: np.ndarray,
+) -> tuple[dict[str, int], list[tuple[pa.Array, str, pa.Array | None]]]:
+    """Each change kind's count, and its students' ids (with the fields named) for ``changes.csv``."""
     ids_now = text(tonight["state_test_number"])
     ids_before = text(previous["state_test_number"])
-    # The join: for each student tonight, their row in the last delivered roster (-1: new tonight).
-    position = ids.positions(ids_now, ids_before)
-    paired = position >= 0
-    now_rows = np.flatnonzero(paired)
-    before_rows = position[paired].astype(np.int64)
-    found = np.zeros(len(previous), dtype=bool)
-    found[before_rows] = True
-    missing = ~found
-    rejected = pa.array(sorted(rejected_ids), pa.large_string())
-    retained = missing & (_flags(pc.is_in(ids_before, value_set=rejected)) if len(rejected) else False)
-    gone = missing & ~retained
-    was_active = _active(previous)
-    now_active = _active(tonight)
-    was, now = was_active[before_rows], now_active[now_rows]
-
-    identity = [f for f in compared if f in IDENTITY_FIELDS]
-    other = [f for f in compared if f not in IDENTITY_FIELDS]
-    code = _field_differences(tonight, previous, compared, now_rows, before_rows)
-    identity_changed, identity_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in identity])
-    other_changed, other_fields = _spelled(code, compared, [i for i, f in enumerate(compared) if f in other])
-
-    carried_rows, carried_since, dropped_rows = _carry(previous, np.flatnonzero(gone), roster_date, carry_days)
-
     parts: list[tuple[pa.Array, str, pa.Array | None]] = []
 
     def record(ids: pa.ChunkedArray, rows: np.ndarray, change: str, fields: pa.Array | None = None) -> int:
@@ -140,33 +176,21 @@ def compare(
             parts.append((take(ids, rows), change, fields))
         return len(rows)
 
-    def paired_where(mask: np.ndarray) -> np.ndarray:
-        return now_rows[mask]
-
+    was = pairing.was_active[pairing.before_rows]
+    now = pairing.now_active[pairing.now_rows]
+    paired = pairing.now_rows
     counts = {
-        "added": record(ids_now, np.flatnonzero(~paired), "added"),
-        "deactivated": record(ids_now, paired_where(was & ~now), "deactivated")
-        + record(ids_before, np.flatnonzero(gone & was_active), "deactivated"),
-        "reactivated": record(ids_now, paired_where(~was & now), "reactivated"),
-        "identity_changed": record(ids_now, paired_where(identity_changed), "identity_changed", identity_fields),
-        "other_changed": record(ids_now, paired_where(other_changed), "other_changed", other_fields),
+        "added": record(ids_now, np.flatnonzero(pairing.new), "added"),
+        "deactivated": record(ids_now, paired[was & ~now], "deactivated")
+        + record(ids_before, np.flatnonzero(pairing.gone & pairing.was_active), "deactivated"),
+        "reactivated": record(ids_now, paired[~was & now], "reactivated"),
+        "identity_changed": record(ids_now, paired[identity[0]], "identity_changed", identity[1]),
+        "other_changed": record(ids_now, paired[other[0]], "other_changed", other[1]),
         "carried": record(ids_before, carried_rows, "carried"),
         "dropped": record(ids_before, dropped_rows, "dropped"),
-        "retained": record(ids_before, np.flatnonzero(retained), "retained"),
+        "retained": record(ids_before, np.flatnonzero(pairing.retained), "retained"),
     }
-    previous_students = len(previous)
-    previous_active = int(was_active.sum())
-    changed_students = int((identity_changed | other_changed).sum())
-
-    return RosterDiff(
-        counts=counts,
-        previous_students=previous_students,
-        previous_active=previous_active,
-        deactivation_rate=counts["deactivated"] / previous_active if previous_active else 0.0,
-        change_rate=changed_students / previous_students if previous_students else 0.0,
-        changes=_changes(parts),
-        carried=_carried_rows(previous, carried_rows, carried_since, np.flatnonzero(retained), layout),
-    )
+    return counts, parts
 
 
 def _first_night(tonight: pd.DataFrame) -> RosterDiff:
