@@ -78,6 +78,11 @@ def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return list(_executor().map(_pooled(function), items))
 
 
+def bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean array as numpy bools (a null reads as False)."""
+    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
+
+
 def release_memory() -> None:
     """Give the memory Arrow freed back to the system, so a step's peak is its own, not the sum."""
     pa.default_memory_pool().release_unused()

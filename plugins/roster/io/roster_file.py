@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 from roster.config import Layout
 from roster.errors import InputError
 from roster.fast import ids
-from roster.fast.arrow import data_of, frame_of, join_lines, release_memory, take, text
+from roster.fast.arrow import bools, data_of, frame_of, join_lines, release_memory, take, text
 
 SEPARATOR = "|"
 
@@ -99,9 +99,5 @@ def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
     for i, column in enumerate(layout.columns):
         columns.setdefault(column.field, table[f"c{i}"])
     frame = frame_of(columns, table.num_rows)
-    frame["active"] = _flags(pc.equal(columns["status"], layout.status_words.active), table.num_rows)
+    frame["active"] = bools(pc.equal(columns["status"], layout.status_words.active))
     return frame
-
-
-def _flags(values: pa.ChunkedArray, rows: int) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if rows else np.zeros(0, dtype=bool)

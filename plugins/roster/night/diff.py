@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from roster.config import Layout
 from roster.fast import ids
-from roster.fast.arrow import frame_of, join_lines, parallel, rows_of, take, text
+from roster.fast.arrow import bools, frame_of, join_lines, parallel, rows_of, take, text
 from roster.fast.arrow import repeat as _repeat
 from roster.night.qa import ChangeSummary
 
@@ -110,7 +110,7 @@ def _pair(tonight: pd.DataFrame, previous: pd.DataFrame, rejected_ids: frozenset
     found = np.zeros(len(previous), dtype=bool)
     found[before_rows] = True
     rejected = pa.array(sorted(rejected_ids), pa.large_string())
-    retained = ~found & (_flags(pc.is_in(ids_before, value_set=rejected)) if len(rejected) else False)
+    retained = ~found & (bools(pc.is_in(ids_before, value_set=rejected)) if len(rejected) else False)
     return _Pairing(
         now_rows=np.flatnonzero(paired),
         before_rows=before_rows,
@@ -243,10 +243,6 @@ def _carried_rows(
     return pd.concat([carried, kept], ignore_index=True).reset_index(drop=True)
 
 
-def _flags(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
-
-
 def _active(frame: pd.DataFrame) -> np.ndarray:
     return frame["active"].fillna(False).to_numpy(dtype=bool)
 
@@ -282,7 +278,7 @@ def _field_differences(
         now = now_rows[start : start + (1 << 20)]
         before = before_rows[start : start + (1 << 20)]
         now_side = now_joined.slice(start, len(now)) if identity_now else take(now_joined, now)
-        return start + np.flatnonzero(_flags(pc.not_equal(now_side, take(before_joined, before))))
+        return start + np.flatnonzero(bools(pc.not_equal(now_side, take(before_joined, before))))
 
     changed = np.concatenate(parallel(changed_in, steps))
     if changed.size == 0:
@@ -290,7 +286,7 @@ def _field_differences(
     now_changed, before_changed = now_rows[changed], before_rows[changed]
 
     def differs(bit: int) -> np.ndarray:
-        return _flags(pc.not_equal(take(now_columns[bit], now_changed), take(before_columns[bit], before_changed)))
+        return bools(pc.not_equal(take(now_columns[bit], now_changed), take(before_columns[bit], before_changed)))
 
     for bit, flags in enumerate(parallel(differs, range(len(names)))):
         code[changed] |= flags.astype(np.int64) << bit

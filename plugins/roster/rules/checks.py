@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from roster.fast import ids
-from roster.fast.arrow import text
+from roster.fast.arrow import bools, text
 from roster.fast.scans import forbidden_values
 from roster.rules.dates import age_on, parse_dates
 
@@ -32,12 +32,8 @@ def column_text(s: pd.Series) -> pa.ChunkedArray:
     return pc.fill_null(data, "") if data.null_count else data
 
 
-def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False).astype(bool, copy=False) if len(values) else np.zeros(0, dtype=bool)
-
-
 def present(data: pa.ChunkedArray) -> np.ndarray:
-    return _bools(pc.greater(pc.binary_length(data), 0))
+    return bools(pc.greater(pc.binary_length(data), 0))
 
 
 def unique_or_empty(data: pa.ChunkedArray) -> np.ndarray:
@@ -83,7 +79,7 @@ def fullmatch(pattern: str) -> Kernel:
     anchored = f"^({pattern[1:]})"
 
     def kernel(data: pa.ChunkedArray) -> np.ndarray:
-        return ~present(data) | _bools(pc.match_substring_regex(data, anchored))
+        return ~present(data) | bools(pc.match_substring_regex(data, anchored))
 
     return kernel
 
@@ -110,7 +106,7 @@ def one_of(values: Iterable[str], empty_passes: bool = False) -> Kernel:
     codes = pa.array(sorted(values), pa.large_string())
 
     def kernel(data: pa.ChunkedArray) -> np.ndarray:
-        known = _bools(pc.is_in(data, value_set=codes))
+        known = bools(pc.is_in(data, value_set=codes))
         return (~present(data) | known) if empty_passes else known
 
     return kernel
