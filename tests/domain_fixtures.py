@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from devtools.sample import HEADER
 from roster.config import District, Layout, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
 from roster.night.pipeline import Night, Validated, check_export
@@ -26,23 +27,6 @@ SAMPLE_EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 ROSTER_DATE = dt.date(2026, 11, 20)
 OUTPUT_NAME = "sample_isd_roster_20261120.txt"
 ROSTER_BIN = REPO / ".venv" / "bin" / "roster"
-
-#: The sample district's export header, in the order the sample export has it.
-HEADER = [
-    "STATE_ID",
-    "LOCAL_ID",
-    "FIRST_NAME",
-    "MIDDLE_NAME",
-    "LAST_NAME",
-    "DOB",
-    "GENDER",
-    "GRADE",
-    "CAMPUS",
-    "DIAGNOSIS",
-    "STATUS",
-    "ELA_SCORE",
-    "MATH_SCORE",
-]
 
 #: One valid student row of the sample district (age 11 on the roster date, grade 05, campus 102).
 GOOD_ROW: dict[str, str] = {

@@ -17,8 +17,8 @@ from roster.night.qa import QaReport, load_report, save_report
 EXPORT = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
 
 
-def _run(out: Path, day: str, *extra: str) -> Path:
-    main(["run", "--district", "sample_isd", "--input", str(EXPORT), "--out", str(out), "--date", day, *extra])
+def _run(out: Path, day: str, *extra: str, export: Path = EXPORT) -> Path:
+    main(["run", "--district", "sample_isd", "--input", str(export), "--out", str(out), "--date", day, *extra])
     return out
 
 
@@ -31,39 +31,9 @@ def _half_export(tmp_path: Path) -> Path:
 def _nights(tmp_path: Path) -> dict[str, Path]:
     passed = _run(tmp_path / "passed", "2026-11-20")
     delivered = passed / "sample_isd_roster_20261120.txt"
-    held = tmp_path / "held"
-    main(
-        [
-            "run",
-            "--district",
-            "sample_isd",
-            "--input",
-            str(_half_export(tmp_path)),
-            "--out",
-            str(held),
-            "--date",
-            "2026-11-21",
-            "--previous",
-            str(delivered),
-        ]
-    )
-    approved = tmp_path / "approved"
-    main(
-        [
-            "run",
-            "--district",
-            "sample_isd",
-            "--input",
-            str(_half_export(tmp_path)),
-            "--out",
-            str(approved),
-            "--date",
-            "2026-11-21",
-            "--previous",
-            str(delivered),
-            "--approve-hold",
-        ]
-    )
+    half = _half_export(tmp_path)
+    held = _run(tmp_path / "held", "2026-11-21", "--previous", str(delivered), export=half)
+    approved = _run(tmp_path / "approved", "2026-11-21", "--previous", str(delivered), "--approve-hold", export=half)
     superseded = _run(tmp_path / "superseded", "2026-11-19")
     mark_superseded(superseded, dt.date(2026, 11, 20))
     include = copy_include(tmp_path)
