@@ -23,6 +23,7 @@ Verdicts:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -55,6 +56,8 @@ class Case:
     #: changes to the sample district's file for this case (dotted keys)
     district: dict[str, object] = field(default_factory=dict)
     committed: bool = True
+    #: rejected / qa_failed / clean: the ``notes`` of qa_report.json
+    notes: tuple[str, ...] = ()
 
 
 def _good(seed: int = 11) -> list[dict[str, str]]:
@@ -162,6 +165,23 @@ def build() -> dict[str, bytes]:  # noqa: PLR0915 - one recipe per corpus file, 
         r["LAST_NAME"] = f"{r['LAST_NAME']}, {r['FIRST_NAME']}"
     lines = _lines(_csv(rows))
     files["mostly_ragged.csv"] = "\n".join(line.replace('"', "") for line in lines).encode()
+
+    # --- reading (issue 13): encodings, line endings, blank lines, end-of-file junk ---
+    # A UTF-8 export (accents only from row 8 on) while the district file says windows-1252.
+    files["utf8_declared_cp1252.csv"] = _csv(latin).encode("utf-8")
+    # Excel's "Unicode text": UTF-16 with a byte-order mark, CRLF; and UTF-16 big-endian without one.
+    files["utf16le_bom.csv"] = codecs.BOM_UTF16_LE + _csv(good, eol="\r\n").encode("utf-16-le")
+    files["utf16be_nobom.csv"] = _csv(good).encode("utf-16-be")
+    files["cr_only.csv"] = _csv(good, eol="\r").encode()  # old Mac line endings, some Excel saves
+    # Blank lines after rows 11 and 32 (one, then two); an unknown grade and a stray comma after them.
+    rows = [dict(r) for r in good]
+    rows[14]["GRADE"] = "13"
+    lines = _lines(_csv(rows))
+    lines[50] += ",Jr"
+    files["blank_lines.csv"] = "\n".join([*lines[:11], "", *lines[11:31], "", "", *lines[31:]]).encode()
+    # A DOS end of file (Ctrl-Z) and NUL padding to a 512-byte block after the last row.
+    text = _csv(good, eol="\r\n").encode() + b"\x1a"
+    files["eof_junk.csv"] = text + b"\x00" * (-len(text) % 512 or 512)
     return files
 
 
@@ -212,7 +232,7 @@ CASES: list[Case] = [
         'saved by Excel as "Unicode text" (UTF-16)',
         "fatal",
         2,
-        ("line 1: not a CSV export", "UTF-16", "source.encoding"),
+        ("line 1: not utf-8 text: it is UTF-16 text (a byte-order mark)", "set source.encoding: utf-16"),
     ),
     Case(
         "wrong_delimiter.csv",
@@ -314,6 +334,49 @@ CASES: list[Case] = [
         rejects=frozenset(_rows_of("ragged_row", "(row)", *range(2, ROWS + 2, 3))),
         rows_read=ROWS,
     ),
+    # --- reading (issue 13): encodings, line endings, blank lines, end-of-file junk ---
+    Case(
+        "utf8_declared_cp1252.csv",
+        "a UTF-8 export while the district file says windows-1252 (would deliver JosÃ©)",
+        "fatal",
+        2,
+        ("line 8: not windows-1252 text: the file is UTF-8", "set source.encoding: utf-8"),
+        district={"source.encoding": "windows-1252"},
+    ),
+    Case(
+        "utf16le_bom.csv",
+        'Excel\'s "Unicode text" (UTF-16 with a byte-order mark, CRLF)',
+        "clean",
+        0,
+        rows_read=ROWS,
+        district={"source.encoding": "utf-16"},
+    ),
+    Case(
+        "utf16be_nobom.csv",
+        "UTF-16 big-endian without a byte-order mark",
+        "clean",
+        0,
+        rows_read=ROWS,
+        district={"source.encoding": "utf-16"},
+    ),
+    Case("cr_only.csv", "old Mac line endings (CR only)", "clean", 0, rows_read=ROWS),
+    Case(
+        "blank_lines.csv",
+        "blank lines after rows 11 and 32: rows of the spreadsheet, not students; an unknown grade (row 17) "
+        "and a stray comma (row 54) after them",
+        "rejected",
+        0,
+        rejects=frozenset({(17, "grade", "unknown_grade"), (54, "(row)", "ragged_row")}),
+        rows_read=ROWS,
+    ),
+    Case(
+        "eof_junk.csv",
+        "a DOS end-of-file mark (Ctrl-Z) and NUL padding after the last row",
+        "clean",
+        0,
+        rows_read=ROWS,
+        notes=("ignored 427 bytes of end-of-file padding (NUL, Ctrl-Z) after row 61",),
+    ),
 ]
 
 
@@ -334,6 +397,7 @@ def readme() -> str:
             seen = "`error: <file>: " + " … ".join(case.message) + "`; nothing written"
         elif case.verdict == "clean":
             seen = f"all {case.rows_read} rows delivered"
+            seen += "".join(f"; note: {note}" for note in case.notes)
         else:
             reasons = sorted({r for _, _, r in case.rejects})
             rows = sorted({n for n, _, _ in case.rejects})

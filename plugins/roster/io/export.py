@@ -7,14 +7,28 @@ name. Rows the parser cannot split into the header's columns are not fatal: they
 an unclosed quote that would swallow the rows after it, a workbook or binary file instead of CSV)
 is one ``InputError`` naming the file and the line or row, never quoting a row.
 
+Encodings: the file is read as UTF-8 bytes in every case. A UTF-8 export is the file itself (mapped
+into memory); any other declared encoding is transcoded to UTF-8 once (``_transcode``), so every
+encoding shares one reader. A declared encoding the bytes contradict is refused: UTF-16/32 text (a
+byte-order mark, or the NUL bytes of ASCII characters) declared as 8-bit, 8-bit text declared as
+UTF-16/32, and a valid UTF-8 file with non-ASCII characters declared as a legacy code page
+(``windows-1252``, ``latin-1``...), which would otherwise deliver ``JosÃ©``. UTF-16/32 is read with
+or without a byte-order mark (the byte order is where the NULs sit).
+
+Line endings: LF, CRLF and CR alone (old Mac, some Excel saves), mixed in one file; a carriage
+return inside a quoted value is data (the rules reject it). End-of-file junk after the last row
+(Ctrl-Z, NUL padding, lines of spaces) is cut off and named in ``Export.notes``.
+
 A UTF-8 export without quote characters (the usual SIS report) is cut at line breaks into one piece
 per core, parsed in parallel (``_parse_segments``); any other file goes through pyarrow's own
 multi-threaded parser (``_parse_whole``). Values are Arrow ``large_string`` columns, which pandas'
 ``str`` columns wrap without a copy; a column is trimmed or NFC-normalized only when some value in it
 needs it.
 
-Row numbers are as a spreadsheet shows them: the header is row 1, the first student row 2 (blank
-lines are not counted).
+Row numbers are as a spreadsheet shows them: the header is row 1, the first student row 2, and a
+blank line is a row too (not a student: neither rejected nor counted in ``rows_read``). A quoted
+value holding line breaks is one cell, so its record is one row (numbers count records, not lines).
+"Line" in an encoding error is the physical line of the file.
 """
 
 from __future__ import annotations
@@ -22,8 +36,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import io
-import mmap
 import os
 import re
 import sys
@@ -40,6 +52,13 @@ from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
 from roster.fast.arrow import parallel
 from roster.fast.scans import has_surrounding_spaces, nfc_candidates
+from roster.io.text import (
+    Text,
+    blank_records,
+    first_bad_utf8_line,
+    load_text,
+    padding_note,
+)
 
 #: Fields that are names: trimmed and NFC-normalized so "José" typed two ways is one name.
 NAME_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name")
@@ -52,6 +71,8 @@ class Export:
     path: Path
     table: pa.Table
     ragged_rows: list[int] = field(default_factory=list)
+    #: Plain sentences for the QA report about what was read around the rows (no student data).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -64,7 +85,8 @@ class CsvFormat:
 
     ``columns`` maps canonical field -> header; ``required`` are the fields a file must carry (the
     others are "mapped" in error messages). ``what`` names the file in messages ("export",
-    "vendor export"); ``encoding_hint`` says what to change when the file is not valid text.
+    "vendor export"); ``encoding_hint`` says what to change when the file is not valid text, and
+    ``encoding_key`` the district key that names the encoding (None: the encoding is fixed).
     """
 
     encoding: str
@@ -73,6 +95,7 @@ class CsvFormat:
     required: tuple[str, ...] = REQUIRED_FIELDS
     what: str = "export"
     encoding_hint: str = "set source.encoding in the district file to the export's real encoding"
+    encoding_key: str | None = "source.encoding"
 
     @classmethod
     def of_source(cls, source: Source) -> CsvFormat:
@@ -90,6 +113,7 @@ class CsvFormat:
             required=tuple(columns),
             what="vendor export",
             encoding_hint="save the vendor export as UTF-8",
+            encoding_key=None,
         )
 
 
@@ -97,61 +121,26 @@ def _format(spec: Source | CsvFormat) -> CsvFormat:
     return spec if isinstance(spec, CsvFormat) else CsvFormat.of_source(spec)
 
 
-def _codec_name(encoding: str) -> str:
-    name = codecs.lookup(encoding).name
-    # A UTF-8 byte-order mark is always accepted, whatever the district file says.
-    return "utf-8-sig" if name == "utf-8" else name
-
-
-#: What district staff send instead of a CSV export, by the bytes it starts with.
-_SIGNATURES = (
-    (b"PK\x03\x04", "it is an Excel workbook (.xlsx) or another zip archive; save it from Excel as CSV"),
-    (b"\xd0\xcf\x11\xe0", "it is an old Excel workbook (.xls); save it from Excel as CSV"),
-    (b"%PDF", "it is a PDF document"),
-    (b"\x1f\x8b", "it is gzip-compressed; decompress it first"),
-    (b"{\\rtf", "it is a Word (RTF) document"),
-)
-
-
-def _not_text(first: bytes, codec: str) -> str | None:
-    """Why the first line shows the file is no CSV text at all, or None."""
-    for signature, what in _SIGNATURES:
-        if first.startswith(signature):
-            return what
-    if codec.startswith(("utf-16", "utf-32")):
-        return None
-    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "it is UTF-16 text (byte-order mark); save it as UTF-8, or set source.encoding to utf-16 in the district file"
-    if b"\x00" in first:
-        return (
-            "its first line holds NUL bytes: binary data, or UTF-16 text without a byte-order mark (save it as UTF-8)"
-        )
-    return None
-
-
 def read_header(path: Path, source: Source | CsvFormat) -> list[str]:
     """The export's header line, split on the configured delimiter."""
     source = _format(source)
-    try:
-        with path.open("rb") as handle:
-            first = handle.readline(1 << 20)
-    except FileNotFoundError:
-        raise InputError(f"{path}: {source.what} not found") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not first.strip(b"\r\n\xef\xbb\xbf \t"):
+    return _header(path, load_text(path, source, source.what), source)[0]
+
+
+def _header(path: Path, text: Text, source: CsvFormat) -> tuple[list[str], int]:
+    """The header's names and where its line ends (at the first LF or CR: every line ending counts)."""
+    data, stop = text.data, min(text.end, 1 << 20)
+    end = min((i for i in (data.find(b"\n", 0, stop), data.find(b"\r", 0, stop)) if i >= 0), default=stop)
+    first = bytes(data[:end]).removeprefix(codecs.BOM_UTF8)
+    if not first.strip(b" \t"):
         raise InputError(f"{path}: the file is empty; expected a header line")
-    codec = _codec_name(source.encoding)
-    problem = _not_text(first, codec)
-    if problem:
-        raise InputError(f"{path}: line 1: not a CSV export: {problem}")
     try:
-        text = first.decode(codec)
+        line = first.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: line 1: not valid {source.encoding} text ({source.encoding_hint})") from None
     try:
-        return [h.strip() for h in next(csv.reader(io.StringIO(text), delimiter=source.delimiter))]
-    except csv.Error as exc:  # a bare carriage return inside the header line, for one
+        return [h.strip() for h in next(csv.reader([line], delimiter=source.delimiter))], end
+    except csv.Error as exc:
         raise InputError(f"{path}: line 1: not a CSV header ({exc})") from None
 
 
@@ -169,17 +158,6 @@ def _check_columns(path: Path, header: list[str], source: CsvFormat) -> dict[str
         if count > 1:
             raise InputError(f"{path}: line 1: column {name!r} ({canonical}) appears {count} times in the header")
     return mapped
-
-
-def _first_bad_line(path: Path, encoding: str) -> int | None:
-    decoder = codecs.getincrementaldecoder(_codec_name(encoding))()
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                decoder.decode(line)
-            except UnicodeDecodeError:
-                return number
-    return None
 
 
 #: Below this size a file is parsed in one piece; above it, in one piece per core (see ``_parse_segments``).
@@ -210,7 +188,12 @@ def _options(
             skip_rows=1 if skip_header else 0,
         ),
         "parse_options": pacsv.ParseOptions(
-            delimiter=source.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
+            delimiter=source.delimiter,
+            newlines_in_values=newlines_in_values,
+            invalid_row_handler=on_invalid_row,
+            # A blank line is a row of the spreadsheet: kept (all values empty), so every row
+            # number counts it; ``_without_blank_lines`` drops it afterwards.
+            ignore_empty_lines=False,
         ),
         "convert_options": pacsv.ConvertOptions(
             include_columns=headers,
@@ -245,15 +228,15 @@ def _read_csv(source_file, options: dict, block_size: int) -> pa.Table:
             source_file.seek(0)
 
 
-def _split_points(data: mmap.mmap, start: int, parts: int) -> list[int]:
-    """Offsets just after a line break, cutting ``data[start:]`` into about ``parts`` pieces."""
-    size = len(data)
+def _split_points(data: Text, start: int, parts: int, newline: bytes) -> list[int]:
+    """Offsets just after a line break, cutting ``data[start:end]`` into about ``parts`` pieces."""
+    size = data.end
     points = [start]
     for k in range(1, parts):
         target = start + (size - start) * k // parts
         if target <= points[-1]:
             continue
-        cut = data.find(b"\n", target)
+        cut = data.data.find(newline, target, size)
         if cut < 0:
             break
         if cut + 1 < size and cut + 1 > points[-1]:
@@ -263,7 +246,7 @@ def _split_points(data: mmap.mmap, start: int, parts: int) -> list[int]:
 
 
 def _parse_segments(
-    source: CsvFormat, header: list[str], headers: list[str], data: mmap.mmap
+    source: CsvFormat, header: list[str], headers: list[str], text: Text, header_end: int
 ) -> tuple[pa.Table, list[int], bool]:
     """A UTF-8 export without any quote character: cut at line breaks, each piece parsed on its own core.
 
@@ -272,10 +255,11 @@ def _parse_segments(
     numbers are offset by the rows of the pieces before it. The pieces run in parallel threads (the
     parser releases the GIL), so this is as fast as the multi-threaded parser, in one pass.
     """
-    buffer = pa.py_buffer(data)
-    parts = max(1, min(os.cpu_count() or 1, 8)) if len(data) >= SEGMENT_MIN_BYTES else 1
-    first_line_end = data.find(b"\n") + 1 or len(data)
-    points = _split_points(data, first_line_end, parts)
+    buffer = text.buffer()
+    parts = max(1, min(os.cpu_count() or 1, 8)) if text.end >= SEGMENT_MIN_BYTES else 1
+    # Cut at LF when there is one (it always ends a line); a file with CR endings only, at CR.
+    newline = b"\n" if text.data.find(b"\n", header_end, text.end) >= 0 else b"\r"
+    points = _split_points(text, header_end + 1, parts, newline)
     points[0] = 0  # the first piece carries the header line, skipped by the parser
 
     def parse(k: int) -> tuple[pa.Table, list[int]]:
@@ -314,16 +298,15 @@ def _parse_segments(
         # Rows of this piece: parsed plus skipped, plus the header line in the first piece.
         offset += table.num_rows + len(ragged) + (1 if k == 0 else 0)
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    return table, numbers, _spaces_at_boundaries(data, source.delimiter)
+    return table, numbers, _spaces_at_boundaries(text.view(), source.delimiter)
 
 
-def _spaces_at_boundaries(data: mmap.mmap, delimiter: str, window: int = 1 << 25) -> bool:
+def _spaces_at_boundaries(raw: np.ndarray, delimiter: str, window: int = 1 << 25) -> bool:
     """Whether any space in a quote-free file touches a delimiter, a line break or an end of the
     file: only then can a value have surrounding spaces to trim. One scan of the bytes, by windows."""
     boundary = np.array([ord(delimiter), 0x0A, 0x0D], dtype=np.uint8) if ord(delimiter) < 128 else None
     if boundary is None:
         return True
-    raw = np.frombuffer(data, dtype=np.uint8)
     size = raw.size
     for start in range(0, size, window):
         stop = min(start + window, size)
@@ -339,25 +322,26 @@ def _spaces_at_boundaries(data: mmap.mmap, delimiter: str, window: int = 1 << 25
 
 
 def _parse_whole(
-    path: Path, source: CsvFormat, header: list[str], headers: list[str], encoding: str
+    path: Path, source: CsvFormat, header: list[str], headers: list[str], text: Text
 ) -> tuple[pa.Table, list[int], bool]:
-    """Any other export (quoted values, other encodings): the multi-threaded parser, which cannot
-    tell where a ragged row sits; when there is one, the file is read again in one thread to know."""
+    """Any other export (quoted values): the multi-threaded parser, which cannot tell where a ragged
+    row sits; when there is one, the file is read again in one thread to know."""
     for threaded in (True, False):
-        table, ragged, runaway = _parse_pass(path, source, header, headers, encoding, threaded=threaded)
+        table, ragged, runaway = _parse_pass(source, header, headers, text, threaded=threaded)
         if all(number is not None for number in ragged):
             break
     if runaway:
         number, lines = runaway[0]
+        where = f"row {number}: " if number is not None else ""
         raise InputError(
-            f"{path}: row {number}: a quoted value is never closed, so the {lines} line(s) after it were read as part of "
-            "that value; fix the quotes in that row (an unterminated quote)"
+            f"{path}: {where}a quoted value is never closed, so the {lines} line(s) after it were read as "
+            "part of that value; fix the quotes in that row (an unterminated quote)"
         )
     return table, [n for n in ragged if n is not None], True
 
 
 def _parse_pass(
-    path: Path, source: CsvFormat, header: list[str], headers: list[str], encoding: str, *, threaded: bool
+    source: CsvFormat, header: list[str], headers: list[str], text: Text, *, threaded: bool
 ) -> tuple[pa.Table, list[int | None], list[tuple[int | None, int]]]:
     """One read of the whole file: the table, the ragged rows' numbers (``None`` where the
     multi-threaded parser cannot tell), and the rows that swallowed line breaks (row, lines)."""
@@ -376,32 +360,14 @@ def _parse_pass(
         source,
         header,
         headers,
-        encoding=encoding,
+        encoding="utf8",
         threaded=threaded,
         skip_header=True,
         newlines_in_values=True,
         block_size=BLOCK_SIZE,
         on_invalid_row=on_invalid_row,
     )
-    return _read_csv(path, options, BLOCK_SIZE), ragged, runaway
-
-
-def _parse(
-    path: Path, source: CsvFormat, mapped: dict[str, str], header: list[str]
-) -> tuple[pa.Table, list[int], bool]:
-    """The mapped columns, the ragged rows' numbers, and whether any value may need trimming."""
-    headers = list(mapped.values())
-    codec = _codec_name(source.encoding)
-    if codec != "utf-8-sig":
-        # pyarrow decodes UTF-8 itself; any other encoding goes through Python's codec.
-        return _parse_whole(path, source, header, headers, codec)
-    with path.open("rb") as handle:
-        # Not closed explicitly: Arrow buffers may still point into it (freed with the last of them).
-        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    if data.find(b'"') >= 0:
-        # A quoted value may hold a line break, so the file cannot be cut at any line break.
-        return _parse_whole(path, source, header, headers, "utf8")
-    return _parse_segments(source, header, headers, data)
+    return _read_csv(pa.BufferReader(text.buffer()), options, BLOCK_SIZE), ragged, runaway
 
 
 @contextlib.contextmanager
@@ -426,21 +392,23 @@ def _quiet_undecodable_rows():
         sys.unraisablehook = previous
 
 
-def read_export(path: Path, source: Source | CsvFormat) -> Export:
-    """Read the export; an ``InputError`` for anything that makes the whole file unreadable.
-
-    ``source`` is a district's ``source`` (the SIS export) or any ``CsvFormat``.
-    """
-    source = _format(source)
-    header = read_header(path, source)
-    mapped = _check_columns(path, header, source)
+def _parse(
+    path: Path, source: CsvFormat, mapped: dict[str, str], header: list[str], text: Text, header_end: int
+) -> tuple[pa.Table, list[int], bool, bool]:
+    """The mapped columns (blank lines included), the ragged rows' numbers, whether any value may
+    need trimming, and whether the file holds quotes. Every encoding is UTF-8 by now (``load_text``)."""
+    headers = list(mapped.values())
+    # A quoted value may hold a line break, so such a file cannot be cut at any line break.
+    quoted = text.data.find(b'"', 0, text.end) >= 0
     try:
         with _quiet_undecodable_rows():
-            table, ragged, may_need_trim = _parse(path, source, mapped, header)
+            if quoted:
+                return (*_parse_whole(path, source, header, headers, text), quoted)
+            return (*_parse_segments(source, header, headers, text, header_end), quoted)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         # Never quote the parser's message: it ends with the offending row's text (names, dates).
         message = str(exc)
-        line = _first_bad_line(path, source.encoding)
+        line = first_bad_utf8_line(text)
         if line or isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
             where = f"line {line}: " if line else ""
             raise InputError(f"{path}: {where}not valid {source.encoding} text ({source.encoding_hint})") from None
@@ -452,17 +420,59 @@ def read_export(path: Path, source: Source | CsvFormat) -> Export:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
 
+
+def read_export(path: Path, source: Source | CsvFormat) -> Export:
+    """Read the export; an ``InputError`` for anything that makes the whole file unreadable.
+
+    ``source`` is a district's ``source`` (the SIS export) or any ``CsvFormat``.
+    """
+    source = _format(source)
+    text = load_text(path, source, source.what)
+    header, header_end = _header(path, text, source)
+    mapped = _check_columns(path, header, source)
+    table, ragged, may_need_trim, quoted = _parse(path, source, mapped, header, text, header_end)
+
     canonical = {name: field for field, name in mapped.items()}
     table = table.rename_columns([canonical[name] for name in table.column_names])
-    table = _normalize(table, may_need_trim)
-    _no_repeated_header(path, table, mapped, ragged)
     ragged = sorted(ragged)
     row_numbers = _row_numbers(table.num_rows, ragged)
+    last_row = 1 + table.num_rows + len(ragged)
+    table, row_numbers = _without_blank_lines(table, row_numbers, text, quoted)
+    table = _normalize(table, may_need_trim)
+    _no_repeated_header(path, table, mapped, row_numbers)
     table = table.append_column("row_number", pa.array(row_numbers, pa.int64()))
-    return Export(path=path, table=table, ragged_rows=ragged)
+    note = padding_note(text.padding, last_row)
+    return Export(path=path, table=table, ragged_rows=ragged, notes=[note] if note else [])
 
 
-def _no_repeated_header(path: Path, table: pa.Table, mapped: dict[str, str], ragged: list[int]) -> None:
+def _without_blank_lines(
+    table: pa.Table, row_numbers: np.ndarray, text: Text, quoted: bool
+) -> tuple[pa.Table, np.ndarray]:
+    """The rows without the blank lines (the parser keeps them as rows with every value empty).
+
+    A line of delimiters only (``,,,``) parses the same but is a row with empty values, which the
+    rules reject, so the file's own blank lines are located (``blank_records``) and only those go.
+    That scan runs only when some row has nothing in it at all (one column's empty values first).
+    """
+    if table.num_rows == 0 or table.num_columns == 0:
+        return table, row_numbers
+    empty = pc.equal(pc.binary_length(table.column(0)), 0)
+    if not pc.any(empty).as_py():
+        return table, row_numbers
+    candidates = pc.indices_nonzero(empty)
+    rows = table.take(candidates)
+    nothing = np.ones(rows.num_rows, dtype=bool)
+    for column in rows.columns:
+        nothing &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False).astype(bool)
+    if not nothing.any():
+        return table, row_numbers
+    blank = np.isin(row_numbers, blank_records(text.view(), quoted))
+    if not blank.any():
+        return table, row_numbers
+    return table.filter(pa.array(~blank)), row_numbers[~blank]
+
+
+def _no_repeated_header(path: Path, table: pa.Table, mapped: dict[str, str], row_numbers: np.ndarray) -> None:
     """A row that is the header again means two exports were joined into one file: not one roster."""
     field, name = next(iter(mapped.items()))
     if table.num_rows == 0:
@@ -476,7 +486,7 @@ def _no_repeated_header(path: Path, table: pa.Table, mapped: dict[str, str], rag
     for field, header in mapped.items():
         repeated &= pc.equal(rows[field], header).to_numpy(zero_copy_only=False).astype(bool)
     if repeated.any():
-        number = _row_numbers(table.num_rows, sorted(ragged))[positions[int(np.argmax(repeated))]]
+        number = row_numbers[positions[int(np.argmax(repeated))]]
         raise InputError(
             f"{path}: row {int(number)}: the header line appears again: are two exports joined into one file? "
             "Send one export with one header line"

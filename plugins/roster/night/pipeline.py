@@ -120,7 +120,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
             ["row_number", "field", "reason"], kind="stable", ignore_index=True
         )
     rejected_rows = rejects["row_number"].nunique()
-    rows_read = export.rows_read
+    rows_read, notes = export.rows_read, export.notes
     if rejects.empty:
         accepted = frame
     else:
@@ -138,6 +138,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
         max_reject_rate=night.district.qa.max_reject_rate,
         source_file=export_path.name,
         output_file=night.output_name,
+        notes=notes,
     )
     return Validated(report=report, rejects=rejects, accepted=accepted)
 

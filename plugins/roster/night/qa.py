@@ -74,6 +74,8 @@ class QaReport:
     remote_path: str | None = None
     mode: str | None = None
     approved_by: str | None = None
+    #: Plain sentences about how the export was read (end-of-file padding ignored...), no student data.
+    notes: list[str] = field(default_factory=list)
 
     def awaiting_delivery(self) -> QaReport:
         """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
@@ -145,6 +147,7 @@ def judge(
     max_reject_rate: float,
     source_file: str,
     output_file: str,
+    notes: list[str] | None = None,
 ) -> QaReport:
     """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains."""
     accepted = rows_read - rows_rejected
@@ -175,4 +178,5 @@ def judge(
         verdict=verdict,
         source_file=source_file,
         output_file=output_file if passed else None,
+        notes=list(notes or []),
     )

@@ -111,6 +111,7 @@ def test_verdict(case, corpus, tmp_path, capsys):
     assert stderr == ""
     report = json.loads((out / "qa_report.json").read_text(encoding="utf-8"))
     assert report["rows_read"] == case.rows_read
+    assert report["notes"] == list(case.notes)
     assert _rejects(out) == set(case.rejects)
     assert report["rows_rejected"] == len({row for row, _, _ in case.rejects})
     delivered = out / OUTPUT_NAME

@@ -1,4 +1,5 @@
-"""Reading SIS exports: text kept as text, encodings, BOM, line endings, headers, ragged rows."""
+"""Reading SIS exports: text kept as text, encodings, BOM, line endings, headers, ragged rows,
+row numbers with blank lines, end-of-file junk."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from domain_fixtures import (
     accepted_values,
     csv_text,
     make_district,
+    make_night,
     reject_set,
     row,
     validate_rows,
@@ -19,6 +21,8 @@ from domain_fixtures import (
 )
 from roster.errors import InputError
 from roster.io.export import read_export, read_header
+from roster.night.pipeline import check_export
+from roster.night.qa import QaReport
 
 
 def test_values_are_kept_as_text_with_leading_zeros(tmp_path):
@@ -153,10 +157,12 @@ def test_latin1_export_read_as_utf8_names_the_line(tmp_path):
     assert "\n" not in message
 
 
-def test_a_bare_carriage_return_in_the_header_is_a_clear_verdict(tmp_path):
+def test_a_bare_carriage_return_in_the_header_ends_the_header_line(tmp_path):
+    """A lone CR is a line ending (old Mac files), so the header is what comes before it."""
     path = tmp_path / "export.csv"
     path.write_bytes(b"STATE_ID\r\x01,FIRST_NAME\n1,2\n")
-    with pytest.raises(InputError, match="line 1: not a CSV header"):
+    assert read_header(path, make_district().source) == ["STATE_ID"]
+    with pytest.raises(InputError, match=r"line 1: required column 'FIRST_NAME' .* is missing from the header"):
         read_export(path, make_district().source)
 
 
@@ -275,3 +281,221 @@ def test_many_rows_with_a_ragged_row_late_in_the_file(tmp_path):
     assert len(numbers) == 19999
     assert numbers[14998:15001] == [15000, 15002, 15003]
     assert result.accepted["state_test_number"].tolist()[14998:15001] == ["000014999", "000015001", "000015002"]
+
+
+# Encodings: the declared one checked against the bytes; UTF-16/32 read -------------------------------
+
+_ACCENTED = [row(STATE_ID="0001001"), row(STATE_ID="0001002", FIRST_NAME="José"), row(STATE_ID="0001003")]
+
+
+@pytest.mark.parametrize("declared", ["windows-1252", "cp1252", "latin-1", "iso-8859-15", "cp850"])
+def test_utf8_export_declared_as_a_legacy_code_page_is_refused(tmp_path, declared):
+    """Read as a code page, UTF-8 would deliver "JosÃ©"; the file is UTF-8, and the message says so."""
+    path = write_export(tmp_path, _ACCENTED)
+    with pytest.raises(InputError) as info:
+        read_export(path, make_district({"source.encoding": declared}).source)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 3: not {declared} text: the file is UTF-8")
+    assert message.endswith("set source.encoding: utf-8 in the district file")
+    assert "José" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("declared", ["windows-1252", "latin-1", "utf-8", "utf-16"])
+def test_a_declared_encoding_reads_its_own_files(tmp_path, declared):
+    result = validate_rows(
+        tmp_path, _ACCENTED, encoding=declared, district=make_district({"source.encoding": declared})
+    )
+    assert reject_set(result) == set()
+    assert accepted_values(result, "legal_first_name") == ["Maria", "José", "Maria"]
+
+
+@pytest.mark.parametrize(
+    ("data", "how"),
+    [
+        (csv_text(_ACCENTED).encode("utf-16"), "a byte-order mark"),
+        (csv_text(_ACCENTED).encode("utf-16-le"), "no byte-order mark"),
+        (csv_text(_ACCENTED).encode("utf-16-be"), "no byte-order mark"),
+    ],
+)
+@pytest.mark.parametrize("declared", ["utf-8", "windows-1252"])
+def test_utf16_export_declared_as_8bit_is_refused(tmp_path, data, how, declared):
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_export(path, make_district({"source.encoding": declared}).source)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 1: not {declared} text: it is UTF-16 text (")
+    assert how in message
+    assert message.endswith("set source.encoding: utf-16 in the district file")
+
+
+def test_8bit_export_declared_as_utf16_is_refused(tmp_path):
+    path = write_export(tmp_path, _ACCENTED)
+    with pytest.raises(InputError, match=r"line 1: not utf-16 text: .*8-bit text.*set source.encoding: utf-8"):
+        read_export(path, make_district({"source.encoding": "utf-16"}).source)
+
+
+@pytest.mark.parametrize(
+    ("codec", "declared"),
+    [
+        ("utf-16", "utf-16"),  # Excel's "Unicode text": a byte-order mark, little-endian
+        ("utf-16-le", "utf-16"),  # no mark: the byte order is where the NULs sit
+        ("utf-16-be", "utf-16"),
+        ("utf-16-le", "utf-16le"),
+        ("utf-16-be", "utf-16be"),
+        ("utf-16-be", "utf-16le"),  # a wrong byte order declared: the NULs tell
+        ("utf-32", "utf-32"),
+    ],
+)
+@pytest.mark.parametrize("eol", ["\r\n", "\n", "\r"])
+def test_utf16_and_utf32_exports_are_read(tmp_path, codec, declared, eol):
+    rows = [*_ACCENTED, row(STATE_ID="0001004", FIRST_NAME="Ann, Marie"), row(STATE_ID="0001005", GRADE="13")]
+    district = make_district({"source.encoding": declared})
+    result = validate_rows(tmp_path, rows, district=district, encoding=codec, eol=eol)
+    assert reject_set(result) == {(6, "grade", "unknown_grade")}
+    assert accepted_values(result, "legal_first_name") == ["Maria", "José", "Maria", "Ann, Marie"]
+    assert accepted_values(result, "state_test_number") == ["0001001", "0001002", "0001003", "0001004"]
+    assert result.report.rows_read == 5
+
+
+def test_undecodable_utf16_names_the_line(tmp_path):
+    data = csv_text(_ACCENTED).encode("utf-16-le")
+    at = data.index("0001003".encode("utf-16-le"))
+    data = data[:at] + "\ud800".encode("utf-16-le", "surrogatepass") + data[at + 2 :]  # a lone surrogate, line 4
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_export(path, make_district({"source.encoding": "utf-16"}).source)
+    assert str(info.value).startswith(f"{path}: line 4: not valid utf-16 text (")
+
+
+def test_utf16_vendor_export_is_refused_with_the_vendor_hint(tmp_path):
+    from roster.io.export import read_vendor_export
+
+    vendor = make_district().vendor_export
+    header = list(vendor.columns.model_dump().values())
+    path = tmp_path / "vendor.csv"
+    path.write_bytes((vendor.delimiter.join(header) + "\r\n").encode("utf-16"))
+    with pytest.raises(
+        InputError, match=r"line 1: not utf-8 text: it is UTF-16 text .*; save the vendor export as UTF-8$"
+    ):
+        read_vendor_export(path, vendor)
+
+
+# Line endings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("eol", ["\r", "\r\n", "\n"])
+def test_every_line_ending_style_is_read(tmp_path, eol):
+    rows = [row(STATE_ID="0001001"), row(STATE_ID="0001002", CAMPUS="999"), row(STATE_ID="0001003", MATH_SCORE="")]
+    result = validate_rows(tmp_path, rows, eol=eol)
+    assert reject_set(result) == {(3, "campus", "unknown_campus")}
+    assert accepted_values(result, "math_score") == ["", ""]
+    assert accepted_values(result, "state_test_number") == ["0001001", "0001003"]
+    assert result.report.rows_read == 3
+
+
+def test_mixed_line_endings_are_read(tmp_path):
+    lines = csv_text([row(STATE_ID=f"000100{n}") for n in range(1, 5)]).split("\n")
+    text = lines[0] + "\r" + lines[1] + "\r\n" + lines[2] + "\n" + lines[3] + "\r" + lines[4] + "\r\n"
+    result = validate_rows(tmp_path, text=text)
+    assert reject_set(result) == set()
+    assert accepted_values(result, "state_test_number") == ["0001001", "0001002", "0001003", "0001004"]
+    assert result.accepted["row_number"].tolist() == [2, 3, 4, 5]
+    assert all("\r" not in value for value in accepted_values(result, "status"))
+
+
+def test_a_carriage_return_inside_quotes_is_data_in_a_cr_only_file(tmp_path):
+    rows = [row(STATE_ID="0001001", FIRST_NAME="Ann\rMarie"), row(STATE_ID="0001002")]
+    result = validate_rows(tmp_path, rows, eol="\r")
+    assert reject_set(result) == {(2, "legal_first_name", "forbidden_character")}
+    assert accepted_values(result, "state_test_number") == ["0001002"]
+
+
+# Row numbers: a blank line is a row of the spreadsheet, not a student ------------------------------
+
+
+def _blank_lines_export(quoted: bool, eol: str) -> str:
+    lines = [
+        ",".join(HEADER),  # row 1
+        _raw_line(row(STATE_ID="0001001")),  # row 2
+        "",  # row 3
+        "",  # row 4
+        _raw_line(row(STATE_ID="0001002", GRADE="13")),  # row 5
+        "",  # row 6
+        _raw_line(row(STATE_ID="0001003"), extra=",surplus"),  # row 7: ragged
+        _raw_line(row(STATE_ID="0001004", CAMPUS="999")),  # row 8
+    ]
+    if quoted:  # a value holding a blank line of its own is one cell: still row 2
+        lines[1] = lines[1].replace("Maria", f'"Ma{eol}{eol}ria"')
+    return eol.join(lines) + eol
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_blank_lines_count_as_rows_but_not_as_students(tmp_path, quoted, eol):
+    result = validate_rows(tmp_path, text=_blank_lines_export(quoted, eol))
+    expected = {(5, "grade", "unknown_grade"), (7, "(row)", "ragged_row"), (8, "campus", "unknown_campus")}
+    if quoted:
+        expected.add((2, "legal_first_name", "forbidden_character"))
+    assert reject_set(result) == expected
+    assert result.report.rows_read == 4
+    assert result.accepted["row_number"].tolist() == ([] if quoted else [2])
+
+
+def test_blank_lines_are_numbered_alike_in_parallel_pieces(tmp_path, monkeypatch):
+    from roster.io import export as reading
+
+    lines = [",".join(HEADER)]
+    for n in range(300):
+        lines.append(_raw_line(row(STATE_ID=f"{n:07d}", GRADE="13" if n % 41 == 0 else "05")))
+        if n % 29 == 0:
+            lines.extend([""] * (1 + n % 3))
+    path = write_export(tmp_path, text="\r\n".join(lines) + "\r\n")
+    expected = [n for n, line in enumerate(lines, start=1) if line][1:]
+    monkeypatch.setattr(reading, "SEGMENT_MIN_BYTES", 1)
+    monkeypatch.setattr(reading.os, "cpu_count", lambda: 4)
+    export = read_export(path, make_district().source)
+    assert export.table["row_number"].to_pylist() == expected
+    assert export.rows_read == 300
+
+
+# End-of-file junk: cut off, named in a note ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("junk", "note"),
+    [
+        (b"\x00" * 512, "ignored 512 bytes of end-of-file padding (NUL) after row 4"),
+        (b"\x1a", "ignored 1 byte of end-of-file padding (Ctrl-Z) after row 4"),
+        (b"  \r\n\t\r\n\r\n", "ignored 9 bytes of end-of-file padding (spaces, tabs) after row 4"),
+        (b"\r\n\x1a\x00\x00", "ignored 5 bytes of end-of-file padding (NUL, Ctrl-Z) after row 4"),
+    ],
+)
+def test_end_of_file_junk_is_ignored_with_a_note(tmp_path, junk, note):
+    path = write_export(tmp_path, _ACCENTED, eol="\r\n")
+    path.write_bytes(path.read_bytes() + junk)
+    result = check_export(make_night(), path)
+    assert reject_set(result) == set()
+    assert result.report.rows_read == 3 and result.report.passed
+    assert result.report.notes == [note]
+    assert QaReport.from_json(result.report.to_json()).notes == [note]
+
+
+def test_a_clean_export_has_no_notes_and_an_old_report_still_loads(tmp_path):
+    result = validate_rows(tmp_path, _ACCENTED)
+    assert result.report.notes == []
+    payload = result.report.to_json()
+    assert payload["notes"] == []
+    del payload["notes"]  # a qa_report.json written before notes existed
+    assert QaReport.from_json(payload).notes == []
+
+
+def test_nul_and_ctrl_z_before_the_last_row_stay_in_the_values(tmp_path):
+    rows = [row(STATE_ID="0001001", LAST_NAME="Gonzalez\x00\x00"), row(STATE_ID="0001002", LOCAL_ID="L1\x1a")]
+    result = validate_rows(tmp_path, [*rows, row(STATE_ID="0001003")])
+    assert reject_set(result) == {
+        (2, "legal_last_name", "forbidden_character"),
+        (3, "local_student_id", "forbidden_character"),
+    }
+    assert result.report.notes == []
