@@ -83,6 +83,7 @@ def test_every_kind_of_night_round_trips_byte_for_byte(tmp_path: Path, capsys: p
         "verdict",
         "source_file",
         "output_file",
+        "notes",
     }
     assert outcomes["failed"][1]["output_file"] is None
 
