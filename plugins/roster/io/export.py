@@ -51,7 +51,7 @@ import pyarrow.csv as pacsv
 from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS, Source, VendorExport
 from roster.errors import InputError
 from roster.fast.arrow import parallel
-from roster.fast.scans import has_surrounding_spaces, nfc_candidates
+from roster.fast.scans import has_surrounding_spaces, nfc_candidates, offsets_and_data
 from roster.io.text import (
     Text,
     blank_records,
@@ -456,11 +456,10 @@ def _without_blank_lines(
     """
     if table.num_rows == 0 or table.num_columns == 0:
         return table, row_numbers
-    empty = pc.equal(pc.binary_length(table.column(0)), 0)
-    if not pc.any(empty).as_py():
+    empty = _empty_values(table.column(0))
+    if not empty.any():
         return table, row_numbers
-    candidates = pc.indices_nonzero(empty)
-    rows = table.take(candidates)
+    rows = table.take(pa.array(np.flatnonzero(empty)))
     nothing = np.ones(rows.num_rows, dtype=bool)
     for column in rows.columns:
         nothing &= pc.equal(pc.binary_length(column), 0).to_numpy(zero_copy_only=False).astype(bool)
@@ -470,6 +469,15 @@ def _without_blank_lines(
     if not blank.any():
         return table, row_numbers
     return table.filter(pa.array(~blank)), row_numbers[~blank]
+
+
+def _empty_values(column: pa.ChunkedArray) -> np.ndarray:
+    """Per value: whether it is empty (equal neighbouring offsets; no per-value kernel)."""
+    flags = []
+    for chunk in column.chunks:
+        offsets, _ = offsets_and_data(chunk)
+        flags.append(offsets[1:] == offsets[:-1])
+    return np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
 
 
 def _no_repeated_header(path: Path, table: pa.Table, mapped: dict[str, str], row_numbers: np.ndarray) -> None:

@@ -304,14 +304,20 @@ def blank_records(view: np.ndarray, quoted: bool) -> np.ndarray:
     A record ends at a line break outside quotes (an even number of ``"`` before it: RFC 4180's
     doubled quotes count twice); a break inside a quoted value is data. CRLF is one break.
     """
-    lf = np.flatnonzero(view == 0x0A)
-    cr = np.flatnonzero(view == 0x0D)
-    lone_cr = cr[(cr + 1 >= view.size) | (view[np.minimum(cr + 1, view.size - 1)] != 0x0A)]
-    breaks = np.union1d(lf, lone_cr)
-    first_byte = breaks - ((breaks > 0) & (view[breaks] == 0x0A) & (view[np.maximum(breaks - 1, 0)] == 0x0D))
+    marks = view == 0x0A
+    marks |= view == 0x0D
+    at = np.flatnonzero(marks)  # every LF and CR, in order: one pass over the bytes
+    del marks
+    kind = view[at]
+    # A CR right before an LF is one break with it (CRLF): the LF ends it, the CR is its first byte.
+    pair = np.zeros(at.size, dtype=bool)
+    pair[:-1] = (kind[:-1] == 0x0D) & (kind[1:] == 0x0A) & (at[1:] == at[:-1] + 1)
+    first_byte = at.copy()
+    first_byte[1:][pair[:-1]] -= 1
+    keep = ~pair
+    breaks, first_byte = at[keep], first_byte[keep]
     if quoted and breaks.size:
-        quotes = np.add.reduceat((view == 0x22).view(np.uint8), np.concatenate([[0], breaks]), dtype=np.int64)
-        outside = np.cumsum(quotes[:-1]) % 2 == 0
+        outside = np.searchsorted(np.flatnonzero(view == 0x22), breaks) % 2 == 0
         breaks, first_byte = breaks[outside], first_byte[outside]
     starts = np.concatenate([[0], breaks[:-1] + 1])
     return np.flatnonzero(starts == first_byte) + 1
