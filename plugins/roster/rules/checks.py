@@ -230,3 +230,34 @@ def one_of(values: Iterable[str], empty_passes: bool = False) -> Kernel:
 
     return kernel
 
+
+#: A day, month and year with separators (``03/14/2015``, ``2015-03-14``, ``14.3.15``) anywhere in a value.
+DATE_SHAPED = r"(^|[^0-9])[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([^0-9]|$)"
+#: The compact dates eight digits may be (YYYYMMDD, MMDDYYYY, DDMMYYYY).
+COMPACT_DATES = ("%Y%m%d", "%m%d%Y", "%d%m%Y")
+
+
+def clearly_id(pattern: str, date_format: str) -> Kernel:
+    """Per value: whether it is clearly an id, and never a date of birth, so a report may show it.
+
+    Clearly an id: it matches ``pattern`` (the district's State Test Number pattern) or is made only
+    of ASCII letters, digits and ``. + - _`` (an id Excel turned into ``1.23E+09``); it holds a digit;
+    and it does not look like a date: not a date in ``date_format``, no ``DATE_SHAPED`` date in it,
+    and, unless it matches ``pattern``, not eight digits that are a real date (``COMPACT_DATES``).
+    """
+    anchored = _anchored(pattern)
+
+    def verdict(values: pd.Series) -> np.ndarray:
+        data = pa.array(values, pa.large_string())
+        matches = bools(pc.match_substring_regex(data, anchored))
+        plain = bools(pc.match_substring_regex(data, r"^[0-9A-Za-z.+_-]+$"))
+        digit = bools(pc.match_substring_regex(data, "[0-9]"))
+        dated = parse_dates(values, date_format).notna().to_numpy(dtype=bool) | bools(
+            pc.match_substring_regex(data, DATE_SHAPED)
+        )
+        eight = bools(pc.match_substring_regex(data, "^[0-9]{8}$")) & ~matches
+        for compact in COMPACT_DATES if eight.any() else ():
+            dated = dated | (eight & parse_dates(values, compact).notna().to_numpy(dtype=bool))
+        return (matches | plain) & digit & ~dated
+
+    return lambda data: _per_value(data, verdict)

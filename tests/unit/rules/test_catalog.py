@@ -59,6 +59,11 @@ def test_every_reason_code_is_listed_in_the_readmes_rules_paragraph():
     assert [rule.reason for rule in RULES if f"`{rule.reason}`" not in rules] == []
 
 
+def test_the_masked_id_token_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert f"`{model.MASKED_ID}`" in readme[readme.index("**Privacy.**") :].split("\n\n", 1)[0]
+
+
 def test_the_schemas_checks_are_exactly_the_catalogs():
     schema = build_schema(make_night().rules)
     in_schema = [(check.name, column) for column, spec in schema.columns.items() for check in spec.checks]

@@ -22,7 +22,7 @@ from domain_fixtures import (
 from roster.night.qa import QaReport, judge
 from roster.rules import checks
 from roster.rules.catalog import REASONS
-from roster.rules.model import REJECT_COLUMNS, find_rejects
+from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects, shown_ids
 
 
 def test_good_row_is_accepted(tmp_path):
@@ -404,6 +404,82 @@ def test_the_closer_looks_agree_with_python_on_a_chunked_column(monkeypatch):
     assert present.tolist() == [visible(v) for v in values]
     assert clean.tolist() == [not garbled(v) for v in values]
     assert 0 < (~present).sum() < len(values) and 20 < (~clean).sum() < len(values)  # both verdicts, past TAKE_STEP
+
+
+# The rejects' State Test Numbers: shown only when clearly an id ------------------------------------
+
+
+def _shown(values: list[str], district=None) -> list[str]:
+    return list(shown_ids(pa.chunked_array([pa.array(values, pa.large_string())]), make_night(district).rules))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0001234", True),
+        ("AB12cd34", True),  # matches the pattern
+        ("1.23E+09", True),  # Excel's: only letters, digits and . + - _
+        ("12-34", True),
+        ("L_0001234", True),
+        ("20150314", True),  # eight digits, but they match the pattern (and are no %m/%d/%Y date)
+        ("", True),  # empty stays empty
+        ("03/14/2015", False),  # a date of birth (the district's date format)
+        ("3/14/2015", False),
+        ("2015-03-14", False),  # date-shaped
+        ("14.03.2015", False),
+        ("DOB 03-14-15", False),
+        ("Gonzalez", False),  # no digit: a name
+        ("Maria Gonzalez", False),
+        ("\u00a0", False),
+        ("12 34", False),  # a space: neither the pattern nor the id characters
+        ("=1+2", False),
+        ("O'Brien7", False),
+    ],
+)
+def test_a_state_id_is_shown_only_when_clearly_an_id(value, shown):
+    assert _shown([value]) == [value if shown else MASKED_ID]
+
+
+def test_eight_digits_failing_the_pattern_are_masked_when_they_are_a_real_date():
+    district = make_district({"source.state_id_pattern": "^[0-9]{10}$"})
+    values = ["20150314", "03142015", "31122015", "12345678", "99999999", "0004001029"]
+    assert _shown(values, district) == [MASKED_ID, MASKED_ID, MASKED_ID, "12345678", "99999999", "0004001029"]
+
+
+def test_an_id_that_is_a_date_in_the_districts_format_is_masked():
+    district = make_district({"source.date_format": "%Y%m%d"})
+    assert _shown(["20150314", "20151399", "0001234"], district) == [MASKED_ID, "20151399", "0001234"]
+
+
+def test_the_mask_is_one_token_that_no_shown_id_can_be():
+    masked = _shown(["03/14/2015", "01/01/2001", "Zebulonqx", "x" * 50])
+    assert masked == [MASKED_ID] * 4
+    assert _shown([MASKED_ID]) == [MASKED_ID] and not any(c.isdigit() for c in MASKED_ID)
+
+
+def test_swapped_state_id_and_birth_date_headers_leak_no_birth_date(tmp_path):
+    """The SIS report edited so the STATE_ID and DOB headers are swapped: every row is rejected, and
+    no date of birth is in the rejects (they would be the State Test Numbers)."""
+    births = ["03/14/2015", "11/02/2013", "1/5/2016", "07/30/2012"]
+    # The values under each swapped header: the STATE_ID column holds the birth dates, and DOB the ids.
+    rows = [row(STATE_ID=born, DOB=f"000{n}234") for n, born in enumerate(births)]
+    result = validate_rows(tmp_path, rows)
+    assert result.report.passed is False and result.report.rows_rejected == len(births)
+    assert set(result.rejects["reason"]) == {"bad_state_id", "bad_date_of_birth"}
+    text = result.rejects.to_csv(index=False)
+    for born in births:
+        assert born not in text
+    assert set(result.rejects["state_test_number"]) == {MASKED_ID}
+
+
+def test_a_reject_with_a_good_id_still_names_it(tmp_path):
+    rows = [row(STATE_ID="0001001", GRADE="13"), row(STATE_ID="03/14/2015"), row(STATE_ID="")]
+    result = validate_rows(tmp_path, rows)
+    assert sorted(zip(result.rejects["row_number"], result.rejects["state_test_number"], strict=True)) == [
+        (2, "0001001"),
+        (3, MASKED_ID),
+        (4, ""),
+    ]
 
 
 def test_a_missing_required_column_is_a_reading_bug_not_bad_data():
