@@ -231,8 +231,14 @@ def one_of(values: Iterable[str], empty_passes: bool = False) -> Kernel:
     return kernel
 
 
-#: A day, month and year with separators (``03/14/2015``, ``2015-03-14``, ``14.3.15``) anywhere in a value.
-DATE_SHAPED = r"(^|[^0-9])[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([^0-9]|$)"
+_MONTH = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+#: A date anywhere in a value: day, month and year with separators (``03/14/2015``, ``2015-03-14``,
+#: ``14.3.15``), or with the month's name (``14-Mar-2015``, ``14MAR2015``, ``Mar 14, 2015``).
+DATE_SHAPED = (
+    r"(^|[^0-9])[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([^0-9]|$)"
+    rf"|(?i:[0-9]{{1,4}}[-/. ]?{_MONTH}[-/. ,]*[0-9]{{2,4}})"
+    rf"|(?i:{_MONTH}[-/. ]?[0-9]{{1,2}}[-/. ,]+[0-9]{{2,4}})"
+)
 #: The compact dates eight digits may be (YYYYMMDD, MMDDYYYY, DDMMYYYY).
 COMPACT_DATES = ("%Y%m%d", "%m%d%Y", "%d%m%Y")
 

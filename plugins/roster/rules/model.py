@@ -11,9 +11,9 @@ index, column and check ever leave this module.
 The rejects identify a row by its row number and its State Test Number, as the export has it, but
 only when that value is clearly an id (``checks.clearly_id``): it matches the district's
 ``state_id_pattern`` or is made only of ASCII letters, digits and ``. + - _``, it holds a digit, and
-it does not look like a date (a date in the district's ``date_format``, a day-month-year with
-separators, or eight digits that are a real YYYYMMDD, MMDDYYYY or DDMMYYYY date when they fail the
-pattern). Any other value is shown as ``MASKED_ID``: with the State ID and birth-date headers
+it does not look like a date (a date in the district's ``date_format``; a day, month and year with
+separators or with the month's name, ``checks.DATE_SHAPED``; or eight digits that are a real
+YYYYMMDD, MMDDYYYY or DDMMYYYY date when they fail the pattern). Any other value is shown as ``MASKED_ID``: with the State ID and birth-date headers
 swapped, the birth dates would otherwise be in ``rejects.csv`` and the QA email.
 """
 

@@ -428,6 +428,11 @@ def _shown(values: list[str], district=None) -> list[str]:
         ("2015-03-14", False),  # date-shaped
         ("14.03.2015", False),
         ("DOB 03-14-15", False),
+        ("14-Mar-2015", False),  # only letters, digits and -, but a date
+        ("14MAR2015", False),
+        ("2015-mar-14", False),
+        ("Mar-14-2015", False),
+        ("MAR1234", True),  # a month's letters, but no date
         ("Gonzalez", False),  # no digit: a name
         ("Maria Gonzalez", False),
         ("\u00a0", False),
