@@ -182,11 +182,57 @@ def build() -> dict[str, bytes]:  # noqa: PLR0915 - one recipe per corpus file, 
     # A DOS end of file (Ctrl-Z) and NUL padding to a 512-byte block after the last row.
     text = _csv(good, eol="\r\n").encode() + b"\x1a"
     files["eof_junk.csv"] = text + b"\x00" * (-len(text) % 512 or 512)
+    files.update(_rule_files(good))
+    return files
+
+
+def _rule_files(good: list[dict[str, str]]) -> dict[str, bytes]:
+    """The files of the rules' cases (character and value policy, masked ids): see their CASES block."""
+    files: dict[str, bytes] = {}
+
+    def changed(changes: dict[int, dict[str, str]]) -> bytes:
+        rows = [dict(r) for r in good]
+        for index, values in changes.items():
+            rows[index].update(values)
+        return _csv(rows).encode()
+
+    files["quote_start.csv"] = changed(
+        {4: {"LAST_NAME": '"' + good[4]["LAST_NAME"]}, 20: {"FIRST_NAME": '"' + good[20]["FIRST_NAME"] + '"'}}
+    )
+    files["unicode_separators.csv"] = changed(
+        {
+            3: {"LAST_NAME": good[3]["LAST_NAME"] + "\u2028Jr", "FIRST_NAME": good[3]["FIRST_NAME"] + "\u2029"},
+            15: {"MIDDLE_NAME": "\u202eLee", "LAST_NAME": "\u2066" + good[15]["LAST_NAME"] + "\u2069"},
+        }
+    )
+    files["invisible_surname.csv"] = changed({7: {"LAST_NAME": "\u00a0"}, 30: {"LAST_NAME": "\u200b"}})
+    files["infinite_scores.csv"] = changed(
+        {2: {"ELA_SCORE": "inf", "MATH_SCORE": "1e999"}, 40: {"ELA_SCORE": "-Infinity", "MATH_SCORE": "NaN"}}
+    )
+    files["formula_names.csv"] = changed(
+        {
+            5: {"LAST_NAME": '=HYPERLINK("http://evil.example","Smith")', "FIRST_NAME": "+1"},
+            12: {"FIRST_NAME": "@SUM(A1:A9)", "MIDDLE_NAME": "-2"},
+        }
+    )
+    files["mojibake_names.csv"] = changed(
+        {8: {"FIRST_NAME": "JosÃ©", "LAST_NAME": "PeÃ±a"}, 25: {"FIRST_NAME": "MarÃ­a", "LAST_NAME": "Oâ€™Brien"}}
+    )
+    # The SIS report edited so the STATE_ID and DOB headers trade places over unchanged columns.
+    lines = _lines(_csv(good))
+    lines[0] = ",".join({"STATE_ID": "DOB", "DOB": "STATE_ID"}.get(h, h) for h in HEADER)
+    files["swapped_id_dob.csv"] = "\n".join(lines).encode()
     return files
 
 
 def _rows_of(reason: str, field_name: str, *rows: int) -> set[tuple[int, str, str]]:
     return {(r, field_name, reason) for r in rows}
+
+
+def _rows_sharing(column: str) -> list[int]:
+    """The row numbers of the good students whose ``column`` value another one has too."""
+    values = [r[column] for r in _good()]
+    return [n + 2 for n, value in enumerate(values) if values.count(value) > 1]
 
 
 CASES: list[Case] = [
@@ -376,6 +422,86 @@ CASES: list[Case] = [
         0,
         rows_read=ROWS,
         notes=("ignored 427 bytes of end-of-file padding (NUL, Ctrl-Z) after row 61",),
+    ),
+    # Rules: the character and value policy (forbidden characters, invisible-only is missing, finite
+    # scores, formulas and mojibake in names) and the rejects' masked State Test Numbers.
+    Case(
+        "quote_start.csv",
+        "a name starting with a double quote (rows 6, 22): it would break readers of the pipe file",
+        "rejected",
+        0,
+        rejects=frozenset(
+            {(6, "legal_last_name", "forbidden_character"), (22, "legal_first_name", "forbidden_character")}
+        ),
+        rows_read=ROWS,
+    ),
+    Case(
+        "unicode_separators.csv",
+        "Unicode line/paragraph separators (row 5) and text-direction controls (row 17) in names",
+        "rejected",
+        0,
+        rejects=frozenset(
+            {
+                (5, "legal_first_name", "forbidden_character"),
+                (5, "legal_last_name", "forbidden_character"),
+                (17, "legal_last_name", "forbidden_character"),
+                (17, "legal_middle_name", "forbidden_character"),
+            }
+        ),
+        rows_read=ROWS,
+    ),
+    Case(
+        "invisible_surname.csv",
+        "a surname of only a no-break space (row 9) or a zero-width space (row 32)",
+        "rejected",
+        0,
+        rejects=frozenset(_rows_of("missing_last_name", "legal_last_name", 9, 32)),
+        rows_read=ROWS,
+    ),
+    Case(
+        "infinite_scores.csv",
+        "scores inf and 1e999 (row 4), -Infinity and NaN (row 42)",
+        "rejected",
+        0,
+        rejects=frozenset(_rows_of("bad_score", "ela_score", 4, 42) | _rows_of("bad_score", "math_score", 4, 42)),
+        rows_read=ROWS,
+    ),
+    Case(
+        "formula_names.csv",
+        "names that spreadsheets run as formulas: =HYPERLINK(...), +1 (row 7), @SUM(...), -2 (row 14)",
+        "rejected",
+        0,
+        rejects=frozenset(
+            {
+                (7, "legal_first_name", "formula_value"),
+                (7, "legal_last_name", "formula_value"),
+                (14, "legal_first_name", "formula_value"),
+                (14, "legal_middle_name", "formula_value"),
+            }
+        ),
+        rows_read=ROWS,
+    ),
+    Case(
+        "mojibake_names.csv",
+        "names already garbled by a wrong encoding: JosÃ© PeÃ±a (row 10), MarÃ­a Oâ€™Brien (row 27)",
+        "rejected",
+        0,
+        rejects=frozenset(
+            _rows_of("mojibake", "legal_first_name", 10, 27) | _rows_of("mojibake", "legal_last_name", 10, 27)
+        ),
+        rows_read=ROWS,
+    ),
+    Case(
+        "swapped_id_dob.csv",
+        "the STATE_ID and DOB headers swapped: every row rejected, no birth date in rejects.csv (ids masked)",
+        "qa_failed",
+        1,
+        rejects=frozenset(
+            _rows_of("bad_state_id", "state_test_number", *range(2, ROWS + 2))
+            | _rows_of("bad_date_of_birth", "date_of_birth", *range(2, ROWS + 2))
+            | _rows_of("duplicate_state_id", "state_test_number", *_rows_sharing("DOB"))  # now the id column
+        ),
+        rows_read=ROWS,
     ),
 ]
 

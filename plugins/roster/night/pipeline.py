@@ -35,7 +35,7 @@ from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_change
 from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
-from roster.rules.model import REJECT_COLUMNS, find_rejects
+from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, p
     """
     tonight = roster_frame(accepted, night.district, night.crossmatch, night.layout)
     qa = night.district.qa
-    rejected_ids = frozenset(rejected["state_test_number"]) - {""}
+    rejected_ids = frozenset(rejected["state_test_number"]) - {"", MASKED_ID}  # a masked value names no id
     diff = compare(tonight, previous, night.layout, night.roster_date, qa.carry_inactive_days, rejected_ids)
     judge_changes(diff, qa.max_deactivation_rate, qa.max_change_rate)
     frame = with_carried(tonight, diff)

@@ -23,6 +23,8 @@ from roster.rules.checks import (
     date_or_empty,
     fullmatch,
     no_forbidden,
+    no_formula,
+    not_mojibake,
     numeric_or_empty,
     one_of,
     present,
@@ -33,6 +35,8 @@ MIN_AGE, MAX_AGE = 2, 22
 
 #: ``Rule.columns`` of a rule that checks every text column of the row model (``RosterRow``).
 TEXT_COLUMNS = "every text column"
+#: The student's legal names (the reader trims and NFC-normalizes the same fields, ``io.export.NAME_FIELDS``).
+NAME_COLUMNS = ("legal_first_name", "legal_middle_name", "legal_last_name")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,19 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("missing_first_name", ("legal_first_name",), "Enter the student's legal first name in the SIS.", present),
     Rule("missing_last_name", ("legal_last_name",), "Enter the student's legal last name in the SIS.", present),
+    Rule(
+        "formula_value",
+        NAME_COLUMNS,
+        "Remove the leading =, +, - or @ from this name in the SIS; spreadsheets run such a value as a formula.",
+        no_formula,
+    ),
+    Rule(
+        "mojibake",
+        NAME_COLUMNS,
+        "This name looks garbled by a wrong character encoding (e.g. 'Ã©' for 'é'); "
+        "correct it in the SIS and check how the export is saved.",
+        not_mojibake,
+    ),
     Rule("missing_date_of_birth", ("date_of_birth",), "Enter the student's date of birth in the SIS.", present),
     Rule(
         "bad_date_of_birth",
@@ -128,7 +145,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "bad_score",
         ("ela_score", "math_score"),
-        "Correct the score in the SIS; it must be a number or left empty.",
+        "Correct the score in the SIS; it must be a plain number (such as 250 or 12.5) or left empty.",
         numeric_or_empty,
     ),
     Rule(
@@ -140,7 +157,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "forbidden_character",
         TEXT_COLUMNS,
-        "Remove the pipe, line break or control character from this value in the SIS.",
+        "Remove the pipe (|), line break, control or text-direction character, or leading double quote "
+        "from this value in the SIS.",
         no_forbidden,
     ),
     Rule(

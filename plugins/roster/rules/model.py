@@ -7,6 +7,14 @@ schema's lazy ``validate`` on the night's frame and turns pandera's failure case
 
 pandera's failure cases and error messages hold the failing values (names, dates of birth): only their
 index, column and check ever leave this module.
+
+The rejects identify a row by its row number and its State Test Number, as the export has it, but
+only when that value is clearly an id (``checks.clearly_id``): it matches the district's
+``state_id_pattern`` or is made only of ASCII letters, digits and ``. + - _``, it holds a digit, and
+it does not look like a date (a date in the district's ``date_format``; a day, month and year with
+separators or with the month's name, ``checks.DATE_SHAPED``; or eight digits that are a real
+YYYYMMDD, MMDDYYYY or DDMMYYYY date when they fail the pattern). Any other value is shown as ``MASKED_ID``: with the State ID and birth-date headers
+swapped, the birth dates would otherwise be in ``rejects.csv`` and the QA email.
 """
 
 from __future__ import annotations
@@ -16,14 +24,14 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera import dtypes
 from pandera.engines import pandas_engine
 from pandera.typing import Series
 
-from roster.fast.arrow import take
 from roster.rules import catalog
 from roster.rules.catalog import NightRules, Rule
-from roster.rules.checks import Kernel, column_text
+from roster.rules.checks import Kernel, clearly_id, column_text, taken
 
 
 class RosterRow(pa.DataFrameModel):
@@ -74,6 +82,11 @@ REQUIRED_COLUMNS = tuple(name for name, column in _COLUMNS.items() if column.req
 TEXT_FIELDS = tuple(name for name, column in _COLUMNS.items() if dtypes.is_string(column.dtype))
 
 REJECT_COLUMNS = ["row_number", "state_test_number", "field", "reason"]
+
+#: The rejects' State Test Number of a value that is not clearly an id (``checks.clearly_id``). The
+#: same token whatever the value (neither its length nor its content shows), and never an id: it
+#: holds no digit, so no value that is shown can be it. Not an id to the diff's retention either.
+MASKED_ID = "[masked]"
 
 
 def columns_of(rule: Rule) -> tuple[str, ...]:
@@ -137,7 +150,9 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
         first = failures[reading].iloc[0]
         raise RuntimeError(f"roster schema failed on column {first['column']}: {first['check']}")
     positions = frame.index.get_indexer(pd.Index(failures["index"].to_numpy(), dtype=frame.index.dtype))
-    return _rejects_frame(frame, positions, failures["column"].to_numpy(), failures["check"].map(reasons).to_numpy())
+    return _rejects_frame(
+        frame, positions, failures["column"].to_numpy(), failures["check"].map(reasons).to_numpy(), rules
+    )
 
 
 def _reasons(schema: pa.DataFrameSchema) -> dict[str, str]:
@@ -170,19 +185,22 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"index": pd.Series([], dtype="int64"), "column": [], "check": []})
 
 
-def _rejects_frame(frame: pd.DataFrame, index, fields, reasons) -> pd.DataFrame:
+def shown_ids(ids: pyarrow.ChunkedArray, rules: NightRules) -> np.ndarray:
+    """State Test Numbers as a report may show them: clearly an id as it is, empty as empty, any
+    other value ``MASKED_ID`` (see the module's docstring). Each distinct value is judged once."""
+    values = ids.to_numpy(zero_copy_only=False).astype(object) if len(ids) else np.zeros(0, dtype=object)
+    return np.where(clearly_id(rules.state_id_pattern, rules.date_format)(ids) | (values == ""), values, MASKED_ID)
+
+
+def _rejects_frame(frame: pd.DataFrame, index, fields, reasons, rules: NightRules) -> pd.DataFrame:
     """The rejects table for ``frame``'s rows at ``index``, each with its field and reason: every
     (row, field, reason) once, by row, then field, then reason (code-point order)."""
     index = np.asarray(index, dtype=np.int64)
+    ids = taken(column_text(frame["state_test_number"]), index)
     rejects = pd.DataFrame(
         {
             "row_number": pd.Series(frame["row_number"].to_numpy()[index], dtype="int64"),
-            "state_test_number": pd.Series(
-                take(column_text(frame["state_test_number"]), index).to_numpy(zero_copy_only=False)
-                if len(index)
-                else [],
-                dtype="str",
-            ),
+            "state_test_number": pd.Series(shown_ids(ids, rules), dtype="str"),
             "field": pd.Series(np.asarray(fields, dtype=object), dtype="str"),
             "reason": pd.Series(np.asarray(reasons, dtype=object), dtype="str"),
         },

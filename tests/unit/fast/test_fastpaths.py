@@ -66,7 +66,19 @@ def test_id_keys_sort_find_duplicates_and_join_like_strings(name):
         assert ids.positions(chunked, table).tolist() == expected
 
 
-_SCAN_VALUES = [*_ids(2000, 'ab |\t\n\x00\x7f\x85é\u0301😀,"', 0, 6), "", " x", "x ", "Jose\u0301", "O\x92B"]
+# The alphabet holds every forbidden character beyond ASCII and its neighbours in UTF-8 (U+2027,
+# U+202F, U+2065, U+206A, U+061B, U+00A0, U+200D), and the parts of mojibake (Ã, ©, €, ™, Å, ¡).
+_SCAN_VALUES = [
+    *_ids(2000, 'ab |\t\n\x00\x7f\x85é\u0301😀,"', 0, 6),
+    *_ids(
+        3000,
+        'a =+-@"\u2028\u2029\u200e\u200f\u061c\u202a\u202e\u2066\u2069\u2027\u202f\u2065\u206a\u061b\u00a0\u200d',
+        0,
+        4,
+    ),
+    *_ids(2000, "aÃ©€™Å¡\u00c2\u00f4\u00f5\u00c1\u0192é", 0, 4),
+    *["", " x", "x ", "Jose\u0301", "O\x92B", '"', '"x"', "x\u2028", "\u00a0", "\u200b", "\t", " ", "José", "JosÃ©"],
+]
 
 
 @pytest.mark.parametrize("kind", [pa.large_string(), pa.string()])
@@ -76,7 +88,9 @@ def test_byte_scans_agree_with_python_on_every_slice(kind):
     import re
     import unicodedata
 
-    forbidden = re.compile(r"[|\x00-\x1f\x7f-\x9f]")
+    forbidden = re.compile('^"|[|\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]')
+    # A character U+00C2-U+00F4 followed by one whose UTF-8 lead byte is 0xC2, 0xC5, 0xC6, 0xCB or 0xE2.
+    garbled = re.compile("[\u00c2-\u00f4][\u0080-\u00bf\u0140-\u01bf\u02c0-\u02ff\u2000-\u2fff]")
     for piece in _chunked(_SCAN_VALUES).chunks:
         chunk = piece.cast(kind)
         values = chunk.to_pylist()
@@ -86,8 +100,12 @@ def test_byte_scans_agree_with_python_on_every_slice(kind):
         assert not any(candidates[i] for i, v in enumerate(values) if all(ord(c) < 0x300 for c in v))
         assert scans.has_surrounding_spaces(chunk) == any(v != v.strip(" ") for v in values)
         assert scans.holds_bytes(chunk, b',"') == any("," in v or '"' in v for v in values)
+        assert scans.starts_with_any(chunk, b"=+-@").tolist() == [v[:1] in ("=", "+", "-", "@") for v in values]
+        assert scans.maybe_blank(chunk).tolist() == [v != "" and not ("!" <= v[0] <= "~") for v in values]
+        assert scans.mojibake_candidates(chunk).tolist() == [bool(garbled.search(v)) for v in values]
     empty = pa.array([], kind)
     assert scans.forbidden_values(empty).tolist() == [] and not scans.holds_bytes(empty, b",")
+    assert scans.maybe_blank(empty).tolist() == scans.mojibake_candidates(empty).tolist() == []
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,13 @@ def _names_and_birth_dates() -> set[str]:
     return {r[h] for r in rows for h in ("FIRST_NAME", "LAST_NAME", "DOB") if len(r[h]) > 3}
 
 
+def _birth_dates() -> set[str]:
+    """The dates of birth of the corpus's students (every file is made of the generated good rows),
+    whatever column a broken file puts them in."""
+    rows = generate.generate_rows(generate.ROWS, generate.DAY, seed=11, broken=False)
+    return {r["DOB"] for r in rows}
+
+
 def _rejects(out: Path) -> set[tuple[int, str, str]]:
     with (out / "rejects.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -109,6 +116,9 @@ def test_verdict(case, corpus, tmp_path, capsys):
         return
 
     assert stderr == ""
+    rejects_text = (out / "rejects.csv").read_text(encoding="utf-8")
+    for born in _birth_dates():
+        assert born not in rejects_text, "rejects.csv holds a student's date of birth"
     report = json.loads((out / "qa_report.json").read_text(encoding="utf-8"))
     assert report["rows_read"] == case.rows_read
     assert report["notes"] == list(case.notes)

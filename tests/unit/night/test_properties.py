@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import string
 import tempfile
 import unicodedata
@@ -74,8 +75,33 @@ def write_export(path: Path, rows: list[dict[str, str]], *, eol: str = "\r\n", h
 
 # Strategies: valid rows ----------------------------------------------------------------------------
 
-#: Text a value may hold: no control characters (C0, DEL, C1), no surrogates, no pipe.
-_CLEAN = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="|")
+#: Text a value may hold: no control characters (C0, DEL, C1), no surrogates, no pipe, no Unicode
+#: line or paragraph separator, no bidirectional control.
+_CLEAN = st.characters(
+    blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+    blacklist_characters="|\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
+
+
+def _visible(value: str) -> bool:
+    """Not empty and not only spaces and invisible characters (those are a missing value)."""
+    blanks = "\u034f\u115f\u1160\u2800\u3164\uffa0"
+    return any(not (c.isspace() or unicodedata.category(c) in ("Zs", "Cf") or c in blanks) for c in value)
+
+
+def _valid_text(value: str) -> bool:
+    """A value the character policy keeps: no leading double quote, and blank only when empty."""
+    return not value.strip(" ").startswith('"') and (value.strip(" ") == "" or _visible(value))
+
+
+def _valid_name(value: str) -> bool:
+    """A name the rules keep: visible, no formula start, nothing like mojibake (a letter Â-ô before
+    any non-ASCII character: a superset of the garbled pairs)."""
+    name = value.strip(" ")
+    return _valid_text(name) and _visible(name) and name[:1] not in "=+-@" and not _LIKE_MOJIBAKE.search(name)
+
+
+_LIKE_MOJIBAKE = re.compile("[\u00c2-\u00f4][^\x00-\x7f]")
 #: Names as SIS exports have them: accented letters precomposed or decomposed (combining marks),
 #: letters outside the Basic Multilingual Plane, apostrophes, quotes, commas.
 _NAME_SAMPLES = st.sampled_from(
@@ -116,8 +142,8 @@ _name = _padded(
         st.text(_CLEAN, min_size=1, max_size=12),
         st.lists(_NAME_SAMPLES, min_size=2, max_size=3).map(" ".join),
     )
-).filter(lambda v: v.strip(" ") != "")
-_free_text = st.one_of(st.just(""), _padded(st.text(_CLEAN, min_size=1, max_size=10)))
+).filter(_valid_name)
+_free_text = st.one_of(st.just(""), _padded(st.text(_CLEAN, min_size=1, max_size=10)).filter(_valid_text))
 _state_id = st.from_regex(r"[0-9A-Za-z]{4,20}", fullmatch=True)
 _score = st.one_of(
     st.just(""),

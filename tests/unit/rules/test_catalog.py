@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import traceback
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,17 @@ def test_every_reason_has_one_rule_with_a_fix_text_and_a_check():
             assert rule.kernel_of(night) is None and columns_of(rule) == ()
         else:
             assert callable(rule.kernel_of(night)) and columns_of(rule), rule.reason
+
+
+def test_every_reason_code_is_listed_in_the_readmes_rules_paragraph():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    rules = readme[readme.index("**Rules** (reason codes") :].split("\n\n", 1)[0]
+    assert [rule.reason for rule in RULES if f"`{rule.reason}`" not in rules] == []
+
+
+def test_the_masked_id_token_is_documented_in_the_readme():
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert f"`{model.MASKED_ID}`" in readme[readme.index("**Privacy.**") :].split("\n\n", 1)[0]
 
 
 def test_the_schemas_checks_are_exactly_the_catalogs():

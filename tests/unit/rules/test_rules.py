@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from domain_fixtures import (
@@ -19,8 +20,9 @@ from domain_fixtures import (
     validate_rows,
 )
 from roster.night.qa import QaReport, judge
+from roster.rules import checks
 from roster.rules.catalog import REASONS
-from roster.rules.model import REJECT_COLUMNS, find_rejects
+from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects, shown_ids
 
 
 def test_good_row_is_accepted(tmp_path):
@@ -86,6 +88,58 @@ def test_good_row_is_accepted(tmp_path):
         ({"LAST_NAME": "O\x92Brien"}, "legal_last_name", "forbidden_character"),  # cp1252 quote read as latin-1
         ({"LOCAL_ID": "L1|2"}, "local_student_id", "forbidden_character"),
         ({"GENDER": "F\n"}, "gender", "forbidden_character"),
+        # Line breaks to many readers, and text-direction controls (they reorder what is shown).
+        ({"LAST_NAME": "Smith\u2028Jones"}, "legal_last_name", "forbidden_character"),  # LINE SEPARATOR
+        ({"FIRST_NAME": "Ann\u2029"}, "legal_first_name", "forbidden_character"),  # PARAGRAPH SEPARATOR
+        ({"LAST_NAME": "Smith\u200e"}, "legal_last_name", "forbidden_character"),  # LRM
+        ({"LAST_NAME": "\u200fSmith"}, "legal_last_name", "forbidden_character"),  # RLM
+        ({"LAST_NAME": "Smith\u061c"}, "legal_last_name", "forbidden_character"),  # ALM
+        ({"LAST_NAME": "\u202aSmith"}, "legal_last_name", "forbidden_character"),  # LRE
+        ({"MIDDLE_NAME": "Lee\u202e"}, "legal_middle_name", "forbidden_character"),  # RLO
+        ({"LAST_NAME": "\u2066Smith\u2069"}, "legal_last_name", "forbidden_character"),  # LRI ... PDI
+        ({"LOCAL_ID": "L1\u2067"}, "local_student_id", "forbidden_character"),  # RLI
+        # A leading double quote: a CSV reader of the unquoted pipe file swallows the next lines.
+        ({"LAST_NAME": '"Smith'}, "legal_last_name", "forbidden_character"),
+        ({"FIRST_NAME": '"Ann"'}, "legal_first_name", "forbidden_character"),
+        ({"LOCAL_ID": '"L1'}, "local_student_id", "forbidden_character"),
+        # Invisible only is missing.
+        ({"LAST_NAME": "\u00a0"}, "legal_last_name", "missing_last_name"),  # no-break space
+        ({"LAST_NAME": "\u200b"}, "legal_last_name", "missing_last_name"),  # zero-width space
+        ({"LAST_NAME": "\u00a0\u200b \u3000"}, "legal_last_name", "missing_last_name"),
+        ({"LAST_NAME": "\ufeff"}, "legal_last_name", "missing_last_name"),  # byte-order mark
+        ({"LAST_NAME": "\u2060\u200c\u200d"}, "legal_last_name", "missing_last_name"),  # WJ, ZWNJ, ZWJ
+        ({"LAST_NAME": "\u2002\u2007\u202f\u205f"}, "legal_last_name", "missing_last_name"),  # other spaces
+        ({"FIRST_NAME": "\u00a0"}, "legal_first_name", "missing_first_name"),
+        ({"FIRST_NAME": "\u3164"}, "legal_first_name", "missing_first_name"),  # Hangul filler
+        ({"DOB": "\u00a0"}, "date_of_birth", "missing_date_of_birth"),
+        ({"STATE_ID": "\u200b"}, "state_test_number", "missing_state_id"),
+        # Finite numbers only.
+        ({"ELA_SCORE": "inf"}, "ela_score", "bad_score"),
+        ({"ELA_SCORE": "-inf"}, "ela_score", "bad_score"),
+        ({"ELA_SCORE": "Infinity"}, "ela_score", "bad_score"),
+        ({"MATH_SCORE": "nan"}, "math_score", "bad_score"),
+        ({"MATH_SCORE": "NaN"}, "math_score", "bad_score"),
+        ({"MATH_SCORE": "1e999"}, "math_score", "bad_score"),  # overflows to infinity
+        ({"ELA_SCORE": "1,234"}, "ela_score", "bad_score"),  # a thousands separator
+        ({"ELA_SCORE": "1 234"}, "ela_score", "bad_score"),
+        ({"ELA_SCORE": "0x10"}, "ela_score", "bad_score"),
+        ({"ELA_SCORE": "\uff12\uff15\uff10"}, "ela_score", "bad_score"),  # fullwidth digits
+        # Spreadsheet formulas in names.
+        ({"LAST_NAME": '=HYPERLINK("http://x.example","Smith")'}, "legal_last_name", "formula_value"),
+        ({"FIRST_NAME": "@SUM(A1:A9)"}, "legal_first_name", "formula_value"),
+        ({"FIRST_NAME": "+1"}, "legal_first_name", "formula_value"),
+        ({"MIDDLE_NAME": "-2"}, "legal_middle_name", "formula_value"),
+        ({"LAST_NAME": "=1+1"}, "legal_last_name", "formula_value"),
+        # Mojibake: UTF-8 names once decoded as cp1252 or Latin-1.
+        ({"FIRST_NAME": "JosÃ©"}, "legal_first_name", "mojibake"),
+        ({"FIRST_NAME": "MarÃ­a"}, "legal_first_name", "mojibake"),  # í: Ã and a soft hyphen
+        ({"LAST_NAME": "PeÃ±a"}, "legal_last_name", "mojibake"),
+        ({"LAST_NAME": "Oâ€™Brien"}, "legal_last_name", "mojibake"),  # U+2019 (a right quote), three bytes
+        ({"MIDDLE_NAME": "Ã‰milie"}, "legal_middle_name", "mojibake"),  # É
+        ({"LAST_NAME": "Å\u00a0imek"}, "legal_last_name", "mojibake"),  # Š: Å and a no-break space
+        ({"LAST_NAME": "JosÃƒÂ©"}, "legal_last_name", "mojibake"),  # garbled twice
+        ({"LAST_NAME": "Peña JosÃ©"}, "legal_last_name", "mojibake"),  # one name garbled beside a good one
+        ({"FIRST_NAME": "ðŸ˜€"}, "legal_first_name", "mojibake"),  # four bytes (an emoji)
     ],
 )
 def test_rule(tmp_path, changes, field, reason):
@@ -126,6 +180,19 @@ def test_reject_carries_the_state_test_number(tmp_path):
         {"STATE_ID": "1234"},
         {"STATE_ID": "1" * 20},
         {"DOB": "2/29/2012"},  # leap day, single-digit month
+        {"LAST_NAME": 'Smith "Jr"', "FIRST_NAME": "Ann\u00a0Marie"},  # an inner quote, a no-break space inside
+        {"LAST_NAME": "\u00a0Smith", "FIRST_NAME": "\u200bAnn"},  # invisible, but not only invisible
+        {"ELA_SCORE": "1e3", "MATH_SCORE": "+5"},
+        {"ELA_SCORE": ".5", "MATH_SCORE": "5."},
+        {"ELA_SCORE": "-0", "MATH_SCORE": "250"},
+        {"LAST_NAME": "Smith-Jones", "FIRST_NAME": "Jean-Luc", "MIDDLE_NAME": "A+"},  # inner - and +
+        {"LOCAL_ID": "-L1"},  # the formula rule is on names only
+        {"FIRST_NAME": "José", "LAST_NAME": "Ñúñez", "MIDDLE_NAME": "Zoë"},
+        {"FIRST_NAME": "João", "LAST_NAME": "Conceição"},  # ã, ç: Latin letters that are also lead bytes
+        {"FIRST_NAME": "François", "LAST_NAME": "Müller-Lüdenscheidt"},
+        {"FIRST_NAME": "Bjørn", "LAST_NAME": "Đặng"},
+        {"FIRST_NAME": "Ángel", "LAST_NAME": "Ó Briain"},
+        {"LAST_NAME": "Ã"},  # an Ã alone (nothing after it to be garbled)
     ],
 )
 def test_values_that_pass(tmp_path, changes):
@@ -296,6 +363,128 @@ def test_rejects_hold_no_names_or_birth_dates(tmp_path):
     text = result.rejects.to_csv(index=False)
     for value in ("Bartholomew", "Zebulon", "02/30/2012"):
         assert value not in text
+
+
+def test_mojibake_of_a_c1_letter_is_both_garbled_and_forbidden(tmp_path):
+    """Á (0xC3 0x81) through Latin-1 is Ã and a C1 control: both reasons, one rejected row."""
+    result = validate_rows(tmp_path, [row(LAST_NAME="Ã\x81lvarez")])
+    assert reject_set(result) == {(2, "legal_last_name", "mojibake"), (2, "legal_last_name", "forbidden_character")}
+
+
+def test_the_closer_looks_agree_with_python_on_a_chunked_column(monkeypatch):
+    """``present`` and ``not_mojibake`` look again only at the values a byte scan flags, gathered
+    in steps (a chunked result past ``TAKE_STEP``): their verdicts are a per-value Python test's."""
+    import random
+    import unicodedata
+
+    from roster.fast import arrow as arrowkit
+
+    monkeypatch.setattr(arrowkit, "TAKE_STEP", 8)
+    rng = random.Random(13)
+    alphabet = ["a", " ", "\u00a0", "\u200b", "\ufeff", "\t", "é", "Ã", "©", "\u00ad", "€", "™", "â", "\u3000"]
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 3))) for _ in range(3000)]
+    column = pa.chunked_array([pa.array(values[i : i + 700], pa.large_string()) for i in range(0, 3000, 700)])
+
+    def visible(value: str) -> bool:
+        return any(not (c.isspace() or unicodedata.category(c) in ("Cf", "Cc", "Zs")) for c in value)
+
+    def garbled(value: str) -> bool:
+        table = {**{chr(b): b for b in range(256)}, **{bytes([b]).decode("cp1252", "ignore"): b for b in range(256)}}
+        for start in range(len(value)):
+            for width in (2, 3):
+                try:
+                    decoded = bytes(table[c] for c in value[start : start + width]).decode("utf-8")
+                except (KeyError, UnicodeDecodeError):
+                    continue
+                if len(value[start : start + width]) == width and len(decoded) == 1:
+                    return True
+        return False
+
+    present, clean = checks.present(column), checks.not_mojibake(column)
+    assert present.tolist() == [visible(v) for v in values]
+    assert clean.tolist() == [not garbled(v) for v in values]
+    assert 0 < (~present).sum() < len(values) and 20 < (~clean).sum() < len(values)  # both verdicts, past TAKE_STEP
+
+
+# The rejects' State Test Numbers: shown only when clearly an id ------------------------------------
+
+
+def _shown(values: list[str], district=None) -> list[str]:
+    return list(shown_ids(pa.chunked_array([pa.array(values, pa.large_string())]), make_night(district).rules))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0001234", True),
+        ("AB12cd34", True),  # matches the pattern
+        ("1.23E+09", True),  # Excel's: only letters, digits and . + - _
+        ("12-34", True),
+        ("L_0001234", True),
+        ("20150314", True),  # eight digits, but they match the pattern (and are no %m/%d/%Y date)
+        ("", True),  # empty stays empty
+        ("03/14/2015", False),  # a date of birth (the district's date format)
+        ("3/14/2015", False),
+        ("2015-03-14", False),  # date-shaped
+        ("14.03.2015", False),
+        ("DOB 03-14-15", False),
+        ("14-Mar-2015", False),  # only letters, digits and -, but a date
+        ("14MAR2015", False),
+        ("2015-mar-14", False),
+        ("Mar-14-2015", False),
+        ("MAR1234", True),  # a month's letters, but no date
+        ("Gonzalez", False),  # no digit: a name
+        ("Maria Gonzalez", False),
+        ("\u00a0", False),
+        ("12 34", False),  # a space: neither the pattern nor the id characters
+        ("=1+2", False),
+        ("O'Brien7", False),
+    ],
+)
+def test_a_state_id_is_shown_only_when_clearly_an_id(value, shown):
+    assert _shown([value]) == [value if shown else MASKED_ID]
+
+
+def test_eight_digits_failing_the_pattern_are_masked_when_they_are_a_real_date():
+    district = make_district({"source.state_id_pattern": "^[0-9]{10}$"})
+    values = ["20150314", "03142015", "31122015", "12345678", "99999999", "0004001029"]
+    assert _shown(values, district) == [MASKED_ID, MASKED_ID, MASKED_ID, "12345678", "99999999", "0004001029"]
+
+
+def test_an_id_that_is_a_date_in_the_districts_format_is_masked():
+    district = make_district({"source.date_format": "%Y%m%d"})
+    assert _shown(["20150314", "20151399", "0001234"], district) == [MASKED_ID, "20151399", "0001234"]
+
+
+def test_the_mask_is_one_token_that_no_shown_id_can_be():
+    masked = _shown(["03/14/2015", "01/01/2001", "Zebulonqx", "x" * 50])
+    assert masked == [MASKED_ID] * 4
+    assert _shown([MASKED_ID]) == [MASKED_ID] and not any(c.isdigit() for c in MASKED_ID)
+
+
+def test_swapped_state_id_and_birth_date_headers_leak_no_birth_date(tmp_path):
+    """The SIS report edited so the STATE_ID and DOB headers are swapped: every row is rejected, and
+    no date of birth is in the rejects (they would be the State Test Numbers)."""
+    births = ["03/14/2015", "11/02/2013", "1/5/2016", "07/30/2012"]
+    # The values under each swapped header: the STATE_ID column holds the birth dates, and DOB the ids.
+    rows = [row(STATE_ID=born, DOB=f"000{n}234") for n, born in enumerate(births)]
+    result = validate_rows(tmp_path, rows)
+    assert result.report.passed is False and result.report.rows_rejected == len(births)
+    assert set(result.rejects["reason"]) == {"bad_state_id", "bad_date_of_birth"}
+    text = result.rejects.to_csv(index=False)
+    for born in births:
+        assert born not in text
+    assert set(result.rejects["state_test_number"]) == {MASKED_ID}
+
+
+def test_a_reject_with_a_good_id_still_names_it(tmp_path):
+    rows = [row(STATE_ID="0001001", GRADE="13"), row(STATE_ID="03/14/2015"), row(STATE_ID="")]
+    result = validate_rows(tmp_path, rows)
+    assert sorted(zip(result.rejects["row_number"], result.rejects["state_test_number"], strict=True)) == [
+        (2, "0001001"),
+        (3, MASKED_ID),
+        (4, ""),
+    ]
 
 
 def test_a_missing_required_column_is_a_reading_bug_not_bad_data():
