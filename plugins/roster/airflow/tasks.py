@@ -10,7 +10,6 @@ pyarrow, paramiko) are imported inside the functions.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import shutil
@@ -25,7 +24,7 @@ from roster.airflow.context import roster_date
 from roster.config import District, district_files, load_district, resolve
 from roster.errors import ConfigError, InputError
 from roster.golive.steps import STEPS
-from roster.io import artifacts, store
+from roster.io import artifacts, report_csv, store
 
 log = logging.getLogger("roster")
 
@@ -208,11 +207,6 @@ def yield_to_newer_night(district: District) -> str:
     return message
 
 
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def notify_hold(district: District, root: Path) -> None:
     """Email point person, coordinator and on-call the changes and how to approve or reject."""
     from roster.airflow.hooks import smtp as mail
@@ -224,7 +218,7 @@ def notify_hold(district: District, root: Path) -> None:
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
         assert report.changes is not None, "a night is held only after serialize_roster wrote its changes section"
-        changes = _csv_rows(folder / artifacts.CHANGES)
+        changes = report_csv.read_rows(folder / artifacts.CHANGES)
         email = hold_notice(
             root, district, report, changes, store.run_location(district.district_id, day), context["run_id"]
         )
@@ -274,7 +268,7 @@ def notify_qa_failure(district: District, root: Path) -> None:
     day = roster_date(district)
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
-        rejects = _csv_rows(folder / artifacts.REJECTS)
+        rejects = report_csv.read_rows(folder / artifacts.REJECTS)
         email = qa_failure(root, district, report, rejects, store.run_location(district.district_id, day))
         mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.REJECTS])
     log.info("QA failure email sent to the point person and %d cc", len(email.cc))

@@ -77,3 +77,12 @@ def nfc_candidates(chunk: pa.Array) -> np.ndarray:
     """
     offsets, body = _body(chunk)
     return values_at(offsets, np.flatnonzero(body >= 0xCC))
+
+
+def starts_with_any(chunk: pa.Array, wanted: bytes) -> bool:
+    """Whether any value of a string chunk starts with one of the ``wanted`` (ASCII) bytes (one gather)."""
+    if len(chunk) == 0:
+        return False
+    offsets, data = offsets_and_data(chunk)
+    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
+    return bool(np.isin(data[starts], np.frombuffer(wanted, dtype=np.uint8)).any())

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from roster.config import District, Layout, find_district, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
 from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
-from roster.io import artifacts
+from roster.io import artifacts, report_csv
 from roster.io.export import Export, read_export
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
@@ -248,7 +248,7 @@ def serialize_night(
     review, ``roster run`` only when the hold is approved.
     """
     if validated is None:
-        rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
+        rejected = report_csv.read_frame(out_dir / artifacts.REJECTS)  # un-neutralized: the ids as found
         accepted = _accepted_rows(night, export_path, out_dir)
     else:
         rejected, accepted = validated.rejects, validated.accepted
