@@ -21,7 +21,7 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow.context import roster_date
-from roster.config import District, district_files, load_district, resolve
+from roster.config import District, check_district_id, district_files, load_district, resolve
 from roster.errors import ConfigError, InputError
 from roster.golive.steps import STEPS
 from roster.io import artifacts, report_csv, store
@@ -312,6 +312,10 @@ def go_live_step(root: Path) -> dict[str, Any]:
     district_id, step = str(params.get("district") or ""), str(params.get("step") or "")
     if not district_id:
         raise InputError("param 'district' is empty; pick the district to take live")
+    try:
+        check_district_id(district_id)  # before it names a folder or a file
+    except ConfigError as exc:
+        raise InputError(f"param 'district': {exc}") from None
     if step not in STEPS:
         raise InputError(f"param 'step' is {step!r}; expected one of {', '.join(STEPS)}")
     with (

@@ -125,10 +125,11 @@ def write_discovery(result: Discovery, out_dir: Path) -> list[Path]:
         if table in unmapped:
             # Most frequent first: the codes that reject the most rows are the ones to map first.
             rows = sorted(unmapped[table], key=lambda c: (-c.rows, c.district_code))
-            artifacts.write_bytes(path, rows_bytes(MISSING_COLUMNS, [[c.district_code, "", ""] for c in rows]))
+            data = rows_bytes(MISSING_COLUMNS, [[c.district_code, "", ""] for c in rows])
+            artifacts.write_bytes(path, data, recorded=True)  # removed once the table is complete
             written.append(path)
         else:
-            path.unlink(missing_ok=True)
+            artifacts.remove_written(path)  # only one this step wrote: never a file of the user's
     return written
 
 
