@@ -85,4 +85,6 @@ def starts_with_any(chunk: pa.Array, wanted: bytes) -> bool:
         return False
     offsets, data = offsets_and_data(chunk)
     starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    return bool(np.isin(data[starts], np.frombuffer(wanted, dtype=np.uint8)).any())
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(wanted, dtype=np.uint8)] = True
+    return bool(table[data[starts]].any())
