@@ -24,7 +24,7 @@ from roster.airflow.context import roster_date
 from roster.config import District, check_district_id, district_files, load_district, resolve
 from roster.errors import ConfigError, InputError
 from roster.golive.steps import STEPS
-from roster.io import artifacts, report_csv, store
+from roster.io import artifacts, store
 
 log = logging.getLogger("roster")
 
@@ -210,6 +210,7 @@ def yield_to_newer_night(district: District) -> str:
 def notify_hold(district: District, root: Path) -> None:
     """Email point person, coordinator and on-call the changes and how to approve or reject."""
     from roster.airflow.hooks import smtp as mail
+    from roster.io import report_csv
     from roster.night.qa import load_report
     from roster.notify.emails import hold_notice
 
@@ -262,6 +263,7 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
 def notify_qa_failure(district: District, root: Path) -> None:
     """Email the point person what to fix, then fail the run: nothing was sent."""
     from roster.airflow.hooks import smtp as mail
+    from roster.io import report_csv
     from roster.night.qa import load_report
     from roster.notify.emails import qa_failure
 
