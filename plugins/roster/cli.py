@@ -59,13 +59,17 @@ def run(args: argparse.Namespace) -> int:
     from roster.night.pipeline import Night, mark_delivered, serialize_night, validate_night
 
     root = include_root(args.include_dir)
-    out = Path(args.out)
-    # An earlier run's files in --out must not look like this run's result, even if this one fails.
+    out = artifacts.output_folder(Path(args.out))
+    export = Path(args.input)
+    inputs = {"--input": export, "--previous": Path(args.previous) if args.previous else None}
+    # An earlier run's files in --out must not look like this run's result, even if this one fails;
+    # but no input is among them, and only files a run wrote are removed.
+    artifacts.refuse_overwriting(inputs, out, artifacts.RUN_FILES)
     artifacts.clear_run(out)
     night = Night.load(root, args.district, args.date or dt.date.today())
+    artifacts.refuse_overwriting(inputs, out, [night.output_name])
     artifacts.clear_run(out, night.output_name)
     previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
-    export = Path(args.input)
     validated = validate_night(night, export, out)
     if not validated.report.passed:
         print(f"QA failed: {validated.report.verdict}; see {out / artifacts.REJECTS}")
@@ -198,17 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _internal(exc: BaseException) -> str:
+    # Only the type: an unexpected message could quote a value from the export.
+    return f"error: internal error ({type(exc).__name__}); please report it with the command line"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except RosterError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        # A path the user gave, or one under it, and what is wrong with it (no traceback, no other text).
+        print(
+            f"error: {exc.filename}: {exc.strerror or type(exc).__name__}" if exc.filename else _internal(exc),
+            file=sys.stderr,
+        )
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - users get one line, never a traceback
-        # Only the type: an unexpected message could quote a value from the export.
-        print(f"error: internal error ({type(exc).__name__}); please report it with the command line", file=sys.stderr)
+        print(_internal(exc), file=sys.stderr)
     return EXIT_ERROR
 
 

@@ -77,6 +77,7 @@ def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> No
     assert str(run.state) == "success", _states(run)
     folder = _run_folder(night_env["data_root"])
     assert sorted(p.name for p in folder.iterdir()) == [
+        ".roster_written.json",  # the missing_* files this step wrote (only those are ever removed)
         "crossmatch_report.csv",
         "missing_campuses.csv",
         "missing_diagnoses.csv",

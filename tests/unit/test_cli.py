@@ -142,8 +142,9 @@ def test_run_fails_qa_with_a_stricter_include_dir(tmp_path, capsys):
     root = copy_include(tmp_path)
     _tweak_district(root, qa__max_reject_rate=0.04)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / OUTPUT_NAME).write_bytes(b"left over from an earlier run\r\n")
+    assert main(_run_args(out)) == 0  # an earlier run's roster file, left in --out
+    assert (out / OUTPUT_NAME).exists()
+    capsys.readouterr()
     assert main(_run_args(out, "--include-dir", str(root))) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("QA failed: 14 of 300 rows rejected (4.67%), above the limit of 4.00%")
@@ -264,6 +265,143 @@ def test_unexpected_errors_are_one_line_without_the_message(tmp_path, capsys, mo
     line = _one_error_line(capsys.readouterr().err)
     assert line.startswith("error: internal error (ValueError)")
     assert "Bartholomew" not in line
+
+
+# the user's files --------------------------------------------------------------------------------
+
+
+def _command(command: str, out: Path, district: str = "sample_isd", input: Path = SAMPLE_EXPORT) -> list[str]:
+    """Each command that takes --out, with the sample's inputs."""
+    if command == "run":
+        return _run_args(out, input=input, district=district)
+    args = [command, "--district", district, "--out", str(out)]
+    if command == "crossmatch":
+        args += ["--input", str(input)]
+    if command == "reconcile":
+        args += ["--sis", str(input), "--vendor", str(input)]
+    return args
+
+
+COMMANDS = ("run", "crossmatch", "reconcile", "announce")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("where", ["file", "under_a_file"])
+def test_out_that_cannot_be_a_folder_is_one_error_line(tmp_path, capsys, command, where):
+    """--out at a file or under one: one line naming the path and what is wrong (was NotADirectoryError)."""
+    blocker = tmp_path / "taken.txt"
+    blocker.write_text("mine")
+    out = blocker if where == "file" else blocker / "out"
+    assert main(_command(command, out)) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    expected = "is a file" if where == "file" else f"is under {blocker}, which is a file"
+    assert line.startswith(f"error: {out}: the output folder ") and expected in line
+    assert blocker.read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_out_that_cannot_be_written_is_one_error_line(tmp_path, capsys, command, monkeypatch):
+    """A folder the run may not write into (permissions, a read-only file system): named, before any work."""
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)  # what a read-only or foreign folder answers
+    out = tmp_path / "out"
+    assert main(_command(command, out)) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert (
+        line == f"error: {out}: cannot write into {tmp_path}, where the output folder would be made (Permission denied)"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_out_without_write_permission_is_one_error_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o500)
+    assert main(_run_args(out)) == 2
+    assert "cannot write into the output folder (Permission denied)" in _one_error_line(capsys.readouterr().err)
+
+
+def test_a_missing_out_folder_is_created(tmp_path, capsys):
+    out = tmp_path / "new" / "deeper"
+    assert main(_run_args(out)) == 0
+    assert (out / OUTPUT_NAME).is_file()
+
+
+@pytest.mark.parametrize("name", ["changes.csv", "rejects.csv", "qa_report.json", OUTPUT_NAME])
+def test_an_input_among_the_run_files_is_refused_and_kept(tmp_path, capsys, name):
+    """--input out/changes.csv --out out: refused, naming both; the file is neither cleared nor overwritten."""
+    out = tmp_path / "out"
+    assert main(_run_args(out)) == 0  # the folder holds a run's files
+    capsys.readouterr()
+    mine = out / name
+    mine.write_bytes(SAMPLE_EXPORT.read_bytes())  # the user's export, saved under an artifact's name
+    assert main(_run_args(out, input=mine)) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: {mine}: --input is {mine}, a file this run writes into {out}")
+    assert mine.read_bytes() == SAMPLE_EXPORT.read_bytes()
+
+
+def test_previous_in_out_under_the_output_name_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_run_args(out)) == 0
+    capsys.readouterr()
+    delivered = out / OUTPUT_NAME
+    before = delivered.read_bytes()
+    assert main(_run_args(out, "--previous", str(delivered))) == 2
+    assert f"--previous is {delivered}" in _one_error_line(capsys.readouterr().err)
+    assert delivered.read_bytes() == before
+
+
+def test_clean_up_deletes_only_files_a_run_wrote(tmp_path, capsys):
+    """A file the user put in --out under an artifact's name (never written by a run) survives a failed run;
+    the files the earlier run wrote do not."""
+    out = tmp_path / "out"
+    assert main(_run_args(out)) == 0
+    (out / "changes.csv").write_text("my own notes\n")  # replaces what the run wrote: now the user's
+    capsys.readouterr()
+    assert main(_run_args(out, input=tmp_path / "missing.csv")) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["changes.csv"]
+    assert (out / "changes.csv").read_text() == "my own notes\n"
+
+
+def test_crossmatch_input_among_its_reports_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "missing_grades.csv"
+    mine.write_bytes(SAMPLE_EXPORT.read_bytes())
+    assert main(_command("crossmatch", out, input=mine)) == 2
+    assert f"--input is {mine}" in _one_error_line(capsys.readouterr().err)
+    assert mine.read_bytes() == SAMPLE_EXPORT.read_bytes()
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "run_dotted"])
+def test_district_outside_the_include_folder_is_refused(tmp_path, capsys, command):
+    """--district ../outside/sample_isd named a valid district file outside include/districts/: not loaded."""
+    root = copy_include(tmp_path)
+    (root / "outside").mkdir()
+    (root / "outside" / "sample_isd.yaml").write_bytes((root / "districts" / "sample_isd.yaml").read_bytes())
+    district = "../outside/sample_isd" if command != "run_dotted" else "sample_isd.yaml"
+    args = [*_command(command.removesuffix("_dotted"), tmp_path / "out", district=district), "--include-dir", str(root)]
+    assert main(args) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: district id {district!r} is not a district name")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_system_error_names_its_path(tmp_path, capsys, monkeypatch):
+    """An OSError on a path (disk full, permissions changed mid-run) is one line naming it, not an internal error."""
+    import roster.night.pipeline
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "out" / "rejects.csv"))
+
+    monkeypatch.setattr(roster.night.pipeline, "check_export", denied)
+    assert main(_run_args(tmp_path / "out")) == 2
+    assert _one_error_line(capsys.readouterr().err) == f"error: {tmp_path / 'out' / 'rejects.csv'}: Permission denied"
 
 
 # roster check-config -------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ pyarrow, paramiko) are imported inside the functions.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import shutil
@@ -22,7 +21,7 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow.context import roster_date
-from roster.config import District, district_files, load_district, resolve
+from roster.config import District, check_district_id, district_files, load_district, resolve
 from roster.errors import ConfigError, InputError
 from roster.golive.steps import STEPS
 from roster.io import artifacts, store
@@ -208,14 +207,10 @@ def yield_to_newer_night(district: District) -> str:
     return message
 
 
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def notify_hold(district: District, root: Path) -> None:
     """Email point person, coordinator and on-call the changes and how to approve or reject."""
     from roster.airflow.hooks import smtp as mail
+    from roster.io import report_csv
     from roster.night.qa import load_report
     from roster.notify.emails import hold_notice
 
@@ -224,7 +219,7 @@ def notify_hold(district: District, root: Path) -> None:
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
         assert report.changes is not None, "a night is held only after serialize_roster wrote its changes section"
-        changes = _csv_rows(folder / artifacts.CHANGES)
+        changes = report_csv.read_rows(folder / artifacts.CHANGES)
         email = hold_notice(
             root, district, report, changes, store.run_location(district.district_id, day), context["run_id"]
         )
@@ -268,13 +263,14 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
 def notify_qa_failure(district: District, root: Path) -> None:
     """Email the point person what to fix, then fail the run: nothing was sent."""
     from roster.airflow.hooks import smtp as mail
+    from roster.io import report_csv
     from roster.night.qa import load_report
     from roster.notify.emails import qa_failure
 
     day = roster_date(district)
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
-        rejects = _csv_rows(folder / artifacts.REJECTS)
+        rejects = report_csv.read_rows(folder / artifacts.REJECTS)
         email = qa_failure(root, district, report, rejects, store.run_location(district.district_id, day))
         mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.REJECTS])
     log.info("QA failure email sent to the point person and %d cc", len(email.cc))
@@ -318,6 +314,10 @@ def go_live_step(root: Path) -> dict[str, Any]:
     district_id, step = str(params.get("district") or ""), str(params.get("step") or "")
     if not district_id:
         raise InputError("param 'district' is empty; pick the district to take live")
+    try:
+        check_district_id(district_id)  # before it names a folder or a file
+    except ConfigError as exc:
+        raise InputError(f"param 'district': {exc}") from None
     if step not in STEPS:
         raise InputError(f"param 'step' is {step!r}; expected one of {', '.join(STEPS)}")
     with (

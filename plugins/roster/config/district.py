@@ -296,8 +296,22 @@ def district_files(root: Path) -> list[Path]:
     return sorted((root / "districts").glob("*.yaml"))
 
 
+def check_district_id(district_id: str) -> str:
+    """``district_id`` when it is a district name (``DISTRICT_ID_PATTERN``); a ``ConfigError`` otherwise.
+
+    A district id from outside (a command-line argument, a DAG param) becomes a file and folder name:
+    checked before any path is built, so ``../../x/y`` never reaches a file outside the include root.
+    """
+    if not isinstance(district_id, str) or not re.fullmatch(DISTRICT_ID_PATTERN, district_id):
+        raise ConfigError(
+            f"district id {district_id!r} is not a district name: a lowercase letter, then 1 to 40 lowercase "
+            "letters, digits or underscores (the district_id of include/districts/<district_id>.yaml)"
+        )
+    return district_id
+
+
 def find_district(root: Path, district_id: str) -> District:
-    path = root / "districts" / f"{district_id}.yaml"
+    path = root / "districts" / f"{check_district_id(district_id)}.yaml"
     if not path.is_file():
         known = ", ".join(p.stem for p in district_files(root)) or "none"
         raise ConfigError(f"{path}: no such district file (districts in {root / 'districts'}: {known})")

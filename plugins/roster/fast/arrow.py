@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from roster.fast.cells import needs_neutralizing, neutralize, neutralized
 from roster.fast.scans import holds_bytes, offsets_and_data
 
 if TYPE_CHECKING:
@@ -227,34 +228,37 @@ def join_lines(columns: list[pa.ChunkedArray | pa.Array], separator: str, eol: s
     return pa.chunked_array(joined, pa.large_string())
 
 
-#: Values the csv module (and so pandas' ``to_csv``) quotes: a delimiter, a quote or a line feed.
-_NEEDS_QUOTES = '[,"\n]'
+#: Values a report quotes: a delimiter, a quote, a line feed or a carriage return (a bare CR ends a
+#: row for Excel and for Python's csv reader, so a value holding one is quoted like a line feed).
+_NEEDS_QUOTES = '[,"\n\r]'
 #: Below this many rows pandas' own writer is used (it is the reference; the fast path matches it).
 CSV_FAST_ROWS = 2048
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame.to_csv(index=False, lineterminator="\\n")`` as UTF-8 bytes, vectorized in Arrow.
+    """A report CSV: ``frame.to_csv(index=False, lineterminator="\\n")`` as UTF-8 bytes, its text
+    values neutralized for spreadsheets (``roster.fast.cells``), vectorized in Arrow.
 
-    Same bytes as pandas (the csv module's minimal quoting: a value holding a comma, a quote or a
-    line feed is quoted, quotes doubled) for text and integer columns; pandas itself writes other
-    frames and small ones.
+    Same bytes as pandas on the neutralized frame (the csv module's minimal quoting: a value holding
+    a comma, a quote, a line feed or a carriage return is quoted, quotes doubled; rows end in a line
+    feed) for text and integer columns; pandas itself writes other frames and small ones. Integers
+    need no neutralizing (``-1`` is a number).
     """
     import pandas as pd
 
     simple = all(pd.api.types.is_integer_dtype(t) or isinstance(t, pd.StringDtype) for t in frame.dtypes)
     if len(frame) < CSV_FAST_ROWS or not simple or frame.columns.has_duplicates:
-        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return _lf_rows(_neutral_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8"))
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([str(c) for c in frame.columns])
-    header = buffer.getvalue().encode("utf-8")
+    csv.writer(buffer, lineterminator="\r\n").writerow([str(c) for c in frame.columns])
+    header = _lf_rows(buffer.getvalue().encode("utf-8"))
 
     def column(name: str) -> pa.ChunkedArray:
         series = frame[name]
         if pd.api.types.is_integer_dtype(series.dtype):
             return pa.chunked_array([pc.cast(pa.array(series.to_numpy()), pa.large_string())])
-        values = pc.fill_null(text(series), "")  # pandas writes a missing value as nothing
-        if any(holds_bytes(chunk, b',"\n') for chunk in values.chunks):
+        values = neutralized(pc.fill_null(text(series), ""))  # pandas writes a missing value as nothing
+        if any(holds_bytes(chunk, b',"\n\r') for chunk in values.chunks):
             special = pc.match_substring_regex(values, _NEEDS_QUOTES)
             quoted = pc.binary_join_element_wise(
                 large('"'), pc.replace_substring(values, '"', '""'), large('"'), large("")
@@ -265,3 +269,37 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     columns = parallel(column, list(frame.columns))
     lines = join_lines(columns, ",", "\n")
     return b"".join([header, *(data_of(chunk) for chunk in lines.chunks)])
+
+
+def _neutral_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text values neutralized, value by value (pandas' path of ``csv_bytes``:
+    small frames, or frames of other dtypes); the frame itself when no value needs it."""
+    import pandas as pd
+
+    neutral = frame
+    for at in range(frame.shape[1]):
+        series = frame.iloc[:, at]
+        if isinstance(series.dtype, pd.StringDtype) and not needs_neutralizing(text(series)):
+            continue
+        if isinstance(series.dtype, pd.StringDtype) or series.dtype == object:
+            if neutral is frame:
+                neutral = frame.copy()
+            neutral.isetitem(at, series.map(lambda v: neutralize(v) if isinstance(v, str) else v, na_action="ignore"))
+    return neutral
+
+
+def _lf_rows(data: bytes) -> bytes:
+    """CSV written with ``\\r\\n`` row ends (so the csv module quotes a value holding a CR) with ``\\n`` ones.
+
+    A ``\\r\\n`` ends a row where an even number of quotes comes before it (outside a quoted value:
+    a doubled quote inside one adds two); the one inside a quoted value is the value's own.
+    """
+    raw = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.cumsum(raw == 0x22)
+    pairs = np.flatnonzero((raw[:-1] == 0x0D) & (raw[1:] == 0x0A))
+    ends = pairs[quotes[pairs] % 2 == 0]
+    if not ends.size:
+        return data
+    keep = np.ones(len(raw), dtype=bool)
+    keep[ends] = False
+    return raw[keep].tobytes()

@@ -11,14 +11,13 @@ Only codes, counts and Rethink Ed codes reach the reports: no student data.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from roster.config import District, resolve
 from roster.config.crossmatch import TABLES, CrossMatch, read_table
 from roster.io import artifacts
+from roster.io.report_csv import rows_bytes
 
 REPORT = "crossmatch_report.csv"
 REPORT_COLUMNS = ["table", "district_code", "rows", "rethink_code"]
@@ -107,14 +106,6 @@ def discover(export_path: Path, district: District, crossmatch: CrossMatch) -> D
     return Discovery(codes=codes, empty=empty, rows_read=export.rows_read, ragged_rows=list(export.ragged_rows))
 
 
-def _csv_bytes(header: list[str], rows: list[list[object]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def write_discovery(result: Discovery, out_dir: Path) -> list[Path]:
     """``crossmatch_report.csv`` and one ``missing_<table>.csv`` per table with unmapped codes.
 
@@ -125,7 +116,7 @@ def write_discovery(result: Discovery, out_dir: Path) -> list[Path]:
     report = out_dir / REPORT
     artifacts.write_bytes(
         report,
-        _csv_bytes(REPORT_COLUMNS, [[c.table, c.district_code, c.rows, c.rethink_code] for c in result.codes]),
+        rows_bytes(REPORT_COLUMNS, [[c.table, c.district_code, c.rows, c.rethink_code] for c in result.codes]),
     )
     written = [report]
     unmapped = result.unmapped_by_table()
@@ -134,10 +125,11 @@ def write_discovery(result: Discovery, out_dir: Path) -> list[Path]:
         if table in unmapped:
             # Most frequent first: the codes that reject the most rows are the ones to map first.
             rows = sorted(unmapped[table], key=lambda c: (-c.rows, c.district_code))
-            artifacts.write_bytes(path, _csv_bytes(MISSING_COLUMNS, [[c.district_code, "", ""] for c in rows]))
+            data = rows_bytes(MISSING_COLUMNS, [[c.district_code, "", ""] for c in rows])
+            artifacts.write_bytes(path, data, recorded=True)  # removed once the table is complete
             written.append(path)
         else:
-            path.unlink(missing_ok=True)
+            artifacts.remove_written(path)  # only one this step wrote: never a file of the user's
     return written
 
 

@@ -26,8 +26,6 @@ header is row 1). No name or date of birth reaches the report, the summary or an
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from pathlib import Path
 from roster.config import District, StatusValues
 from roster.errors import ConfigError
 from roster.io import artifacts
+from roster.io.report_csv import rows_bytes
 
 REPORT = "reconcile_report.csv"
 REPORT_COLUMNS = ["issue", "state_test_number", "detail"]
@@ -298,11 +297,8 @@ def reconcile(sis_path: Path, vendor_path: Path, district: District) -> Reconcil
 
 def write_report(result: Reconciliation, out_dir: Path) -> Path:
     """``reconcile_report.csv``: ``issue,state_test_number,detail``, one row per finding."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(REPORT_COLUMNS)
-    writer.writerows([f.issue, f.state_test_number, f.detail] for f in result.findings)
-    return artifacts.write_bytes(out_dir / REPORT, buffer.getvalue().encode("utf-8"))
+    rows = [[f.issue, f.state_test_number, f.detail] for f in result.findings]
+    return artifacts.write_bytes(out_dir / REPORT, rows_bytes(REPORT_COLUMNS, rows))
 
 
 def summary(result: Reconciliation) -> str:

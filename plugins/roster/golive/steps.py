@@ -34,17 +34,14 @@ class StepResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _out(out_dir: Path) -> Path:
-    """The output folder, created; a one-line error when it cannot be."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RosterError(
-            f"{out_dir}: cannot create the output folder ({exc.strerror or type(exc).__name__})"
-        ) from None
-    if not out_dir.is_dir():
-        raise RosterError(f"{out_dir}: not a folder; --out must name a folder for the reports")
-    return out_dir
+def _out(out_dir: Path, inputs: dict[str, Path], names: list[str]) -> Path:
+    """The output folder, checked (one error naming it when it cannot be written into); an input that
+    is one of the ``names`` the step writes there is refused, before anything is read or written."""
+    from roster.io import artifacts
+
+    folder = artifacts.output_folder(out_dir)
+    artifacts.refuse_overwriting(inputs, folder, names)
+    return folder
 
 
 def _district(root: Path, district: District | str) -> District:
@@ -54,12 +51,14 @@ def _district(root: Path, district: District | str) -> District:
 def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path) -> StepResult:
     """Every grade, campus and diagnosis code of ``export`` against the district's tables."""
     from roster.config import resolve
-    from roster.golive.discovery import discover, load_tables, tables_for, write_discovery
+    from roster.config.crossmatch import TABLES
+    from roster.golive.discovery import REPORT, discover, load_tables, missing_name, tables_for, write_discovery
 
     district = _district(root, district)
+    out = _out(out_dir, {"--input": export}, [REPORT, *(missing_name(t) for t in TABLES)])
     tables, absent = load_tables(root, district)
     result = discover(export, district, tables)
-    files = write_discovery(result, _out(out_dir))
+    files = write_discovery(result, out)
     used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in tables_for(district)}
     notes = [f"{path} does not exist yet: every {path.stem} code counts as unmapped" for path in absent if path in used]
     notes += [
@@ -84,12 +83,13 @@ def _discovery_summary(result) -> str:
 
 def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out_dir: Path) -> StepResult:
     """The SIS export against the vendor's current roster export."""
+    from roster.golive.reconcile import REPORT, summary, write_report
     from roster.golive.reconcile import reconcile as compare_exports
-    from roster.golive.reconcile import summary, write_report
 
     district = _district(root, district)
+    out = _out(out_dir, {"--sis": sis, "--vendor": vendor}, [REPORT])
     result = compare_exports(sis, vendor, district)
-    report = write_report(result, _out(out_dir))
+    report = write_report(result, out)
     return StepResult(
         step="reconcile",
         district_id=district.district_id,
@@ -113,8 +113,9 @@ def announce(
     from roster.golive.announce import announcements, write_previews
 
     district = _district(root, district)
+    out = _out(out_dir, {}, [])
     items = announcements(root, district)
-    files = write_previews(items, _out(out_dir), from_addr)
+    files = write_previews(items, out, from_addr)
     notes = [f"{a.audience}: {path} (to {', '.join(a.email.to)})" for a, path in zip(items, files, strict=True)]
     if send is not None:
         sent: list[str] = []

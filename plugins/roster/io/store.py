@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from roster.config.district import check_district_id
 from roster.settings import data_root
 
 SNAPSHOT_FOLDER = "snapshot"
@@ -47,14 +48,19 @@ def run_folder_date(name: str) -> dt.date | None:
         return None
 
 
+def _district(district_id: str) -> str:
+    """The district's folder name: its id, checked as a name before it becomes part of any path."""
+    return check_district_id(district_id)
+
+
 def _run_key(district_id: str, roster_date: dt.date) -> str:
-    return f"{district_id}/{roster_date.isoformat()}"
+    return f"{_district(district_id)}/{roster_date.isoformat()}"
 
 
 def _go_live_key(district_id: str, run_id: str) -> str:
     """A run id as a folder name: ``manual__2026-11-20T08:00:00+00:00`` -> ``manual__2026-11-20T08-00-00-00-00``."""
     folder = re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-.") or "run"
-    return f"{district_id}/{GO_LIVE_FOLDER}/{folder}"
+    return f"{_district(district_id)}/{GO_LIVE_FOLDER}/{folder}"
 
 
 def _location(key: str) -> str:
@@ -75,7 +81,7 @@ def go_live_location(district_id: str, run_id: str) -> str:
 def local_district_folder(district_id: str) -> Path | None:
     """``ROSTER_DATA_ROOT/<district_id>/`` on a local data root; None on an object store."""
     root = data_root()
-    return None if is_url(root) else _local(root) / district_id
+    return None if is_url(root) else _local(root) / _district(district_id)
 
 
 def local_run_folders(district_id: str) -> list[Path]:
@@ -108,12 +114,12 @@ def district_folders(district_id: str) -> list[str]:
     """The names of the folders in ``ROSTER_DATA_ROOT/<district_id>/`` (run folders, snapshot, go-live)."""
     root = data_root()
     if not is_url(root):
-        base = _local(root) / district_id
+        base = _local(root) / _district(district_id)
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
     from airflow.sdk import ObjectStoragePath
 
-    remote = ObjectStoragePath(root.rstrip("/")) / district_id
+    remote = ObjectStoragePath(root.rstrip("/")) / _district(district_id)
     if not remote.exists():
         return []
     return sorted(p.name for p in remote.iterdir() if p.is_dir())
@@ -125,12 +131,12 @@ def remove_folder(district_id: str, name: str) -> None:
         raise ValueError(f"not a folder name: {name!r}")
     root = data_root()
     if not is_url(root):
-        shutil.rmtree(_local(root) / district_id / name)
+        shutil.rmtree(_local(root) / _district(district_id) / name)
         return
 
     from airflow.sdk import ObjectStoragePath
 
-    target = ObjectStoragePath(root.rstrip("/")) / district_id / name
+    target = ObjectStoragePath(root.rstrip("/")) / _district(district_id) / name
     target.fs.rm(target.path, recursive=True)
 
 
@@ -144,7 +150,7 @@ def run_workspace(district_id: str, roster_date: dt.date) -> Iterator[Path]:
 @contextlib.contextmanager
 def snapshot_workspace(district_id: str) -> Iterator[Path]:
     """A local folder holding the district's last delivered roster (see ``roster.night.snapshot``)."""
-    with _workspace(f"{district_id}/{SNAPSHOT_FOLDER}") as folder:
+    with _workspace(f"{_district(district_id)}/{SNAPSHOT_FOLDER}") as folder:
         yield folder
 
 

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from roster.config import District, Layout, find_district, load_layout
 from roster.config.crossmatch import CrossMatch, load_crossmatch
 from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
-from roster.io import artifacts
+from roster.io import artifacts, report_csv
 from roster.io.export import Export, read_export
 from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
@@ -157,14 +157,17 @@ def validate_night(night: Night, export_path: Path, out_dir: Path) -> Validated:
     and the accepted row numbers into ``out_dir``.
 
     An earlier run's roster file there is removed first: a re-run that now fails QA must not leave it
-    looking like tonight's output.
+    looking like tonight's output. An export that is one of the files written there is refused.
     """
-    (out_dir / night.output_name).unlink(missing_ok=True)
+    artifacts.refuse_overwriting({"the export": export_path}, out_dir, (*artifacts.RUN_FILES, night.output_name))
+    artifacts.remove_written(out_dir / night.output_name)
     result = check_export(night, export_path)
     result.report = result.report.awaiting_delivery()
-    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects))
+    artifacts.write_bytes(out_dir / artifacts.REJECTS, csv_bytes(result.rejects), recorded=True)
     artifacts.write_bytes(
-        out_dir / artifacts.ACCEPTED_ROWS, _json_numbers("row_numbers", result.accepted["row_number"].to_numpy())
+        out_dir / artifacts.ACCEPTED_ROWS,
+        _json_numbers("row_numbers", result.accepted["row_number"].to_numpy()),
+        recorded=True,
     )
     save_report(out_dir, result.report)
     return result
@@ -206,10 +209,12 @@ def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, p
 def _write_changes(roster: Roster, out_dir: Path) -> None:
     """``changes.csv`` (ids and field names only), the carried ids, and the serialized QA report."""
     changes = roster.diff.changes[CHANGES_COLUMNS]
-    artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes))
+    artifacts.write_bytes(out_dir / artifacts.CHANGES, csv_bytes(changes), recorded=True)
     carried = roster.frame[roster.frame["carried_since"] != ""]
     artifacts.write_json(
-        out_dir / artifacts.CARRIED, dict(zip(carried["state_test_number"], carried["carried_since"], strict=True))
+        out_dir / artifacts.CARRIED,
+        dict(zip(carried["state_test_number"], carried["carried_since"], strict=True)),
+        recorded=True,
     )
     report = load_report(out_dir).serialized(roster.diff.summary(), rows_in_file=len(roster.frame))
     save_report(out_dir, report)
@@ -217,7 +222,7 @@ def _write_changes(roster: Roster, out_dir: Path) -> None:
 
 def write_roster(night: Night, roster: Roster, out_dir: Path) -> Path:
     """The roster file, ``out_dir/<destination.filename>``: written piece by piece, atomically, 0600."""
-    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts())
+    return artifacts.write_parts(out_dir / night.output_name, roster.rendered.parts(), recorded=True)
 
 
 def _accepted_rows(night: Night, export_path: Path, out_dir: Path) -> pd.DataFrame:
@@ -249,7 +254,7 @@ def serialize_night(
     review, ``roster run`` only when the hold is approved.
     """
     if validated is None:
-        rejected = pd.read_csv(out_dir / artifacts.REJECTS, dtype=str, keep_default_na=False)
+        rejected = report_csv.read_frame(out_dir / artifacts.REJECTS)  # un-neutralized: the ids as found
         accepted = _accepted_rows(night, export_path, out_dir)
     else:
         rejected, accepted = validated.rejects, validated.accepted

@@ -134,7 +134,7 @@ def load_report(folder: Path) -> QaReport:
 
 def save_report(folder: Path, report: QaReport) -> Path:
     """Write ``report`` as the run folder's ``qa_report.json`` (keys sorted, atomically, owner-only)."""
-    return artifacts.write_json(folder / artifacts.QA_REPORT, report.to_json())
+    return artifacts.write_json(folder / artifacts.QA_REPORT, report.to_json(), recorded=True)
 
 
 def judge(

@@ -8,6 +8,8 @@ pandas or single-threaded result on awkward inputs.
 from __future__ import annotations
 
 import collections
+import csv
+import io
 import itertools
 import random
 
@@ -20,7 +22,7 @@ import pytest
 
 from domain_fixtures import GOOD_ROW, HEADER, make_district, write_export
 from roster.fast import arrow as arrowkit
-from roster.fast import ids, scans
+from roster.fast import cells, ids, scans
 from roster.io import export as reading
 
 RNG = random.Random(20261120)
@@ -133,8 +135,8 @@ def test_repeat_builds_valid_constant_columns():
         assert column.to_pylist() == [value] * rows and column.type == pa.large_string()
 
 
-def test_csv_bytes_are_pandas_to_csv(monkeypatch):
-    monkeypatch.setattr(arrowkit, "CSV_FAST_ROWS", 1)
+def test_csv_bytes_fast_path_is_pandas_path(monkeypatch):
+    """The Arrow path writes the bytes pandas' path writes (the reference), formula-looking values too."""
     tricky = [
         "plain",
         "",
@@ -142,6 +144,7 @@ def test_csv_bytes_are_pandas_to_csv(monkeypatch):
         'say "hi"',
         "two\nlines",
         "cr\ronly",
+        "crlf\r\n",
         " lead",
         "trail ",
         "tab\t",
@@ -149,6 +152,17 @@ def test_csv_bytes_are_pandas_to_csv(monkeypatch):
         '"',
         ",",
         "\x00",
+        '=HYPERLINK("http://x","y")',
+        "@SUM(A1)",
+        "+1+1",
+        "-1",
+        "-3.5",
+        "-",
+        "\tx",
+        "\r=1",
+        "'=x",
+        "'",
+        "=a,b",
     ]
     frame = pd.DataFrame(
         {
@@ -159,7 +173,19 @@ def test_csv_bytes_are_pandas_to_csv(monkeypatch):
         }
     )
     frame.loc[3, "field"] = np.nan
-    assert arrowkit.csv_bytes(frame) == frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    monkeypatch.setattr(arrowkit, "CSV_FAST_ROWS", 10**9)
+    by_pandas = arrowkit.csv_bytes(frame)
+    monkeypatch.setattr(arrowkit, "CSV_FAST_ROWS", 1)
+    assert arrowkit.csv_bytes(frame) == by_pandas
+    assert b"\"'=HYPERLINK" in by_pandas and b",'@SUM(A1)," in by_pandas
+    parsed = list(csv.reader(io.StringIO(by_pandas.decode("utf-8"), newline="")))
+    assert [r[1] for r in parsed[1 : len(tricky) + 1]] == [cells.neutralize(v) for v in tricky]
+
+
+def test_csv_bytes_quote_a_carriage_return():
+    """A bare CR ends a row for Excel and the csv module: a value holding one is quoted."""
+    frame = pd.DataFrame({"a": pd.array(["x\r=cmd", "y"], dtype="str")})
+    assert arrowkit.csv_bytes(frame) == b'a\n"x\r=cmd"\ny\n'
 
 
 def test_parallel_pieces_number_rows_like_one_parser(tmp_path, monkeypatch):

@@ -170,7 +170,7 @@ def test_large_export_counts(tmp_path):
         ("unknown_district", "no such district file"),
         ("broken_table", "line 3: district_code '05' is listed twice"),
         ("missing_column", "required column 'GRADE' (grade) is missing from the header"),
-        ("out_is_a_file", "cannot create the output folder"),
+        ("out_is_a_file", "out: the output folder is a file, not a folder"),
     ],
 )
 def test_errors_exit_2_with_one_line(tmp_path, capsys, case, expected):
