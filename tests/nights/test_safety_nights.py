@@ -1,8 +1,8 @@
 """Roster safety, whole nights through ``dag.test()`` on real SFTP and SMTP servers.
 
 First night never held; a night that would deactivate too many students is held (nothing sent, one
-email, rejected at ``hold_timeout``); ``approve_hold`` delivers it with the carried students; a
-blackout night is quiet.
+email, rejected at ``hold_timeout``); so is a night where students appear under a new State Test
+Number; ``approve_hold`` delivers it with the carried students; a blackout night is quiet.
 """
 
 from __future__ import annotations
@@ -139,6 +139,40 @@ def test_held_night_sends_nothing_emails_and_fails_at_hold_timeout(night_env: di
     assert some_gone and all(sid in body for sid in some_gone)
     for value in ("García", "Okafor", "Martínez"):
         assert value not in body
+
+
+def test_ids_that_lost_their_leading_zeros_hold_the_night_and_the_email_names_them(
+    night_env: dict, include_copy: Path
+) -> None:
+    """Night 2's export went through Excel: two students' ids lost their leading zeros. Below every
+    rate limit, the night is held all the same, and the email names each new id and the earlier one."""
+    _configure(include_copy, qa__hold_timeout="2s")
+    _first_night(include_copy, night_env)
+    night1 = (night_env["sftp_root"] / REMOTE_DIR / "sample_isd_roster_20261120.txt").read_text().splitlines()[1:]
+    slipped = [row[0] for row in (line.split("|") for line in night1) if row[0].startswith("0")][:2]
+    excel = EXPORT.read_bytes()
+    for old in slipped:
+        excel = excel.replace(f"\r\n{old},".encode(), f"\r\n{old.lstrip('0')},".encode())
+    (include_copy / "inbound" / "sample_isd" / "roster_20261121.csv").write_bytes(excel)
+
+    with scheduler_timeout_sweep():
+        run = _dag(include_copy).test(logical_date=logical(SECOND))
+
+    states = _states(run)
+    assert states["notify_hold"] == "success" and states["review_hold"] == "failed", states
+    assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]
+    folder = night_env["data_root"] / "sample_isd" / "2026-11-21"
+    report = json.loads((folder / "qa_report.json").read_text())
+    assert report["held"] is True and report["changes"]["state_id_changed"] == 2
+    assert report["changes"]["hold_reasons"][0].startswith("2 students appear under a new State Test Number")
+    assert len(report["changes"]["hold_reasons"]) == 1  # no rate limit is crossed
+    rows = (folder / "changes.csv").read_text().splitlines()
+    body = next(m for m in night_env["smtp"].messages() if m["To"] == "it@sample.k12.example")
+    body = body.get_body(("html",)).get_content()
+    assert "2 students appear under a new State Test Number" in body
+    for old in slipped:
+        assert f"{old.lstrip('0')},state_id_changed,state_test_number (was {old})" in rows
+        assert old.lstrip("0") in body and f"state_test_number (was {old})" in body
 
 
 def test_approve_hold_delivers_the_held_night_with_carried_students(night_env: dict, include_copy: Path) -> None:

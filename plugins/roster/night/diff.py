@@ -8,6 +8,36 @@ A student delivered last time and absent tonight is never dropped silently: they
 tonight's file as inactive with their last delivered values, for ``carry_days`` days, then dropped.
 A student whose row was *rejected* tonight is not absent: a fixable data error is no evidence the
 student left, so they are retained with their last delivered values and status.
+
+**State Test Number slips** (``state_id_changed``). A student added tonight (an id not delivered last
+time) who has the same identity as a student delivered last time and absent tonight is one student
+under a new State Test Number: leading zeros lost when the export went through Excel
+(``0012345678`` -> ``12345678``), or a corrected id. The identity is the legal first, middle and last
+name and the date of birth, all equal as the file shows them, and the local student id where the
+layout carries it and both sides have one (compared without leading zeros, which Excel drops from
+that column on the same night). Choices, and why:
+
+* Name and date of birth alone are enough when either side has no local id. The match is only
+  looked for among the students added tonight and those gone tonight (a few on a normal night), so
+  it takes a student leaving and a *different* student with the same full legal name and date of
+  birth arriving on the same night to be wrong; and being wrong costs a hold that a person looks at
+  (the file is the same either way), while missing a slip delivers one student twice without a word.
+  Two different local ids always mean two students.
+* An ambiguous match (one new id matching several gone ids, or several new ids one gone id) is not
+  resolved: every new id concerned is a ``state_id_changed`` naming *every* candidate earlier id, so
+  nothing is picked silently and the person sees all the ids involved.
+* ``changes.csv`` has one row per new id: ``state_test_number`` the new id, ``fields``
+  ``state_test_number (was <earlier id>[ or <earlier id>...])``: ids only (the contract allows ids;
+  no name or date of birth), and the earlier id is what the point person needs to find the record.
+  These students are not also counted as ``added``, or the earlier ids as ``deactivated``,
+  ``carried`` or ``dropped``: each student is counted once; a slip counts toward the change rate.
+* Tonight's file has both: the new id as exported, and the earlier id carried as inactive as any
+  absent student is (a student once delivered never silently disappears). Any slip holds the night
+  (``judge_changes``), so a person decides before the vendor sees the two ids: approve (the vendor
+  gets both, the earlier one inactive), or fix the export and re-run.
+
+The match is one Arrow hash join on the identity among the added and the gone students only; a
+night without either pays nothing for it.
 """
 
 from __future__ import annotations
@@ -22,7 +52,7 @@ import pyarrow.compute as pc
 
 from roster.config import Layout
 from roster.fast import ids
-from roster.fast.arrow import bools, frame_of, join_lines, parallel, rows_of, take, text
+from roster.fast.arrow import bools, frame_of, join_lines, large, parallel, rows_of, take, text
 from roster.fast.arrow import repeat as _repeat
 from roster.night.qa import ChangeSummary
 
@@ -38,6 +68,7 @@ CHANGE_KINDS = (
     "carried",
     "dropped",
     "retained",
+    "state_id_changed",
 )
 CHANGES_COLUMNS = ["state_test_number", "change", "fields"]
 
@@ -69,6 +100,7 @@ class RosterDiff:
             carried=counts["carried"],
             dropped=counts["dropped"],
             retained=counts["retained"],
+            state_id_changed=counts["state_id_changed"],
             previous_students=self.previous_students,
             previous_active=self.previous_active,
             deactivation_rate=round(self.deactivation_rate, 6),
@@ -122,6 +154,68 @@ def _pair(tonight: pd.DataFrame, previous: pd.DataFrame, rejected_ids: frozenset
     )
 
 
+#: The identity that names a student apart from their State Test Number (see the module docstring).
+_NAME_AND_BIRTH = ("legal_first_name", "legal_middle_name", "legal_last_name", "date_of_birth")
+#: Without these on both sides there is no identity to match (the middle name may be empty, or absent).
+_REQUIRED_IDENTITY = ("legal_first_name", "legal_last_name", "date_of_birth")
+LOCAL_ID = "local_student_id"
+
+
+@dataclass(frozen=True)
+class _Slips:
+    """Students added tonight who are a student gone tonight under a new State Test Number."""
+
+    now_rows: np.ndarray  # tonight's rows (each once)
+    fields: pa.Array  # per now_rows: "state_test_number (was <earlier ids>)"
+    before_rows: np.ndarray  # the last delivered rows they were (each once)
+
+
+_NO_SLIPS = _Slips(np.zeros(0, np.int64), pa.array([], pa.large_string()), np.zeros(0, np.int64))
+
+
+def _identities(frame: pd.DataFrame, rows: np.ndarray, keys: list[str], local: bool) -> pa.Table:
+    """``rows`` of ``frame`` as (identity..., local id without leading zeros, row, id), complete names only."""
+    columns = {key: take(text(frame[key]), rows) for key in keys}
+    if local:
+        columns["local"] = pc.utf8_ltrim(take(text(frame[LOCAL_ID]), rows), characters="0")
+    columns["row"] = pa.array(rows, pa.int64())
+    columns["id"] = take(text(frame["state_test_number"]), rows)
+    table = pa.table(columns)
+    first, last, born = (pc.not_equal(table[key], "") for key in _REQUIRED_IDENTITY)
+    return table.filter(pc.and_(pc.and_(first, last), born))
+
+
+def _slips(tonight: pd.DataFrame, previous: pd.DataFrame, pairing: _Pairing) -> _Slips:
+    """The keyed join on the identity between the added and the gone students (see the module docstring)."""
+    new_rows, gone_rows = np.flatnonzero(pairing.new), np.flatnonzero(pairing.gone)
+    keys = [f for f in _NAME_AND_BIRTH if f in tonight.columns and f in previous.columns]
+    if not len(new_rows) or not len(gone_rows) or not set(keys) >= set(_REQUIRED_IDENTITY):
+        return _NO_SLIPS
+    local = LOCAL_ID in tonight.columns and LOCAL_ID in previous.columns
+    now = _identities(tonight, new_rows, keys, local)
+    before = _identities(previous, gone_rows, keys, local)
+    pairs = now.join(before, keys=keys, join_type="inner", left_suffix=" now", right_suffix=" before")
+    if local:  # two different local ids are two students; a missing one does not tell
+        a, b = pairs["local now"], pairs["local before"]
+        pairs = pairs.filter(pc.or_(pc.or_(pc.equal(a, ""), pc.equal(b, "")), pc.equal(a, b)))
+    if not pairs.num_rows:
+        return _NO_SLIPS
+    pairs = pairs.sort_by([("row now", "ascending"), ("id before", "ascending")])
+    grouped = pairs.group_by("row now", use_threads=False).aggregate([("id before", "list")])
+    was = pc.binary_join(grouped["id before_list"], large(" or "))
+    fields = pc.binary_join_element_wise(large("state_test_number (was "), was, large(")"), large(""))
+    return _Slips(
+        now_rows=grouped["row now"].to_numpy(),
+        fields=fields.combine_chunks(),
+        before_rows=np.unique(pairs["row before"].to_numpy()),
+    )
+
+
+def _without(rows: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """``rows`` minus ``taken`` (both small), in ``rows``' order."""
+    return rows[~np.isin(rows, taken)] if len(taken) else rows
+
+
 def compare(
     tonight: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -143,9 +237,10 @@ def compare(
     identity = _spelled(code, compared, [i for i, f in enumerate(compared) if f in IDENTITY_FIELDS])
     other = _spelled(code, compared, [i for i, f in enumerate(compared) if f not in IDENTITY_FIELDS])
     carried_rows, carried_since, dropped_rows = _carry(previous, np.flatnonzero(pairing.gone), roster_date, carry_days)
-    counts, parts = _changes_by_kind(tonight, previous, pairing, identity, other, carried_rows, dropped_rows)
+    slips = _slips(tonight, previous, pairing)
+    counts, parts = _changes_by_kind(tonight, previous, pairing, identity, other, (carried_rows, dropped_rows), slips)
     previous_active = int(pairing.was_active.sum())
-    changed_students = int((identity[0] | other[0]).sum())
+    changed_students = int((identity[0] | other[0]).sum()) + counts["state_id_changed"]
     return RosterDiff(
         counts=counts,
         previous_students=len(previous),
@@ -163,10 +258,14 @@ def _changes_by_kind(
     pairing: _Pairing,
     identity: tuple[np.ndarray, pa.Array],
     other: tuple[np.ndarray, pa.Array],
-    carried_rows: np.ndarray,
-    dropped_rows: np.ndarray,
+    carried_and_dropped: tuple[np.ndarray, np.ndarray],
+    slips: _Slips,
 ) -> tuple[dict[str, int], list[tuple[pa.Array, str, pa.Array | None]]]:
-    """Each change kind's count, and its students' ids (with the fields named) for ``changes.csv``."""
+    """Each change kind's count, and its students' ids (with the fields named) for ``changes.csv``.
+
+    A slip's two ids are counted once, as ``state_id_changed``: not as added, nor deactivated,
+    carried or dropped (its earlier id is carried in the file all the same).
+    """
     ids_now = text(tonight["state_test_number"])
     ids_before = text(previous["state_test_number"])
     parts: list[tuple[pa.Array, str, pa.Array | None]] = []
@@ -179,16 +278,19 @@ def _changes_by_kind(
     was = pairing.was_active[pairing.before_rows]
     now = pairing.now_active[pairing.now_rows]
     paired = pairing.now_rows
+    carried_rows, dropped_rows = (_without(rows, slips.before_rows) for rows in carried_and_dropped)
+    gone_active = _without(np.flatnonzero(pairing.gone & pairing.was_active), slips.before_rows)
     counts = {
-        "added": record(ids_now, np.flatnonzero(pairing.new), "added"),
+        "added": record(ids_now, _without(np.flatnonzero(pairing.new), slips.now_rows), "added"),
         "deactivated": record(ids_now, paired[was & ~now], "deactivated")
-        + record(ids_before, np.flatnonzero(pairing.gone & pairing.was_active), "deactivated"),
+        + record(ids_before, gone_active, "deactivated"),
         "reactivated": record(ids_now, paired[~was & now], "reactivated"),
         "identity_changed": record(ids_now, paired[identity[0]], "identity_changed", identity[1]),
         "other_changed": record(ids_now, paired[other[0]], "other_changed", other[1]),
         "carried": record(ids_before, carried_rows, "carried"),
         "dropped": record(ids_before, dropped_rows, "dropped"),
         "retained": record(ids_before, np.flatnonzero(pairing.retained), "retained"),
+        "state_id_changed": record(ids_now, slips.now_rows, "state_id_changed", slips.fields),
     }
     return counts, parts
 
@@ -322,9 +424,16 @@ def _changes(parts: list[tuple[pa.Array, str, pa.Array | None]]) -> pd.DataFrame
 
 
 def judge_changes(diff: RosterDiff, max_deactivation_rate: float, max_change_rate: float) -> RosterDiff:
-    """Hold the night when a rate is above its limit (exactly at the limit passes); never the first night."""
+    """Hold the night when a rate is above its limit (exactly at the limit passes), or when any student
+    appears under a new State Test Number; never the first night."""
     reasons = []
     if not diff.first_night:
+        if slips := diff.counts["state_id_changed"]:
+            reasons.append(
+                f"{slips} student{'s appear' if slips != 1 else ' appears'} under a new State Test Number (same legal "
+                "name and date of birth as a student delivered last time and absent tonight, and the same local id "
+                "where both have one); see changes.csv"
+            )
         if diff.deactivation_rate > max_deactivation_rate:
             reasons.append(
                 f"{diff.counts['deactivated']} of {diff.previous_active} last delivered active students would become inactive "

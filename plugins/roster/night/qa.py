@@ -46,6 +46,9 @@ class ChangeSummary:
     first_night: bool
     held: bool
     hold_reasons: list[str] = field(default_factory=list)
+    #: Students added tonight who are a student gone tonight under a new State Test Number (see
+    #: ``roster.night.diff``); a default, so that reports written before it existed still load.
+    state_id_changed: int = 0
 
 
 #: Keys written only once their state is reached (absent before).

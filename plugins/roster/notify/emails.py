@@ -82,7 +82,7 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
 
 
 #: Change kinds a reviewer must see by id in a hold email, most consequential first.
-HOLD_KINDS = ("deactivated", "identity_changed", "other_changed", "reactivated", "added")
+HOLD_KINDS = ("state_id_changed", "deactivated", "identity_changed", "other_changed", "reactivated", "added")
 
 
 def hold_notice(
