@@ -49,7 +49,7 @@ def unneutralize(value: str) -> str:
 
 def needs_neutralizing(values: pa.ChunkedArray) -> bool:
     """A cheap scan (each value's first byte): whether any value may need a quote."""
-    return any(starts_with_any(chunk, _FIRST_BYTES) for chunk in values.chunks)
+    return any(bool(starts_with_any(chunk, _FIRST_BYTES).any()) for chunk in values.chunks)
 
 
 def neutralized(values: pa.ChunkedArray) -> pa.ChunkedArray:

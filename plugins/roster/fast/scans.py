@@ -176,14 +176,3 @@ def nfc_candidates(chunk: pa.Array) -> np.ndarray:
     """
     offsets, body = _body(chunk)
     return values_at(offsets, np.flatnonzero(body >= 0xCC))
-
-
-def starts_with_any(chunk: pa.Array, wanted: bytes) -> bool:
-    """Whether any value of a string chunk starts with one of the ``wanted`` (ASCII) bytes (one gather)."""
-    if len(chunk) == 0:
-        return False
-    offsets, data = offsets_and_data(chunk)
-    starts = offsets[:-1][offsets[1:] > offsets[:-1]]
-    table = np.zeros(256, dtype=bool)
-    table[np.frombuffer(wanted, dtype=np.uint8)] = True
-    return bool(table[data[starts]].any())
