@@ -147,6 +147,9 @@ class Source(Strict):
     wait_for: Duration = dt.timedelta(hours=3)
     status_values: StatusValues
     columns: SourceColumns
+    #: Rows sharing a State Test Number: ``reject`` them all, or ``merge`` enrollment-grain rows of one
+    #: student (same legal names and DOB) into one: active over inactive, then latest entry date, then first row.
+    duplicate_rows: Literal["reject", "merge"] = "reject"
 
     @field_validator("date_format")
     @classmethod
@@ -179,6 +182,8 @@ class QaRules(Strict):
     hold_timeout: Duration = dt.timedelta(hours=20)
     #: How long a student absent from the export stays in the file as inactive before dropping.
     carry_inactive_days: int = Field(default=365, ge=0)
+    #: Passed QA nights (delivered to ``destination.qa_remote_dir``) before ``roster go-live`` switches to live.
+    required_nights: int = Field(default=3, ge=0)
 
 
 class Blackout(Strict):
@@ -201,6 +206,21 @@ class Contacts(Strict):
     oncall: list[Email] = []
     administrators: list[Email] = []
     teachers: list[Email] = []
+
+
+class Notify(Strict):
+    #: The email to the point person (cc the coordinator) after a delivered night: after ``always`` every
+    #: one, ``on_rejects`` only a night with rejected rows or changes worth a look, ``never`` none.
+    summary: Literal["always", "on_rejects", "never"] = "on_rejects"
+
+
+class GoLive(Strict):
+    """Written by ``roster go-live --approved-by NAME``: who switched the district to live without the evidence."""
+
+    approved_by: str = Field(min_length=1)
+    approved_on: dt.date
+    #: What was missing when the risk was accepted, as ``roster go-live`` listed it.
+    missing: list[str] = []
 
 
 class VendorColumns(Strict):
@@ -234,7 +254,9 @@ class District(Strict):
     blackout: list[Blackout] = []
     contacts: Contacts
     smtp_conn_id: str = "smtp_default"
+    notify: Notify = Notify()
     vendor_export: VendorExport = VendorExport()
+    go_live: GoLive | None = None
 
     @field_validator("district_id")
     @classmethod

@@ -33,6 +33,9 @@ class Layout(Strict):
     date_format: str = "%m/%d/%Y"
     status_words: StatusWords
     line_ending: Literal["lf", "crlf"] = "crlf"
+    #: Canonical field (grade, campus, diagnosis) -> a CSV under the include root whose ``rethink_code``
+    #: column lists the vendor's valid codes; a cross-match row mapping to another code is a config error.
+    vendor_codes: dict[Literal["grade", "campus", "diagnosis"], str] = {}
 
     @model_validator(mode="after")
     def _must_key_students(self) -> Layout:
