@@ -64,8 +64,9 @@ def announcements(root: Path, district: District) -> list[Announcement]:
             raise ConfigError(
                 f"{district_file}: key 'contacts.{key}' is empty; list who gets the go-live email to {audience}"
             )
-        subject, html = render(root, template, **_context(district))
-        out.append(Announcement(audience, Email(to=recipients, cc=[], subject=subject, html=html)))
+        rendered = render(root, template, **_context(district))
+        email = Email(to=recipients, cc=[], subject=rendered.subject, html=rendered.html, text=rendered.text)
+        out.append(Announcement(audience, email))
     return out
 
 

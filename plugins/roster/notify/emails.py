@@ -21,10 +21,21 @@ MAX_LISTED = 200
 
 @dataclass(frozen=True)
 class Email:
+    """One message: sent as multipart/alternative, the plain-text part first and the HTML part preferred."""
+
     to: list[str]
     cc: list[str]
     subject: str
     html: str
+    #: The plain-text part, from ``<name>.txt.j2``; None while a template has no text twin.
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str | None
 
 
 def _environment(root: Path) -> jinja2.Environment:
@@ -36,19 +47,21 @@ def _environment(root: Path) -> jinja2.Environment:
     )
 
 
-def render(root: Path, name: str, **context: object) -> tuple[str, str]:
-    """``<name>.subject.j2`` and ``<name>.html.j2`` rendered with ``context``."""
+def render(root: Path, name: str, **context: object) -> Rendered:
+    """``<name>.subject.j2``, ``<name>.html.j2`` and ``<name>.txt.j2`` (when present) rendered with ``context``."""
     env = _environment(root)
     try:
         subject = env.get_template(f"{name}.subject.j2").render(**context).strip()
         html = env.get_template(f"{name}.html.j2").render(**context)
+        has_text = (root / "templates" / f"{name}.txt.j2").is_file()
+        text = env.get_template(f"{name}.txt.j2").render(**context) if has_text else None
     except jinja2.TemplateNotFound as exc:
         raise ConfigError(f"{root / 'templates' / str(exc.name)}: email template not found") from None
     except jinja2.TemplateError as exc:
         lineno = getattr(exc, "lineno", None)  # only syntax errors carry one
         where = f" line {lineno}" if lineno else ""
         raise ConfigError(f"{root / 'templates'}/{name}:{where} template error: {exc}") from None
-    return " ".join(subject.split()), html
+    return Rendered(" ".join(subject.split()), html, text)
 
 
 def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
@@ -65,7 +78,7 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         code: {"count": count, "field": fields.get(code, ""), "instruction": REASONS.get(code, "")}
         for code, count in sorted(report.rejects_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
     }
-    subject, html = render(
+    rendered = render(
         root,
         "qa_failed",
         district=district,
@@ -77,7 +90,11 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         run_location=run_location,
     )
     return Email(
-        to=list(district.contacts.point_person), cc=list(district.contacts.coordinator), subject=subject, html=html
+        to=list(district.contacts.point_person),
+        cc=list(district.contacts.coordinator),
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
     )
 
 
@@ -98,7 +115,7 @@ def hold_notice(
     )
     summary = report.changes
     assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
-    subject, html = render(
+    rendered = render(
         root,
         "hold",
         district=district,
@@ -112,7 +129,9 @@ def hold_notice(
         hold_timeout=_duration_words(district.qa.hold_timeout),
     )
     cc = list(dict.fromkeys([*district.contacts.coordinator, *district.contacts.oncall]))
-    return Email(to=list(district.contacts.point_person), cc=cc, subject=subject, html=html)
+    return Email(
+        to=list(district.contacts.point_person), cc=cc, subject=rendered.subject, html=rendered.html, text=rendered.text
+    )
 
 
 def _duration_words(delta) -> str:
@@ -126,11 +145,13 @@ def _duration_words(delta) -> str:
 
 def oncall_failure(root: Path, district: District, **facts: object) -> Email:
     """The on-call email for a failed task (see ``roster.airflow.notifications``)."""
-    subject, html = render(root, "oncall_failure", district=district, **facts)
-    return Email(to=list(district.contacts.oncall), cc=[], subject=subject, html=html)
+    rendered = render(root, "oncall_failure", district=district, **facts)
+    return Email(
+        to=list(district.contacts.oncall), cc=[], subject=rendered.subject, html=rendered.html, text=rendered.text
+    )
 
 
 def watchdog_alert(root: Path, stale: list, hours: float, checked_at: str, to: list[str]) -> Email:
     """The watchdog's email to on-call about stale districts."""
-    subject, html = render(root, "watchdog", stale=stale, hours=f"{hours:g}", checked_at=checked_at)
-    return Email(to=to, cc=[], subject=subject, html=html)
+    rendered = render(root, "watchdog", stale=stale, hours=f"{hours:g}", checked_at=checked_at)
+    return Email(to=to, cc=[], subject=rendered.subject, html=rendered.html, text=rendered.text)
