@@ -32,6 +32,7 @@ EXPECTED_EDGES = {
     ("notify_hold", "review_hold"),
     ("review_hold", "upload_roster"),
     ("upload_roster", "record_delivery"),
+    ("record_delivery", "notify_summary"),
 }
 
 
@@ -253,7 +254,7 @@ def test_retention_runs_at_the_start_beside_the_export_path(monkeypatch: pytest.
     assert retention.downstream_task_ids == set()
     assert str(retention.trigger_rule) in ("all_success", "TriggerRule.ALL_SUCCESS")
     leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
-    assert {"notify_qa_failure", "record_delivery", "yield_to_newer_night"} <= leaves
+    assert {"notify_qa_failure", "notify_summary", "yield_to_newer_night"} <= leaves
 
 
 def test_trigger_form_params_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
