@@ -16,26 +16,39 @@ LAYOUT_FIELDS = (*CANONICAL_FIELDS, "district_id")
 
 
 class LayoutColumn(Strict):
+    """One column of the vendor file, in file order."""
+
     header: str = Field(min_length=1)
+    """The header the vendor expects, written in the file's header line."""
     field: Literal[LAYOUT_FIELDS]  # type: ignore[valid-type]
+    """The canonical field the column carries, or ``district_id``."""
 
 
 class StatusWords(Strict):
+    """The words the vendor file uses for a student's status."""
+
     active: str = Field(min_length=1)
+    """Written for an enrolled student."""
     inactive: str = Field(min_length=1)
+    """Written for a student who left or is carried as inactive."""
 
 
 class Layout(Strict):
     """The vendor file's shape, ``include/layouts/<name>.yaml``."""
 
     name: str
+    """The layout's name, as ``destination.layout`` of a district file names it."""
     columns: list[LayoutColumn] = Field(min_length=1)
+    """The file's columns in order; ``state_test_number`` and ``status`` are required, headers are distinct."""
     date_format: str = "%m/%d/%Y"
+    """strftime format of the dates written (date of birth, entry and exit dates)."""
     status_words: StatusWords
+    """The status words written."""
     line_ending: Literal["lf", "crlf"] = "crlf"
-    #: Canonical field (grade, campus, diagnosis) -> a CSV under the include root whose ``rethink_code``
-    #: column lists the vendor's valid codes; a cross-match row mapping to another code is a config error.
+    """Line ending of every line, the header's included."""
     vendor_codes: dict[Literal["grade", "campus", "diagnosis"], str] = {}
+    """Canonical field (grade, campus, diagnosis) -> a CSV under the include root whose ``rethink_code``
+    column lists the vendor's valid codes; a cross-match row mapping to another code is a config error."""
 
     @model_validator(mode="after")
     def _must_key_students(self) -> Layout:
