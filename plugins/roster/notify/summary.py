@@ -31,15 +31,20 @@ def summary_reason(district: District, report: QaReport) -> str | None:
 
 
 def _worth_a_look(report: QaReport) -> str | None:
+    """Every reason tonight is worth a look, as sentences, or None."""
     changes = report.changes
+    found = []
     if report.rows_rejected:
         rows = report.rows_rejected
-        return f"{rows} row{'s' if rows != 1 else ''} of the export {'were' if rows != 1 else 'was'} rejected and not sent: see what to fix below."
+        were = "were" if rows != 1 else "was"
+        found.append(
+            f"{rows} row{'s' if rows != 1 else ''} of the export {were} rejected and not sent: see what to fix below."
+        )
     if report.approved_by or (changes is not None and changes.held):
-        return "Tonight's changes crossed a review threshold and the roster was approved before it was sent."
+        found.append("Tonight's changes crossed a review threshold and the roster was approved before it was sent.")
     if changes is not None and changes.state_id_changed:
         n = changes.state_id_changed
-        return (
+        found.append(
             f"{n} student{'s' if n != 1 else ''} came back under a new State Test Number: check that the SIS is right."
         )
-    return None
+    return " ".join(found) or None
