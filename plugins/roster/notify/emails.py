@@ -100,15 +100,22 @@ def _shown_rejects(rejects: list[dict], missing: frozenset[str] = frozenset()) -
     return [{**{k: r[k] for k in allowed}, "new": r["state_test_number"] in missing} for r in rejects[:MAX_LISTED]]
 
 
-def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
-    """The QA-failure email: to the point person, cc the coordinator.
-
-    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
-    """
-    shown = _shown_rejects(rejects)
+def _fix_email(
+    root: Path,
+    name: str,
+    district: District,
+    report: QaReport,
+    rejects: list[dict],
+    run_location: str,
+    never_delivered: list[str] | None = None,
+    **extra: object,
+) -> Email:
+    """An email telling the point person (cc the coordinator) what to fix: template ``name`` with the
+    night's reasons, its first rejects (``new`` when in ``never_delivered``), the contact and ``extra``."""
+    shown = _shown_rejects(rejects, frozenset(never_delivered or ()))
     rendered = render(
         root,
-        "qa_failed",
+        name,
         district=district,
         report=report,
         reasons=advice_for(district, report, rejects),
@@ -117,6 +124,7 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         rejects_shown=len(shown),
         contact=contact(district),
         run_location=run_location,
+        **extra,
     )
     return Email(
         to=list(district.contacts.point_person),
@@ -125,6 +133,14 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         html=rendered.html,
         text=rendered.text,
     )
+
+
+def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
+    """The QA-failure email: to the point person, cc the coordinator.
+
+    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
+    """
+    return _fix_email(root, "qa_failed", district, report, rejects, run_location)
 
 
 def nightly_summary(
@@ -141,29 +157,18 @@ def nightly_summary(
     ``rejects`` are rejects.csv rows; ``missing`` the State Test Numbers rejected tonight that were never
     delivered (missing at the vendor until fixed); ``why`` the sentence saying why this summary was sent.
     """
-    shown = _shown_rejects(rejects, frozenset(missing))
-    rendered = render(
+    return _fix_email(
         root,
         "nightly_summary",
-        district=district,
-        report=report,
+        district,
+        report,
+        rejects,
+        run_location,
+        missing,
         changes=report.changes,
         why=why,
-        reasons=advice_for(district, report, rejects),
-        rejects=shown,
-        rejects_total=len(rejects),
-        rejects_shown=len(shown),
         missing=missing[:MAX_LISTED],
         missing_total=len(missing),
-        contact=contact(district),
-        run_location=run_location,
-    )
-    return Email(
-        to=list(district.contacts.point_person),
-        cc=list(district.contacts.coordinator),
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
     )
 
 
