@@ -118,8 +118,16 @@ def test_all_mapped_exits_0_and_writes_no_missing_files(tmp_path, capsys):
     export = write_export(tmp_path, [row(), row(STATE_ID="0001235", GRADE="KG", CAMPUS="301", DIAGNOSIS="LD")])
     out = tmp_path / "out"
     assert _crossmatch(export, out) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["crossmatch_report.csv"]
+    # subaccount_requests.csv is always written (header only here), so the folder is predictable.
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".roster_written.json",
+        "crossmatch_report.csv",
+        "subaccount_requests.csv",
+    ]
     assert len(_read(out / "crossmatch_report.csv")) == 1 + 5  # 05, KG; 102, 301; LD
+    assert _read(out / "subaccount_requests.csv") == [
+        ["district_code", "rows", "active_rows", "rethink_code", "description", "reason"]
+    ]
     assert "all codes mapped" in capsys.readouterr().out
 
 
