@@ -77,16 +77,21 @@ def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> No
     assert str(run.state) == "success", _states(run)
     folder = _run_folder(night_env["data_root"])
     assert sorted(p.name for p in folder.iterdir()) == [
-        ".roster_written.json",  # the missing_* files this step wrote (only those are ever removed)
+        ".roster_written.json",  # the missing_* and subaccount files this step wrote (only those are ever removed)
         "crossmatch_report.csv",
         "missing_campuses.csv",
         "missing_diagnoses.csv",
         "missing_grades.csv",
+        "subaccount_requests.csv",
     ]
     assert [r for r in _csv(folder / "crossmatch_report.csv")[1:] if not r[3]] == [
         ["grades", "13", "1", ""],
         ["campuses", "999", "1", ""],
         ["diagnoses", "XX", "1", ""],
+    ]
+    assert _csv(folder / "subaccount_requests.csv") == [
+        ["district_code", "rows", "active_rows", "rethink_code", "description", "reason"],
+        ["999", "1", "1", "", "", "unmapped"],
     ]
 
 

@@ -246,20 +246,23 @@ def broken_district_dag(path: Path, error: str) -> DAG:
 
 
 def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
-    """What ``roster check-config`` checks besides the district file: its cross-match tables and layout.
+    """What ``roster check-config`` checks besides the district file: its layout (with the vendor code
+    lists it names) and its cross-match tables, each row against those lists.
 
     Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
-    across districts. A ``ConfigError`` names the file and the line or key.
+    across districts (and ``roster.config.vendor_codes`` the lists by path). A ``ConfigError`` names
+    the file and the line or key.
     """
     from roster.config import load_layout
     from roster.config.crossmatch import load_crossmatch
 
-    load_crossmatch(root, district)
     name = district.destination.layout
-    if layouts is None or name not in layouts:
+    layout = layouts.get(name) if layouts is not None else None
+    if layout is None:
         layout = load_layout(root, name)
         if layouts is not None:
             layouts[name] = layout
+    load_crossmatch(root, district, layout)
 
 
 def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from roster.config.district import CANONICAL_FIELDS
 from roster.config.files import Strict, format_error, read_yaml
+from roster.config.vendor_codes import VendorField, load_vendor_codes
 from roster.errors import ConfigError
 
 #: Fields a layout column may carry: the canonical ones plus the district id.
@@ -46,9 +47,10 @@ class Layout(Strict):
     """The status words written."""
     line_ending: Literal["lf", "crlf"] = "crlf"
     """Line ending of every line, the header's included."""
-    vendor_codes: dict[Literal["grade", "campus", "diagnosis"], str] = {}
-    """Canonical field (grade, campus, diagnosis) -> a CSV under the include root whose ``rethink_code``
-    column lists the vendor's valid codes; a cross-match row mapping to another code is a config error."""
+    vendor_codes: dict[VendorField, str] = {}
+    """Canonical field (grade, campus, diagnosis) -> a CSV under the include root (unless absolute) whose
+    ``rethink_code`` column lists the vendor's valid codes; a cross-match row mapping to another code is a
+    config error. Empty by default: nothing is refused."""
 
     @model_validator(mode="after")
     def _must_key_students(self) -> Layout:
@@ -68,10 +70,17 @@ class Layout(Strict):
         return "\r\n" if self.line_ending == "crlf" else "\n"
 
 
+def layout_path(root: Path, name: str) -> Path:
+    return root / "layouts" / f"{name}.yaml"
+
+
 def load_layout(root: Path, name: str) -> Layout:
-    path = root / "layouts" / f"{name}.yaml"
+    """The layout, with the vendor code lists it names read and checked (``roster.config.vendor_codes``)."""
+    path = layout_path(root, name)
     data = read_yaml(path)
     try:
-        return Layout.model_validate(data)
+        layout = Layout.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_error(path, err)) from None
+    load_vendor_codes(root, layout.vendor_codes, path)  # a bad list is this layout's error, whoever uses it
+    return layout

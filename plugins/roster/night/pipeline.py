@@ -53,10 +53,11 @@ class Night:
         """Load the district (by id or as loaded), its cross-match tables and its layout."""
         if isinstance(district, str):
             district = find_district(root, district)
+        layout = load_layout(root, district.destination.layout)
         return cls(
             district=district,
-            crossmatch=load_crossmatch(root, district),
-            layout=load_layout(root, district.destination.layout),
+            crossmatch=load_crossmatch(root, district, layout),  # checked against the vendor's code lists
+            layout=layout,
             roster_date=roster_date,
         )
 
