@@ -224,11 +224,20 @@ class GoLive(Strict):
 
 
 class VendorColumns(Strict):
+    """Canonical field -> the header of the vendor's roster export (``roster reconcile``)."""
+
     state_test_number: str = "State IDNumber"
     legal_first_name: str = "First Name"
     legal_last_name: str = "Last Name"
     date_of_birth: str = "Date of Birth"
     status: str = "Enrollment Status"
+    #: Compared when the vendor export has this column and the SIS export maps ``legal_middle_name``;
+    #: a vendor export without it is reconciled without middle names (the summary says so). ``null``: never.
+    legal_middle_name: str | None = "Middle Name"
+
+    def mapped(self) -> dict[str, str]:
+        """Canonical field -> header, for the fields mapped (``legal_middle_name: null`` is not)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class VendorExport(Strict):
