@@ -281,7 +281,7 @@ class GoLive(Strict):
 
 
 class VendorColumns(Strict):
-    """Canonical field -> the vendor export's header."""
+    """Canonical field -> the header of the vendor's roster export (``roster reconcile``)."""
 
     state_test_number: str = "State IDNumber"
     """Header of the State Test Number."""
@@ -293,6 +293,14 @@ class VendorColumns(Strict):
     """Header of the date of birth."""
     status: str = "Enrollment Status"
     """Header of the enrollment status."""
+    legal_middle_name: str | None = "Middle Name"
+    """Header of the legal middle name. Compared when the vendor export has this column and the SIS export
+    maps ``legal_middle_name``; a vendor export without it is reconciled without middle names (the summary
+    says so). ``null``: never compared."""
+
+    def mapped(self) -> dict[str, str]:
+        """Canonical field -> header, for the fields mapped (``legal_middle_name: null`` is not)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class VendorExport(Strict):

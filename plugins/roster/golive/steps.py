@@ -106,20 +106,26 @@ def _discovery_summary(result) -> str:
 
 
 def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out_dir: Path) -> StepResult:
-    """The SIS export against the vendor's current roster export."""
+    """The SIS export against the vendor's current roster export; the outcome (counts and checksums only)
+    is recorded as the district's last reconcile, the evidence ``roster go-live`` reads."""
+    from roster.golive.gate import RECONCILE_RECORD, record_reconcile
     from roster.golive.reconcile import REPORT, summary, write_report
     from roster.golive.reconcile import reconcile as compare_exports
+    from roster.io import store
 
     district = _district(root, district)
     out = _out(out_dir, {"--sis": sis, "--vendor": vendor}, [REPORT])
     result = compare_exports(sis, vendor, district)
     report = write_report(result, out)
+    record_reconcile(district.district_id, result, sis, vendor)
+    where = f"{store.go_live_records_location(district.district_id).rstrip('/')}/{RECONCILE_RECORD}"
     return StepResult(
         step="reconcile",
         district_id=district.district_id,
         exit_code=FINDINGS if result.findings else CLEAN,
         summary=summary(result),
         files=[report],
+        notes=[f"recorded as the district's last reconcile (for roster go-live) in {where}"],
     )
 
 

@@ -105,7 +105,7 @@ class CsvFormat:
     @classmethod
     def of_vendor(cls, vendor: VendorExport) -> CsvFormat:
         """The vendor's roster export (``vendor_export``): always UTF-8, every mapped column required."""
-        columns = vendor.columns.model_dump()
+        columns = vendor.columns.mapped()
         return cls(
             encoding="utf-8",
             delimiter=vendor.delimiter,
