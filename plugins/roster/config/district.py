@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from roster.config.files import Strict, format_error, read_yaml
+from roster.config.oneroster import FIXED_BY_ONEROSTER, OneRosterSource, oneroster_source_defaults
 from roster.errors import ConfigError
 
 DISTRICT_ID_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
@@ -155,12 +156,32 @@ def _check_pattern(value: str) -> str:
     return value
 
 
+def _source_schema(schema: dict[str, Any]) -> None:
+    """``columns`` and ``status_values`` are required except with ``format: oneroster`` (JSON Schema's
+    if/then, since the model fills them in for OneRoster before checking)."""
+    fixed = ["columns", "status_values"]
+    schema["required"] = [key for key in schema.get("required", []) if key not in fixed]
+    schema["if"] = {"properties": {"format": {"const": "oneroster"}}, "required": ["format"]}
+    schema["then"] = {"not": {"anyOf": [{"required": [key]} for key in FIXED_BY_ONEROSTER]}}
+    schema["else"] = {"required": fixed}
+
+
 class Source(Strict):
     """Tonight's SIS export: where it is and how to read it."""
 
+    model_config = ConfigDict(json_schema_extra=_source_schema)
+
     path: DateTemplate
     """The export: relative to the include root, absolute, or ``sftp://<conn_id>/<path>``;
-    ``{date:%Y%m%d}`` becomes the roster date."""
+    ``{date:%Y%m%d}`` becomes the roster date. With ``format: oneroster`` a ``.zip`` or a folder."""
+    format: Literal["csv", "oneroster", "xlsx"] = "csv"
+    """What the export is: ``csv`` (delimited text), ``oneroster`` (a OneRoster 1.1/1.2 bulk package, a
+    ``.zip`` or a folder; then ``columns``, ``delimiter``, ``date_format`` and ``status_values`` are fixed by
+    the standard and not written; grades are CEDS codes) or ``xlsx`` (an Excel workbook)."""
+    sheet: str | int | None = None
+    """With ``format: xlsx``: the sheet, by name or 0-based index (hidden sheets counted); default the first."""
+    oneroster: OneRosterSource | None = None
+    """With ``format: oneroster``: which users.csv value is the State Test Number, and the extension columns."""
     encoding: Annotated[str, BeforeValidator(_check_encoding)] = "utf-8"
     """The export's text encoding, a Python codec name (``utf-8``, ``cp1252``, ``latin-1``)."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -178,6 +199,24 @@ class Source(Strict):
     duplicate_rows: Literal["reject", "merge"] = "reject"
     """Rows sharing a State Test Number: ``reject`` them all, or ``merge`` enrollment-grain rows of one
     student (same legal names and DOB) into one: active over inactive, then latest entry date, then first row."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_by_oneroster(cls, data: Any) -> Any:
+        return oneroster_source_defaults(data)
+
+    @model_validator(mode="after")
+    def _format_keys(self) -> Source:
+        if self.sheet is not None and self.format != "xlsx":
+            raise ValueError("sheet is read only with format: xlsx")
+        if self.oneroster is not None and self.format != "oneroster":
+            raise ValueError("oneroster is read only with format: oneroster")
+        return self
+
+    @property
+    def oneroster_mapping(self) -> OneRosterSource:
+        """``oneroster``, or its defaults when the district does not write it."""
+        return self.oneroster if self.oneroster is not None else OneRosterSource()
 
     @field_validator("date_format")
     @classmethod
