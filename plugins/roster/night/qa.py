@@ -79,6 +79,9 @@ class QaReport:
     approved_by: str | None = None
     #: Plain sentences about how the export was read (end-of-file padding ignored...), no student data.
     notes: list[str] = field(default_factory=list)
+    #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
+    #: that does not look like a code is counted as ``[masked]``).
+    offending_values: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Rows folded into another row of the same student (``source.duplicate_rows: merge``): neither
     #: accepted nor rejected, so ``rows_read == rows_accepted + rows_rejected + rows_merged``. A default,
     #: so that reports written before it existed still load.
@@ -155,6 +158,7 @@ def judge(
     source_file: str,
     output_file: str,
     notes: list[str] | None = None,
+    offending_values: dict[str, dict[str, int]] | None = None,
     rows_merged: int = 0,
 ) -> QaReport:
     """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains.
@@ -191,5 +195,6 @@ def judge(
         source_file=source_file,
         output_file=output_file if passed else None,
         notes=list(notes or []),
+        offending_values=dict(offending_values or {}),
         rows_merged=rows_merged,
     )

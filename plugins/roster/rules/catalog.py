@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from roster.config import District
 from roster.config.crossmatch import CrossMatch
-from roster.rules.duplicates import identity_kernel
 from roster.rules.checks import (
     FrameKernel,
     Kernel,
@@ -32,6 +31,7 @@ from roster.rules.checks import (
     present,
     unique_or_empty,
 )
+from roster.rules.duplicates import identity_kernel
 
 MIN_AGE, MAX_AGE = 2, 22
 

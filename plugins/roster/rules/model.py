@@ -166,7 +166,9 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
         first = failures[reading].iloc[0]
         raise RuntimeError(f"roster schema failed on column {first['column']}: {first['check']}")
     positions = frame.index.get_indexer(pd.Index(failures["index"].to_numpy(), dtype=frame.index.dtype))
-    return _rejects_frame(frame, positions, _fields(failures, reasons), failures["check"].map(reasons).to_numpy(), rules)
+    return _rejects_frame(
+        frame, positions, _fields(failures, reasons), failures["check"].map(reasons).to_numpy(), rules
+    )
 
 
 def _fields(failures: pd.DataFrame, reasons: dict[str, str]) -> np.ndarray:

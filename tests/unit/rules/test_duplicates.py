@@ -156,7 +156,10 @@ def test_an_unmapped_middle_name_is_not_compared(tmp_path):
 def test_empty_ids_are_missing_not_merged(tmp_path):
     rows = [row(STATE_ID=""), row(STATE_ID=""), row(STATE_ID="0001002")]
     result = validate_rows(tmp_path, rows, district=merging())
-    assert reject_set(result) == {(2, "state_test_number", "missing_state_id"), (3, "state_test_number", "missing_state_id")}
+    assert reject_set(result) == {
+        (2, "state_test_number", "missing_state_id"),
+        (3, "state_test_number", "missing_state_id"),
+    }
     assert result.report.rows_merged == 0
 
 
@@ -204,7 +207,9 @@ def all_kernel_rejects(frame: pd.DataFrame, rules) -> set[tuple[int, str, str]]:
         kernel, frame_kernel = rule.kernel_of(rules), rule.frame_kernel_of(rules)
         for column in columns_of(rule) if kernel else ():
             if column in frame.columns:
-                found |= {(int(numbers[p]), column, rule.reason) for p in np.flatnonzero(~kernel(column_text(frame[column])))}
+                found |= {
+                    (int(numbers[p]), column, rule.reason) for p in np.flatnonzero(~kernel(column_text(frame[column])))
+                }
         if frame_kernel is not None:
             found |= {(int(numbers[p]), columns_of(rule)[0], rule.reason) for p in np.flatnonzero(~frame_kernel(frame))}
     return found
