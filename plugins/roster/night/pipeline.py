@@ -35,6 +35,7 @@ from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_change
 from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
+from roster.rules.duplicates import merged_away
 from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects
 from roster.rules.offending import offending_values
 
@@ -112,6 +113,20 @@ def _ragged_rejects(export: Export) -> pd.DataFrame:
     )
 
 
+def _merged(night: Night, frame: pd.DataFrame, accepted: np.ndarray | None) -> np.ndarray:
+    """Per row: an accepted row folded into another accepted row of its student (``merged_away``);
+    none unless the district merges enrollment rows (``source.duplicate_rows: merge``)."""
+    if night.district.source.duplicate_rows != "merge":
+        return np.zeros(len(frame), dtype=bool)
+    rules = night.rules
+    return merged_away(frame, rules.active_values, rules.date_format, among=accepted)
+
+
+def _merged_note(merged: int) -> str:
+    rows = "1 row" if merged == 1 else f"{merged} rows"
+    return f"{rows} merged into another row of the same student (source.duplicate_rows: merge)"
+
+
 def check_export(night: Night, export_path: Path) -> Validated:
     """Read the export, apply the night's rules to every row, judge QA. Writes nothing."""
     export = read_export(export_path, night.district.source)
@@ -122,12 +137,16 @@ def check_export(night: Night, export_path: Path) -> Validated:
             ["row_number", "field", "reason"], kind="stable", ignore_index=True
         )
     rejected_rows = rejects["row_number"].nunique()
-    rows_read, notes = export.rows_read, export.notes
+    rows_read, notes = export.rows_read, list(export.notes)
     offending = offending_values(frame, rejects, night.district.source.date_format)
-    if rejects.empty:
+    keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy()) if len(rejects) else None
+    merged = _merged(night, frame, keep)
+    if merged.any():
+        keep = ~merged if keep is None else keep & ~merged
+        notes.append(_merged_note(int(merged.sum())))
+    if keep is None:
         accepted = frame
     else:
-        keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy())
         del frame  # the export's columns are now held by the export alone, and freed as filtered
         accepted = _rows_where(export, keep)
         release_memory()
@@ -137,6 +156,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
         roster_date=night.roster_date,
         rows_read=rows_read,
         rows_rejected=int(rejected_rows),
+        rows_merged=int(merged.sum()),
         rejects_by_reason={str(k): int(v) for k, v in rejects["reason"].value_counts().items()},
         max_reject_rate=night.district.qa.max_reject_rate,
         source_file=export_path.name,
