@@ -85,6 +85,7 @@ def test_every_kind_of_night_round_trips_byte_for_byte(tmp_path: Path, capsys: p
         "output_file",
         "notes",
         "offending_values",
+        "crossmatch",
     }
     assert outcomes["failed"][1]["output_file"] is None
     assert outcomes["failed"][1]["offending_values"]["unknown_grade"] == {"13": 1}

@@ -82,6 +82,9 @@ class QaReport:
     #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
     #: that does not look like a code is counted as ``[masked]``).
     offending_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: The version of each cross-match table the night used: table -> {"sha256": ..., "source": its
+    #: URL or path}; empty in reports written before it existed.
+    crossmatch: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def awaiting_delivery(self) -> QaReport:
         """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
@@ -155,6 +158,7 @@ def judge(
     output_file: str,
     notes: list[str] | None = None,
     offending_values: dict[str, dict[str, int]] | None = None,
+    crossmatch: dict[str, dict[str, str]] | None = None,
 ) -> QaReport:
     """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains."""
     accepted = rows_read - rows_rejected
@@ -187,4 +191,5 @@ def judge(
         output_file=output_file if passed else None,
         notes=list(notes or []),
         offending_values=dict(offending_values or {}),
+        crossmatch=dict(crossmatch or {}),
     )
