@@ -86,6 +86,7 @@ def test_every_kind_of_night_round_trips_byte_for_byte(tmp_path: Path, capsys: p
         "notes",
         "offending_values",
         "rows_merged",
+        "crossmatch",
     }
     assert outcomes["failed"][1]["output_file"] is None and outcomes["failed"][1]["rows_merged"] == 0
     assert outcomes["failed"][1]["offending_values"]["unknown_grade"] == {"13": 1}

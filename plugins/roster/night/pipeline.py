@@ -15,6 +15,7 @@ hands the validated rows over in memory instead (``serialize_night(validated=...
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -50,14 +51,20 @@ class Night:
     roster_date: dt.date
 
     @classmethod
-    def load(cls, root: Path, district: District | str, roster_date: dt.date) -> Night:
-        """Load the district (by id or as loaded), its cross-match tables and its layout."""
+    def load(
+        cls, root: Path, district: District | str, roster_date: dt.date, crossmatch_copies: Path | None = None
+    ) -> Night:
+        """Load the district (by id or as loaded), its cross-match tables and its layout.
+
+        Remote tables are read from their copies in ``crossmatch_copies`` (the night's run folder).
+        """
         if isinstance(district, str):
             district = find_district(root, district)
         layout = load_layout(root, district.destination.layout)
         return cls(
             district=district,
-            crossmatch=load_crossmatch(root, district, layout),  # checked against the vendor's code lists
+            # checked against the vendor's code lists
+            crossmatch=load_crossmatch(root, district, layout, crossmatch_copies),
             layout=layout,
             roster_date=roster_date,
         )
@@ -163,6 +170,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
         output_file=night.output_name,
         notes=notes,
         offending_values=offending,
+        crossmatch={table: dataclasses.asdict(v) for table, v in night.crossmatch.versions.items()},
     )
     return Validated(report=report, rejects=rejects, accepted=accepted)
 

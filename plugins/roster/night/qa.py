@@ -86,6 +86,9 @@ class QaReport:
     #: accepted nor rejected, so ``rows_read == rows_accepted + rows_rejected + rows_merged``. A default,
     #: so that reports written before it existed still load.
     rows_merged: int = 0
+    #: The version of each cross-match table the night used: table -> {"sha256": ..., "source": its
+    #: URL or path}; empty in reports written before it existed.
+    crossmatch: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def awaiting_delivery(self) -> QaReport:
         """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
@@ -160,6 +163,7 @@ def judge(
     notes: list[str] | None = None,
     offending_values: dict[str, dict[str, int]] | None = None,
     rows_merged: int = 0,
+    crossmatch: dict[str, dict[str, str]] | None = None,
 ) -> QaReport:
     """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains.
 
@@ -197,4 +201,5 @@ def judge(
         notes=list(notes or []),
         offending_values=dict(offending_values or {}),
         rows_merged=rows_merged,
+        crossmatch=dict(crossmatch or {}),
     )
