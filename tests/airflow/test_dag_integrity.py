@@ -72,6 +72,21 @@ def test_task_graph_and_policies(monkeypatch: pytest.MonkeyPatch) -> None:
         assert dag.get_task(task_id).retries == 0
     for task in dag.tasks:
         assert task.doc_md, f"{task.task_id} has no docstring for the UI"
+    # Only the upload declares the delivery asset (so every event of it is a delivery).
+    outlets = {task.task_id: [a.uri for a in task.outlets] for task in dag.tasks if task.outlets}
+    assert outlets == {"upload_roster": ["roster://sample_isd/"]}
+
+
+def test_a_downstream_dag_can_be_scheduled_on_a_districts_deliveries() -> None:
+    # The README's example: the asset is rebuilt from the district id alone, equal to the outlet's.
+    from airflow.sdk import DAG
+
+    from roster.airflow.assets import delivery_asset
+
+    with DAG("after_sample_isd_delivery", schedule=[delivery_asset("sample_isd")]) as downstream:
+        pass
+    (asset,) = downstream.timetable.asset_condition.objects
+    assert (asset.name, asset.uri, asset.group) == ("roster_sample_isd", "roster://sample_isd/", "roster")
 
 
 def test_schedule_runs_in_district_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,21 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
+def _asset_events(run) -> list[tuple[str, dict]]:
+    """The asset events this run emitted: (asset uri, extra), from Airflow's database."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id)
+        ).all()
+    return [(uri, dict(extra)) for uri, extra in rows]
+
+
 def _private_values(export: Path) -> set[str]:
     """Distinctive names and every date of birth in the export, to look for where they must not be."""
     import csv
@@ -85,6 +100,22 @@ def test_passing_night_delivers_the_roster(night_env: dict, tmp_path: Path) -> N
         "unknown_status": {"W": 1},
     }
     _assert_summary(night_env["smtp"].messages(), report)
+    # One asset event, the delivery: the file's roster date, rows and digest (no student data).
+    import hashlib
+
+    assert _asset_events(run) == [
+        (
+            "roster://sample_isd/",
+            {
+                "district_id": "sample_isd",
+                "roster_date": "2026-11-20",
+                "mode": "live",
+                "remote_path": "/" + REMOTE.as_posix(),
+                "rows": 286,
+                "sha256": hashlib.sha256(delivered).hexdigest(),
+            },
+        )
+    ]
 
 
 def _assert_summary(messages: list, report: dict) -> None:
@@ -157,6 +188,7 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     report = json.loads((run_dir / "qa_report.json").read_text())
     assert report["passed"] is False and report["rows_delivered"] == 0
     assert not (run_dir / REMOTE.name).exists()
+    assert _asset_events(run) == []  # nothing delivered, no delivery event
 
 
 def test_qa_mode_delivers_to_the_qa_folder(night_env: dict, include_copy: Path) -> None:

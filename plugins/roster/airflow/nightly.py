@@ -53,6 +53,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule
 
 from roster import settings
 from roster.airflow import tasks
+from roster.airflow.assets import delivery_asset
 from roster.airflow.notifications import OnCallNotifier
 from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
@@ -207,6 +208,7 @@ def _nightly_tasks(district: District, root: Path) -> None:
         op_args=[cast("PlainXComArg", serialized.output)["filename"]],
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
         multiple_outputs=True,
+        outlets=[delivery_asset(district)],
         **retry,
     )
     recorded = python_task(

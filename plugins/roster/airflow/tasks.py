@@ -246,16 +246,24 @@ def notify_hold(district: District, root: Path) -> None:
 
 def upload_roster(district: District, filename: str) -> dict[str, Any]:
     """Upload atomically over SFTP to the district's folder."""
+    from roster.airflow.assets import delivery_asset, delivery_extra, sha256_of
     from roster.airflow.hooks import sftp as transfer
+    from roster.night.qa import load_report
 
-    with store.run_workspace(district.district_id, roster_date(district)) as folder:
+    context = get_current_context()
+    day = roster_date(district, context)
+    with store.run_workspace(district.district_id, day) as folder:
         delivered = transfer.upload(district.destination.conn_id, folder / filename, district.remote_dir, filename)
+        sha256, rows = sha256_of(folder / filename), load_report(folder).rows_in_file
     log.info(
         "delivered %s (%d bytes) over connection %s",
         delivered.remote_path,
         delivered.size,
         district.destination.conn_id,
     )
+    # The task's outlet gets its event when the task succeeds, which it does only once the file is there.
+    extra = delivery_extra(district, day.isoformat(), delivered.remote_path, rows, sha256)
+    context["outlet_events"][delivery_asset(district)].extra = extra
     return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode}
 
 
