@@ -221,3 +221,92 @@ def test_blackout_night_reads_and_sends_nothing(night_env: dict, include_copy: P
     assert not (night_env["data_root"] / "sample_isd" / "2026-11-20").exists()
     assert not any(night_env["sftp_root"].rglob("*.txt"))
     assert night_env["smtp"].messages() == []
+
+
+@contextmanager
+def answer_hold(option: str, user: str) -> Iterator[dict]:
+    """Answer ``review_hold`` as a person on the Required Actions page would, once it waits for input:
+    through the handler of ``PATCH /api/v2/.../hitlDetails`` (Airflow's own route function), which
+    records the answer and resumes the task. Yields what the page showed (subject and body)."""
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    class Reviewer:
+        def get_id(self) -> str:
+            return user
+
+        def get_name(self) -> str:
+            return user
+
+    shown: dict = {}
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.wait(0.2):
+            with create_session() as session:
+                row = session.execute(
+                    select(TaskInstance, HITLDetail)
+                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                    .where(
+                        TaskInstance.task_id == "review_hold", TaskInstance.state == TaskInstanceState.AWAITING_INPUT
+                    )
+                ).first()
+                if row is None:
+                    continue
+                ti, detail = row
+                shown.update(subject=detail.subject, body=detail.body)
+                update_hitl_detail(
+                    dag_id=ti.dag_id,
+                    dag_run_id=ti.run_id,
+                    task_id=ti.task_id,
+                    update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
+                    user=Reviewer(),
+                    session=session,
+                )
+            return
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield shown
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_a_hold_approved_on_the_required_actions_page_delivers_and_records_who(
+    night_env: dict, include_copy: Path
+) -> None:
+    _truncated_second_export(include_copy)
+    _first_night(include_copy, night_env)
+
+    with answer_hold("Approve", "lee.reviewer") as shown:
+        run = _dag(include_copy).test(logical_date=logical(SECOND))
+
+    states = _states(run)
+    assert str(run.state) == "success", states
+    assert states["review_hold"] == "success" and states["upload_roster"] == "success"
+    assert (night_env["sftp_root"] / REMOTE_DIR / "sample_isd_roster_20261121.txt").is_file()
+    folder = night_env["data_root"] / "sample_isd" / "2026-11-21"
+    report = json.loads((folder / "qa_report.json").read_text())
+    assert report["approved_by"] == "lee.reviewer" and report["rows_delivered"] == report["rows_in_file"]
+    assert dt.datetime.fromisoformat(report["approved_at"]).tzinfo is not None
+    # What the page showed: the roster date, the counts against the limits, the first ids; no PII.
+    assert shown["subject"] == "Roster Sample ISD (sample_isd) 2026-11-21: held, approve delivery?"
+    changes = report["changes"]
+    assert f"| deactivated | {changes['deactivated']} |" in shown["body"]
+    assert f"Deactivation rate **{changes['deactivation_rate'] * 100:.2f}%** (limit 10.00%)" in shown["body"]
+    assert changes["hold_reasons"][0] in shown["body"]
+    deactivated = sorted(
+        line.split(",")[0]
+        for line in (folder / "changes.csv").read_text().splitlines()
+        if line.endswith(",deactivated,")
+    )
+    assert f"{deactivated[0]} (deactivated)" in shown["body"]
+    for value in ("García", "Okafor", "Martínez"):
+        assert value not in shown["body"]

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.providers.standard.operators.python import (
     BranchPythonOperator,
     PythonOperator,
@@ -54,6 +53,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, TriggerRule
 from roster import settings
 from roster.airflow import tasks
 from roster.airflow.assets import delivery_asset
+from roster.airflow.hold import REVIEW_TASK_ID, HoldReviewOperator
 from roster.airflow.notifications import OnCallNotifier
 from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
@@ -141,15 +141,15 @@ def _export_sensor(district: District, root: Path) -> ExportSensor:
     )
 
 
-def _review_hold(district: District) -> ApprovalOperator:
-    return ApprovalOperator(
-        task_id="review_hold",
+def _review_hold(district: District, root: Path) -> HoldReviewOperator:
+    return HoldReviewOperator(
+        task_id=REVIEW_TASK_ID,
+        district=district,
+        root=root,
+        # Replaced when the task runs by the night's own (roster date, counts, State Test Numbers).
         subject=f"Roster {district.district_id}: approve the held roster?",
-        body=(
-            "Tonight's roster crosses a change threshold (see the hold email and this run's qa_report.json). "
-            "Approve to deliver it, Reject to send nothing."
-        ),
-        defaults=[ApprovalOperator.REJECT],
+        body="Tonight's roster crosses a change threshold.",
+        defaults=[HoldReviewOperator.REJECT],
         fail_on_reject=True,
         response_timeout=district.qa.hold_timeout,
         doc_md="Waits for a person to approve or reject a held roster; rejects when `qa.hold_timeout` passes.",
@@ -199,7 +199,7 @@ def _nightly_tasks(district: District, root: Path) -> None:
     qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
     changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
     hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
-    review_hold = _review_hold(district)
+    review_hold = _review_hold(district, root)
     # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
     delivered = python_task(
         PythonOperator,

@@ -269,9 +269,12 @@ def upload_roster(district: District, filename: str) -> dict[str, Any]:
 
 def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -> dict[str, Any]:
     """Make the delivered roster the baseline of the next night's diff."""
+    from roster.airflow.hold import decision
     from roster.night import pipeline
 
-    day = roster_date(district)
+    context = get_current_context()
+    day = roster_date(district, context)
+    approved_by, approved_at = decision(context)
     with (
         store.run_workspace(district.district_id, day) as folder,
         store.snapshot_workspace(district.district_id) as state,
@@ -282,6 +285,8 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
             state,
             remote_path=delivered["remote_path"],
             mode=delivered["mode"],
+            approved_by=approved_by,
+            approved_at=approved_at,
         )
     log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
     return {"snapshot_date": day.isoformat(), "students": len(frame)}

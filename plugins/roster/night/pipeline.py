@@ -298,10 +298,18 @@ def serialize_night(
 
 
 def mark_delivered(
-    out_dir: Path, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None
+    out_dir: Path,
+    *,
+    remote_path: str | None = None,
+    mode: str | None = None,
+    approved_by: str | None = None,
+    approved_at: str | None = None,
 ) -> None:
     """Record in ``qa_report.json`` that the file went out (an upload, or ``roster run`` writing it)."""
-    save_report(out_dir, load_report(out_dir).delivered(remote_path=remote_path, mode=mode, approved_by=approved_by))
+    report = load_report(out_dir).delivered(
+        remote_path=remote_path, mode=mode, approved_by=approved_by, approved_at=approved_at
+    )
+    save_report(out_dir, report)
 
 
 def mark_superseded(out_dir: Path, newer: dt.date) -> None:
@@ -322,7 +330,16 @@ def never_delivered(night: Night, out_dir: Path, rejects: list[dict]) -> list[st
     return sorted(rejected - roster_ids(out_dir / night.output_name, night.layout))
 
 
-def record_delivery(night: Night, out_dir: Path, snapshot_dir: Path, *, remote_path: str, mode: str) -> pd.DataFrame:
+def record_delivery(
+    night: Night,
+    out_dir: Path,
+    snapshot_dir: Path,
+    *,
+    remote_path: str,
+    mode: str,
+    approved_by: str | None = None,
+    approved_at: str | None = None,
+) -> pd.DataFrame:
     """Step 3, after the upload: the report says delivered, and the delivered file read back (with
     each carried student's ``carried_since``) becomes the snapshot, the next night's baseline."""
     from roster.night.snapshot import write_snapshot
@@ -331,6 +348,6 @@ def record_delivery(night: Night, out_dir: Path, snapshot_dir: Path, *, remote_p
     frame = parse_roster(delivered, night.layout)
     carried = artifacts.read_json(out_dir / artifacts.CARRIED)
     frame["carried_since"] = frame["state_test_number"].map(carried).fillna("").astype("str")
-    mark_delivered(out_dir, remote_path=remote_path, mode=mode)
+    mark_delivered(out_dir, remote_path=remote_path, mode=mode, approved_by=approved_by, approved_at=approved_at)
     write_snapshot(snapshot_dir, frame, night.roster_date, delivered)
     return frame

@@ -52,7 +52,7 @@ class ChangeSummary:
 
 
 #: Keys written only once their state is reached (absent before).
-_OPTIONAL = ("changes", "held", "rows_in_file", "superseded_by", "remote_path", "mode", "approved_by")
+_OPTIONAL = ("changes", "held", "rows_in_file", "superseded_by", "remote_path", "mode", "approved_by", "approved_at")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,8 @@ class QaReport:
     remote_path: str | None = None
     mode: str | None = None
     approved_by: str | None = None
+    #: When the hold was approved (ISO 8601, UTC), with ``approved_by``, for a night held and approved in Airflow.
+    approved_at: str | None = None
     #: Plain sentences about how the export was read (end-of-file padding ignored...), no student data.
     notes: list[str] = field(default_factory=list)
     #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
@@ -99,7 +101,12 @@ class QaReport:
         return replace(self, changes=changes, held=changes.held, rows_in_file=rows_in_file, rows_delivered=0)
 
     def delivered(
-        self, *, remote_path: str | None = None, mode: str | None = None, approved_by: str | None = None
+        self,
+        *,
+        remote_path: str | None = None,
+        mode: str | None = None,
+        approved_by: str | None = None,
+        approved_at: str | None = None,
     ) -> QaReport:
         """The file went out (an upload, an approved hold, ``roster run`` writing it); details given are recorded."""
         return replace(
@@ -109,6 +116,7 @@ class QaReport:
             remote_path=remote_path if remote_path is not None else self.remote_path,
             mode=mode if mode is not None else self.mode,
             approved_by=approved_by if approved_by is not None else self.approved_by,
+            approved_at=approved_at if approved_at is not None else self.approved_at,
         )
 
     def superseded(self, newer: dt.date) -> QaReport:

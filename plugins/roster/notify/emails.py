@@ -21,6 +21,8 @@ from roster.night.qa import QaReport
 from roster.notify.advice import advice_for, contact
 
 MAX_LISTED = 200
+#: State Test Numbers listed on the Required Actions page (the email lists more, changes.csv all).
+MAX_REVIEW_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,40 @@ def nightly_summary(
 HOLD_KINDS = ("state_id_changed", "deactivated", "identity_changed", "other_changed", "reactivated", "added")
 
 
+def concerned_changes(changes: list[dict]) -> list[dict]:
+    """The changes.csv rows a hold is about, the kinds that most need a look first, by State Test Number."""
+    rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
+    return sorted(
+        (c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"])
+    )
+
+
+def hold_review(
+    root: Path, district: District, report: QaReport, changes: list[dict], rosters_url: str
+) -> tuple[str, str]:
+    """The subject and Markdown body of a held night's request on Airflow's Required Actions page."""
+    summary = report.changes
+    assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
+    concerned = concerned_changes(changes)
+    env = _environment(root)
+    context = {
+        "district": district,
+        "report": report,
+        "changes": summary,
+        "reasons": summary.hold_reasons,
+        "concerned": [{k: c[k] for k in ("state_test_number", "change")} for c in concerned[:MAX_REVIEW_LISTED]],
+        "concerned_total": len(concerned),
+        "rosters_url": rosters_url,
+        "hold_timeout": _duration_words(district.qa.hold_timeout),
+    }
+    try:
+        subject = env.get_template("hold_review.subject.j2").render(**context).strip()
+        body = env.get_template("hold_review.md.j2").render(**context).strip()
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"{root / 'templates'}: hold_review template: {exc}") from None
+    return subject, body
+
+
 def hold_notice(
     root: Path, district: District, report: QaReport, changes: list[dict], run_location: str, run_ref: str
 ) -> Email:
@@ -183,10 +219,7 @@ def hold_notice(
 
     ``changes`` are changes.csv rows (state_test_number, change, fields) and nothing else.
     """
-    rank = {kind: i for i, kind in enumerate(HOLD_KINDS)}
-    concerned = sorted(
-        (c for c in changes if c["change"] in rank), key=lambda c: (rank[c["change"]], c["state_test_number"])
-    )
+    concerned = concerned_changes(changes)
     summary = report.changes
     assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
     rendered = render(

@@ -1,0 +1,67 @@
+"""``review_hold``: the standard provider's ``ApprovalOperator`` asking with the night's own context.
+
+The subject and body are written when the task runs, not when the DAG is parsed: they name the
+night's roster date (a manual run's trigger time is not it) and come from the night's artifacts
+(``qa_report.json``'s changes and ``changes.csv``), so the person on the Required Actions page sees
+the counts, the rates against the thresholds, the hold reasons and the first State Test Numbers
+concerned, never a name or a date of birth. Who answered, and when, is in the task's return value
+(the provider's payload), which ``record_delivery`` writes into the night's ``qa_report.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+from roster.airflow.context import roster_date
+from roster.config import District
+from roster.io import store
+
+REVIEW_TASK_ID = "review_hold"
+
+
+def rosters_url(district_id: str) -> str:
+    """The district's page in the Rosters view, when Airflow's ``[api] base_url`` is set (else empty)."""
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    return f"{base}/rosters/{district_id}" if base else ""
+
+
+class HoldReviewOperator(ApprovalOperator):
+    """Approve or reject a held night, asked with the night's roster date, counts and State Test Numbers."""
+
+    def __init__(self, *, district: District, root: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.district = district
+        self.root = root
+
+    def execute(self, context: Any) -> Any:
+        from roster.io import artifacts, report_csv
+        from roster.night.qa import load_report
+        from roster.notify.emails import hold_review
+
+        day = roster_date(self.district, context)
+        with store.run_workspace(self.district.district_id, day) as folder:
+            report = load_report(folder)
+            changes = report_csv.read_rows(folder / artifacts.CHANGES)
+        self.subject, self.body = hold_review(
+            self.root, self.district, report, changes, rosters_url(self.district.district_id)
+        )
+        return super().execute(context)
+
+
+def decision(context: Any) -> tuple[str | None, str | None]:
+    """Who approved tonight's hold and when (ISO), from ``review_hold``'s result; (None, None) without a hold."""
+    answer = context["ti"].xcom_pull(task_ids=REVIEW_TASK_ID)
+    if not answer:
+        return None, None
+    user = answer.get("responded_by_user") or {}
+    name = user.get("name") or user.get("id") if isinstance(user, dict) else str(user)
+    at = answer.get("responded_at")
+    return (
+        str(name) if name else "a reviewer",
+        at.isoformat() if hasattr(at, "isoformat") else (str(at) if at else None),
+    )
