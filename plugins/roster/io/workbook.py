@@ -41,6 +41,7 @@ from __future__ import annotations
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ import pyarrow as pa
 from roster.config import REQUIRED_FIELDS
 from roster.errors import InputError
 from roster.io.export import Export, _normalize
-from roster.io.number_format import render_number
+from roster.io.number_format import SIGNIFICANT_DIGITS, render_number
+from roster.io.sheet_xml import FORMULA, VALUE, SheetRows, inline_text
 
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -76,14 +78,14 @@ def read_workbook(
     with path.open("rb") as handle, warnings.catch_warnings():
         # openpyxl warns about what it ignores (data validation, default styles...), not for users.
         warnings.simplefilter("ignore")
-        workbook = _load(path, handle)
+        book = _load(path, handle)
         try:
-            worksheet = _pick_sheet(path, workbook, sheet)
-            where = f"{path}: sheet {worksheet.title!r}"
-            grid = _Grid(where, workbook, worksheet, dict(columns), required, date_format)
+            chosen = _pick_sheet(path, book, sheet)
+            where = f"{path}: sheet {chosen.title!r}"
+            grid = _Grid(where, book, chosen, dict(columns), required, date_format)
             values, row_numbers = grid.read()
         finally:
-            workbook.close()
+            book.archive.close()
     table = pa.table({field: pa.array(values[field], pa.large_string()) for field in columns})
     table = _normalize(table)
     _no_repeated_header(where, table, dict(columns), row_numbers)
@@ -135,45 +137,77 @@ def _looks_like_text(path: Path) -> bool:
     return False
 
 
-def _load(path: Path, handle) -> Any:
+@dataclass
+class _Sheet:
+    """One sheet as the workbook lists it; ``part`` is its XML part in the archive (None: a chart sheet)."""
+
+    title: str
+    state: str
+    part: str | None
+
+
+@dataclass
+class _Book:
+    """What reading one sheet needs: the styles (number and date formats), shared strings, the sheets."""
+
+    workbook: Any
+    archive: zipfile.ZipFile
+    shared: list
+    sheets: list[_Sheet]
+
+
+def _load(path: Path, handle) -> _Book:
     from xml.etree.ElementTree import ParseError
 
-    from openpyxl import load_workbook  # type: ignore[import-untyped]
+    from openpyxl.reader.excel import ExcelReader  # type: ignore[import-untyped]
+    from openpyxl.styles.stylesheet import apply_stylesheet  # type: ignore[import-untyped]
     from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
     try:
-        # A file object, not the path: openpyxl would otherwise refuse a name not ending in .xlsx.
-        return load_workbook(handle, read_only=True, data_only=False, keep_links=False)
+        # openpyxl's loader step by step, less its sheets: opening a read-only sheet scans the whole
+        # sheet when the file does not declare its size (files written by scripts), and it opens
+        # every sheet. A file object, not the path: openpyxl would refuse a name not ending in .xlsx.
+        reader = ExcelReader(handle, read_only=True, keep_vba=False, data_only=False, keep_links=False)
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        sheets = [
+            _Sheet(sheet.name, sheet.state or "visible", None if "chartsheet" in rel.Type else rel.target)
+            for sheet, rel in reader.parser.find_sheets()
+            if rel.target in reader.valid_files
+        ]
     except (zipfile.BadZipFile, InvalidFileException, ParseError, KeyError, ValueError, TypeError, AttributeError):
         # A zip without a workbook part (a OneRoster bundle, an .ods), or parts openpyxl cannot parse.
         raise InputError(f"{path}: a zip archive, but not an Excel workbook (.xlsx) that can be read") from None
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    return _Book(reader.wb, reader.archive, reader.shared_strings, sheets)
 
 
-def _sheet_list(workbook) -> str:
-    return ", ".join(repr(name) for name in workbook.sheetnames)
+def _sheet_list(book: _Book) -> str:
+    return ", ".join(repr(sheet.title) for sheet in book.sheets)
 
 
-def _pick_sheet(path: Path, workbook, sheet: str | int | None):
+def _pick_sheet(path: Path, book: _Book, sheet: str | int | None) -> _Sheet:
     """The sheet named or numbered by ``source.sheet``, or the first; it must be a visible sheet of cells."""
-    names = workbook.sheetnames
+    names = [known.title for known in book.sheets]
     if isinstance(sheet, str):
         if sheet not in names:
-            raise InputError(f"{path}: no sheet named {sheet!r} (source.sheet); the sheets are {_sheet_list(workbook)}")
-        chosen = workbook[sheet]
+            raise InputError(f"{path}: no sheet named {sheet!r} (source.sheet); the sheets are {_sheet_list(book)}")
+        chosen = book.sheets[names.index(sheet)]
     else:
         index = 0 if sheet is None else sheet
         if not 0 <= index < len(names):
             raise InputError(
                 f"{path}: no sheet at index {index} (source.sheet counts from 0); "
-                f"the workbook has {len(names)} sheet(s): {_sheet_list(workbook)}"
+                f"the workbook has {len(names)} sheet(s): {_sheet_list(book)}"
             )
-        chosen = workbook[names[index]]
+        chosen = book.sheets[index]
     which = "the first sheet" if sheet is None else "sheet"
-    if not hasattr(chosen, "_worksheet_path"):
+    if chosen.part is None:
         raise InputError(f"{path}: {which} {chosen.title!r} is a chart, not a sheet of cells; set source.sheet")
-    if chosen.sheet_state != "visible":
+    if chosen.state != "visible":
         raise InputError(
             f"{path}: {which} {chosen.title!r} is hidden; unhide it in Excel and check it holds the students, "
             "or set source.sheet to the sheet that does"
@@ -190,62 +224,55 @@ def _cell_name(column: int, row: int) -> str:
 class _Grid:
     """One pass over a sheet's rows: the header, then each row's mapped cells as text."""
 
-    def __init__(self, where: str, workbook, worksheet, columns: dict[str, str], required, date_format: str):
+    def __init__(self, where: str, book: _Book, sheet: _Sheet, columns: dict[str, str], required, date_format: str):
         self.where = where
-        self.workbook = workbook
-        self.worksheet = worksheet
+        self.book = book
+        self.sheet = sheet
         self.columns = columns
         self.required = required
-        self.date_format = date_format
-        self.formats = _number_formats(workbook)
+        self.cells = _Cells(book, date_format)
         self.header_row = 0
         self.positions: dict[str, int] = {}  # field -> 1-based column
 
     def read(self) -> tuple[dict[str, list[str]], np.ndarray]:
-        values: dict[str, list[str]] = {field: [] for field in self.columns}
+        lists: dict[str, list[str]] = {field: [] for field in self.columns}
         numbers: list[int] = []
-        parser = self._parser()
-        for number, cells in parser.parse():
-            if not any(_has_value(cell) for cell in cells):
-                continue
+        assert self.sheet.part is not None  # _pick_sheet refuses chart sheets
+        rows = SheetRows(self.book.archive.open(self.sheet.part))
+        mapped: list[tuple[int, list[str], str]] = []
+        for number, cells in rows:
             if not self.header_row:
-                self._header(number, cells)
+                if any(self._shows(cell) for cell in cells.values()):
+                    self._header(number, cells)
+                    mapped = [(column, lists[field], self.columns[field]) for field, column in self.positions.items()]
                 continue
-            by_column = {cell["column"]: cell for cell in cells}
-            for field, column in self.positions.items():
-                cell = by_column.get(column)
-                values[field].append("" if cell is None else self._text(cell, field))
+            if not cells:
+                continue
+            texts = [self._text(cells.get(column), name, number, column) for column, _, name in mapped]
+            if not any(text.strip(" ") for text in texts) and not any(self._shows(cell) for cell in cells.values()):
+                continue
+            for (_, values, _), text in zip(mapped, texts, strict=True):
+                values.append(text)
             numbers.append(number)
         if not self.header_row:
             raise InputError(f"{self.where} is empty; expected a header row")
-        self._no_merged_cells(parser.merged_cells)
-        return values, np.asarray(numbers, dtype=np.int64)
+        self._no_merged_cells(rows.merged)
+        return lists, np.asarray(numbers, dtype=np.int64)
 
-    def _parser(self):
-        from openpyxl.worksheet._reader import WorkSheetParser  # type: ignore[import-untyped]
+    def _shows(self, cell) -> bool:
+        """Whether a cell holds anything (a formula, or a value that is not only spaces)."""
+        return cell.find(FORMULA) is not None or bool(self.cells.text(cell).strip(" "))
 
-        # The read-only worksheet's own parser, driven directly: its rows come with the sheet's real
-        # row numbers (whatever the file's declared dimensions say) and it collects the merged ranges.
-        workbook = self.workbook
-        return WorkSheetParser(
-            workbook._archive.open(self.worksheet._worksheet_path),
-            self.worksheet._shared_strings,
-            data_only=False,
-            epoch=workbook.epoch,
-            date_formats=workbook._date_formats,
-            timedelta_formats=workbook._timedelta_formats,
-        )
-
-    def _header(self, number: int, cells: list[dict]) -> None:
+    def _header(self, number: int, cells: dict[int, Any]) -> None:
         self.header_row = number
         names: dict[int, str] = {}
-        for cell in cells:
-            if cell["data_type"] == "f":
+        for column, cell in cells.items():
+            if cell.find(FORMULA) is not None:
                 raise InputError(
-                    f"{self.where} cell {_cell_name(cell['column'], number)}: a formula in the header row; "
+                    f"{self.where} cell {_cell_name(column, number)}: a formula in the header row; "
                     "save the sheet's values, not its formulas"
                 )
-            names[cell["column"]] = self._plain(cell).strip()
+            names[column] = self.cells.text(cell).strip()
         header = list(names.values())
         for field, name in self.columns.items():
             count = header.count(name)
@@ -260,45 +287,110 @@ class _Grid:
                 )
             self.positions[field] = next(column for column, text in names.items() if text == name)
 
-    def _text(self, cell: dict, field: str) -> str:
-        if cell["data_type"] == "f":
+    def _text(self, cell, name: str, number: int, column: int) -> str:
+        if cell is None:
+            return ""
+        if cell.find(FORMULA) is not None:
             raise InputError(
-                f"{self.where} cell {_cell_name(cell['column'], cell['row'])} ({self.columns[field]}): "
+                f"{self.where} cell {_cell_name(column, number)} ({name}): "
                 "a formula, not a value; save the sheet's values instead of its formulas "
                 "(copy the sheet, then Paste Special > Values)"
             )
-        return self._plain(cell)
+        return self.cells.text(cell)
 
-    def _plain(self, cell: dict) -> str:
-        value = cell["value"]
-        if value is None:
-            return ""
-        kind = cell["data_type"]
-        if kind == "d":
-            return _date_text(value, self.date_format)
-        if kind == "b":
-            return "TRUE" if value else "FALSE"
-        if kind == "n":
-            return render_number(value, self.formats[cell["style_id"] or 0])
-        return str(value)
-
-    def _no_merged_cells(self, merged) -> None:
+    def _no_merged_cells(self, merged: list[str]) -> None:
         from openpyxl.utils.cell import range_boundaries  # type: ignore[import-untyped]
 
         mapped = {column: self.columns[field] for field, column in self.positions.items()}
-        for cell_range in getattr(merged, "mergeCell", None) or []:
-            low_col, _, high_col, high_row = range_boundaries(cell_range.ref)
+        for ref in merged:
+            low_col, _, high_col, high_row = range_boundaries(ref)
             touched = [mapped[c] for c in sorted(mapped) if low_col <= c <= high_col]
             if touched and high_row >= self.header_row:
                 raise InputError(
-                    f"{self.where} cells {cell_range.ref}: merged cells (column {touched[0]!r}); a merged cell "
+                    f"{self.where} cells {ref}: merged cells (column {touched[0]!r}); a merged cell "
                     "holds its value in its first row only: unmerge them and fill in every row"
                 )
 
 
-def _has_value(cell: dict) -> bool:
-    value = cell["value"]
-    return value is not None and not (isinstance(value, str) and not value.strip(" "))
+class _Cells:
+    """A ``<c>`` element's value as the sheet shows it (see the module's docstring).
+
+    Numbers and dates are rendered once per distinct (value, style): a sheet repeats them (scores,
+    campus codes, dates of birth), and a zero-padded id takes the short path of ``_padded``.
+    """
+
+    def __init__(self, book: _Book, date_format: str):
+        workbook = book.workbook
+        self.shared: list = book.shared
+        self.formats = _number_formats(workbook)
+        self.padding = [_padding(number_format) for number_format in self.formats]
+        self.date_styles = frozenset(workbook._date_formats)
+        self.duration_styles = frozenset(workbook._timedelta_formats)
+        self.epoch = workbook.epoch
+        self.date_format = date_format
+        self.rendered: dict[tuple[str, int], str] = {}
+
+    def text(self, cell) -> str:
+        kind = cell.get("t", "n")
+        if kind == "inlineStr":
+            return inline_text(cell)
+        value = cell.findtext(VALUE)
+        if not value:
+            return ""
+        if kind == "n":
+            return self._number(value, int(cell.get("s") or 0))
+        if kind == "s":
+            return str(self.shared[int(value)])
+        return self._other(kind, value)
+
+    def _other(self, kind: str, value: str) -> str:
+        if kind == "b":
+            return "TRUE" if value.strip() == "1" else "FALSE"
+        if kind == "d":
+            from openpyxl.utils.datetime import from_ISO8601  # type: ignore[import-untyped]
+
+            return _date_text(from_ISO8601(value), self.date_format)
+        return value  # "str" (a formula's text result), "e" (an error: #N/A)
+
+    def _number(self, value: str, style: int) -> str:
+        width = self.padding[style] if style < len(self.padding) else 0
+        if width and value.isdigit() and (value[0] != "0" or len(value) == 1) and len(value) <= SIGNIFICANT_DIGITS:
+            return value.rjust(width, "0")
+        key = (value, style)
+        shown = self.rendered.get(key)
+        if shown is None:
+            if len(self.rendered) > _RENDERED_MAX:
+                self.rendered.clear()
+            shown = self.rendered[key] = self._render(value, style)
+        return shown
+
+    def _render(self, value: str, style: int) -> str:
+        from openpyxl.utils.datetime import from_excel
+
+        number = _cast_number(value)
+        if style in self.date_styles:
+            try:
+                moment = from_excel(number, self.epoch, timedelta=style in self.duration_styles)
+            except (OverflowError, ValueError):
+                return "#VALUE!"  # a date serial outside Excel's dates: Excel shows an error too
+            return _date_text(moment, self.date_format)
+        return render_number(number, self.formats[style] if style < len(self.formats) else "General")
+
+
+#: Distinct (value, style) renderings kept; past it the cache starts again (ids are not repeated).
+_RENDERED_MAX = 1 << 16
+
+
+def _cast_number(value: str) -> int | float:
+    """A ``<v>`` number as openpyxl casts it: an int when it has no point or exponent."""
+    if "." in value or "E" in value or "e" in value:
+        return float(value)
+    return int(value)
+
+
+def _padding(number_format: str) -> int:
+    """The width of a format of zeros only (``0000000``), where an integer is just padded; else 0."""
+    return len(number_format) if number_format and set(number_format) == {"0"} else 0
 
 
 def _number_formats(workbook) -> list[str]:
