@@ -50,7 +50,7 @@ import pyarrow as pa
 
 from roster.config import REQUIRED_FIELDS
 from roster.errors import InputError
-from roster.io.export import Export, _normalize
+from roster.io.exported import Export, _normalize
 from roster.io.number_format import SIGNIFICANT_DIGITS, render_number
 from roster.io.sheet_xml import FORMULA, VALUE, SheetRows, inline_text
 
