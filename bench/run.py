@@ -11,6 +11,8 @@ whole process and interleaved so that the machine's noise hits every variant ali
   else (``bench/check_sort.py``): what checking and sorting alone cost the plain pyarrow way;
 * ``roster run``: the nightly transform as ``roster run`` (the CLI's command);
 * ``roster run --previous``: the same with the nightly diff against last night's delivered file;
+* ``xlsx``: the same students as an Excel workbook, read by the night's reader, against the CSV
+  (``bench/xlsx.py``; ``--xlsx-rows``, at most the largest size);
 * ``naive``: pandas ``read_csv(dtype=str)`` + a straightforward pandera model + ``to_csv`` (``bench/naive.py``).
 
 It reports the median wall time of ``--repeat`` runs, the ratio to the floor, the peak memory of
@@ -530,6 +532,16 @@ def engine_costs(files: dict[int, dict[str, Path]], python: str, env: dict[str, 
     return engines
 
 
+def xlsx_versus_csv(rows: int, work: Path, env: dict[str, str], python: str, repeat: int) -> str | None:
+    """``bench/xlsx.py``'s line: the same students read as CSV and as a workbook (None: skipped)."""
+    if not rows:
+        return None
+    print(f"reading {rows} students as CSV and as a workbook", flush=True)
+    command = [python, str(REPO / "bench" / "xlsx.py"), "--rows", str(rows), "--repeat", str(repeat)]
+    done = subprocess.run([*command, "--work", str(work)], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=os.environ.get("BENCH_ROWS", "100000,1000000,5000000"))
@@ -537,6 +549,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "var" / "bench")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "PERFORMANCE.md", help="'-' to write no document")
     parser.add_argument("--districts", type=int, default=500, help="district files for the parsing benchmark (0: skip)")
+    parser.add_argument(
+        "--xlsx-rows", type=int, default=50_000, help="students for the Excel reader vs the CSV reader (0: skip)"
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive peer (slow at millions of rows)")
     parser.add_argument(
         "--report-only",
@@ -569,6 +584,8 @@ def main() -> None:
         print(f"parsing {args.districts} district files", flush=True)
         parse = parsing(work, env, python, args.districts, args.repeat)
 
+    xlsx = xlsx_versus_csv(min(args.xlsx_rows, max(sizes)), work, env, python, args.repeat)
+
     rows = table(results)
     print()
     print(plain(rows))
@@ -581,12 +598,15 @@ def main() -> None:
         print(
             f"\nparsing {parse['districts']} districts: {json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in parse['split'].items()})}"
         )
+    if xlsx:
+        print(f"\n{xlsx}")
     (work / "results.json").write_text(
         json.dumps(
             {
                 "rows": rows,
                 "checks": checks,
                 "parse": parse,
+                "xlsx": xlsx,
                 "machine": info,
                 "engines": engines,
                 "stages": {f"{n}{' --previous' if p else ''}": b for (n, p), b in breakdown.items()},

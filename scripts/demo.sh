@@ -8,6 +8,13 @@ NIGHT=${NIGHT:-2026-11-20}
 # 02:00 in America/Chicago on the roster date (the sample district's schedule).
 LOGICAL=${LOGICAL:-${NIGHT}T08:00:00+00:00}
 VAR=${VAR:-$REPO/var/demo}
+# FORMAT=xlsx: the sample district whose SIS exports an Excel workbook (generated here, never committed).
+FORMAT=${FORMAT:-csv}
+DISTRICT=sample_isd
+if [ "$FORMAT" = xlsx ]; then
+  DISTRICT=sample_isd_xlsx
+  .venv/bin/python -m devtools.sample_xlsx "include/inbound/$DISTRICT/roster_${NIGHT//-/}.xlsx" --date "$NIGHT"
+fi
 
 rm -rf "$VAR"
 mkdir -p "$VAR"
@@ -18,11 +25,11 @@ start_servers "$VAR/servers"
 echo "== migrating Airflow's database (SQLite in $AIRFLOW_HOME)"
 .venv/bin/airflow db migrate >"$VAR/airflow-db.log" 2>&1
 
-echo "== running roster_sample_isd for the night of $NIGHT"
+echo "== running roster_$DISTRICT for the night of $NIGHT"
 status=0
-.venv/bin/airflow dags test roster_sample_isd "$LOGICAL" >"$VAR/dags-test.log" 2>&1 || status=$?
+.venv/bin/airflow dags test "roster_$DISTRICT" "$LOGICAL" >"$VAR/dags-test.log" 2>&1 || status=$?
 
-run_dir="$ROSTER_DATA_ROOT/sample_isd/$NIGHT"
+run_dir="$ROSTER_DATA_ROOT/$DISTRICT/$NIGHT"
 echo
 echo "Airflow log of the run:   $VAR/dags-test.log (exit $status)"
 echo "QA report:                $run_dir/qa_report.json"

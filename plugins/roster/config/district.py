@@ -178,15 +178,18 @@ class Source(Strict):
     format: Literal["csv", "oneroster", "xlsx"] = "csv"
     """What the export is: ``csv`` (delimited text), ``oneroster`` (a OneRoster 1.1/1.2 bulk package, a
     ``.zip`` or a folder; then ``columns``, ``delimiter``, ``date_format`` and ``status_values`` are fixed by
-    the standard and not written; grades are CEDS codes) or ``xlsx`` (an Excel workbook)."""
+    the standard and not written; grades are CEDS codes) or ``xlsx`` (an Excel workbook: ``columns`` are the
+    header row's cells, date cells are dates whatever ``date_format`` says, text cells are parsed with it,
+    numbers are read as the sheet shows them; ``delimiter`` and ``encoding`` are not written)."""
     sheet: str | int | None = None
     """With ``format: xlsx``: the sheet, by name or 0-based index (hidden sheets counted); default the first."""
     oneroster: OneRosterSource | None = None
     """With ``format: oneroster``: which users.csv value is the State Test Number, and the extension columns."""
     encoding: Annotated[str, BeforeValidator(_check_encoding)] = "utf-8"
-    """The export's text encoding, a Python codec name (``utf-8``, ``cp1252``, ``latin-1``)."""
+    """The export's text encoding, a Python codec name (``utf-8``, ``cp1252``, ``latin-1``); not written with
+    ``format: xlsx``."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    """The export's field separator, one character."""
+    """The export's field separator, one character; not written with ``format: xlsx``."""
     date_format: str = "%m/%d/%Y"
     """strftime format of the export's dates (date of birth, entry and exit dates); it must give a full date."""
     state_id_pattern: Annotated[str, BeforeValidator(_check_pattern)] = DEFAULT_STATE_ID_PATTERN
@@ -212,6 +215,13 @@ class Source(Strict):
             raise ValueError("sheet is read only with format: xlsx")
         if self.oneroster is not None and self.format != "oneroster":
             raise ValueError("oneroster is read only with format: oneroster")
+        if self.format == "xlsx":
+            # A workbook has cells, not delimited text: the key would look as if it applied.
+            for key in ("delimiter", "encoding"):
+                if key in self.model_fields_set:
+                    raise ValueError(
+                        f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
+                    )
         return self
 
     @property
