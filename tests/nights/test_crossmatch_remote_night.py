@@ -73,3 +73,22 @@ def test_a_missing_remote_table_fails_the_night_at_once(night_env: dict, include
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert str(tis["extract_export"].state) == "failed" and tis["extract_export"].try_number == 1
     assert not (night_env["sftp_root"] / "upload").exists()
+
+
+def test_roster_run_fetches_sftp_tables_through_the_airflow_connection(
+    night_env: dict, include_copy: Path, tmp_path: Path
+) -> None:
+    from roster.cli import main
+
+    tables = _stage(night_env["sftp_root"])
+    configure_district(include_copy, crossmatch=URL)
+    export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
+    out = tmp_path / "out"
+    args = ["run", "--district", "sample_isd", "--input", str(export), "--out", str(out), "--date", "2026-11-20"]
+
+    assert main([*args, "--include-dir", str(include_copy)]) == 0
+
+    report = json.loads((out / "qa_report.json").read_text())
+    assert "unknown_grade" not in report["rejects_by_reason"] and report["rows_delivered"] == 287
+    assert report["crossmatch"]["grades"]["sha256"] == hashlib.sha256(tables["grades"]).hexdigest()
+    assert main(["check-config", "--include-dir", str(include_copy)]) == 0

@@ -96,7 +96,8 @@ _DOC = textwrap.dedent(
     **When a run fails**
     * `notify_qa_failure` failed: the export did not pass QA. Nothing was sent; the point person
       ({point_person}) has the email with what to fix. Re-run the night once fixed.
-    * `extract_export` failed: the export was missing or unreadable; the log names the path.
+    * `extract_export` failed: the export (or a remote cross-match table, copied with it) was missing or
+      unreadable; the log names the path or URL.
     * `validate_export` failed: the export or the district's configuration is unreadable; the log's
       error line names the file, line or key.
     * `upload_roster` failed: SFTP trouble. Authentication and host-key errors fail at once (check
