@@ -87,7 +87,8 @@ def check_config(args: argparse.Namespace) -> int:
                 Night.load(root, district, dt.date.today(), crossmatch_copies=copies)
         except RosterError as exc:
             errors.append(str(exc))
-    for message in errors:
+    # Districts sharing a broken table (or layout) get its error once: it is one thing to fix.
+    for message in dict.fromkeys(errors):
         print(f"error: {message}", file=sys.stderr)
     if errors:
         return EXIT_ERROR

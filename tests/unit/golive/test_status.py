@@ -97,7 +97,7 @@ def test_every_district_and_its_mode(tmp_path, monkeypatch, capsys):
     write_district(include, second, "second_isd")
     code, rows, _ = _status(capsys, "--include-dir", str(include))
     assert code == 0
-    assert sorted(rows) == ["sample_isd", "second_isd"]
+    assert sorted(rows) == ["sample_isd", "sample_isd_xlsx", "second_isd"]
     assert rows["second_isd"][1] == "qa"
     upcoming = dt.datetime.fromisoformat(rows["second_isd"][4])
     assert (upcoming.hour, upcoming.minute) == (5, 30) and upcoming.weekday() < 5
@@ -126,7 +126,7 @@ def test_broken_district_is_an_error_and_the_others_still_show(tmp_path, monkeyp
     write_district(include, dict(district_data(), district_id="broken_isd", timezone="Mars/Olympus"), "broken_isd")
     code, rows, err = _status(capsys, "--include-dir", str(include))
     assert code == 2
-    assert list(rows) == ["sample_isd"]
+    assert list(rows) == ["sample_isd", "sample_isd_xlsx"]
     assert err.startswith("error: ") and "broken_isd.yaml" in err and "timezone" in err and len(err.splitlines()) == 1
 
 
