@@ -6,6 +6,7 @@ test module imports it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -105,3 +106,26 @@ def night_env(servers: dict, airflow_db: Path, tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("AIRFLOW_CONN_RETHINK_SFTP", json.dumps(servers["sftp_conn"]))
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(servers["smtp_conn"]))
     return {"data_root": data_root, "sftp_root": sftp_root, "smtp": servers["smtp"], "sftp": servers["sftp"]}
+
+
+#: The instant every test runs at (the sample night's day, 06:00 in Chicago), unless it is marked
+#: ``real_clock``: a test that reads the clock for a date it asserts on gives the same answer on any
+#: day CI runs it. Chosen outside the sample district's summer blackout.
+PINNED_NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Wall-clock time starts at ``PINNED_NOW`` and ticks on from there, so timeouts, servers and
+    Airflow's token lifetimes still see time pass; ``time.monotonic`` (asyncio, waits) is untouched.
+    ``@pytest.mark.real_clock("why")`` opts a test out, with its reason."""
+    marker = request.node.get_closest_marker("real_clock")
+    if marker is not None:
+        if not (marker.args and str(marker.args[0]).strip()):
+            pytest.fail(f"{request.node.nodeid}: @pytest.mark.real_clock needs a reason", pytrace=False)
+        yield None
+        return
+    import time_machine
+
+    with time_machine.travel(PINNED_NOW, tick=True) as traveller:
+        yield traveller

@@ -196,3 +196,20 @@ def write_district(include_dir: Path, data: dict[str, Any], district_id: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def carried_students(delivered: Path, export: Path) -> tuple[int, int]:
+    """``(carried, deactivated)`` a night reading ``export`` must report against the ``delivered``
+    roster file, counted from the two files alone: the delivered students whose State Test Number is
+    not in the export, and how many of those the file had as active (the diff marks them inactive)."""
+    import csv
+    import io
+
+    layout = load_layout(INCLUDE, "rethink_ed")
+    header = {c.field: c.header for c in layout.columns}
+    # The vendor file is UTF-8 and pipe-delimited (the layout's fixed format).
+    students = list(csv.DictReader(io.StringIO(delivered.read_bytes().decode("utf-8"), newline=""), delimiter="|"))
+    with export.open(encoding="utf-8-sig", newline="") as handle:
+        tonight = {row["STATE_ID"].strip() for row in csv.DictReader(handle)}
+    gone = [s for s in students if s[header["state_test_number"]] not in tonight]
+    return len(gone), sum(s[header["status"]] == layout.status_words.active for s in gone)

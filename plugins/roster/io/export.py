@@ -144,6 +144,8 @@ def _check_columns(path: Path, header: list[str], source: CsvFormat) -> dict[str
 
 #: Below this size a file is parsed in one piece; above it, in one piece per core (see ``_parse_segments``).
 SEGMENT_MIN_BYTES = 8 << 20
+#: How many pieces a file above ``SEGMENT_MIN_BYTES`` is cut into; None: one per core, at most 8.
+SEGMENT_PARTS: int | None = None
 BLOCK_SIZE = 1 << 22
 
 
@@ -238,7 +240,8 @@ def _parse_segments(
     parser releases the GIL), so this is as fast as the multi-threaded parser, in one pass.
     """
     buffer = text.buffer()
-    parts = max(1, min(os.cpu_count() or 1, 8)) if text.end >= SEGMENT_MIN_BYTES else 1
+    cores = max(1, min(os.cpu_count() or 1, 8))
+    parts = (SEGMENT_PARTS or cores) if text.end >= SEGMENT_MIN_BYTES else 1
     # Cut at LF when there is one (it always ends a line); a file with CR endings only, at CR.
     newline = b"\n" if text.data.find(b"\n", header_end, text.end) >= 0 else b"\r"
     points = _split_points(text, header_end + 1, parts, newline)

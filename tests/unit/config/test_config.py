@@ -210,12 +210,14 @@ def test_missing_district_file(tmp_path):
 
 def test_models_are_strict_and_frozen():
     district = make_district()
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(ValidationError, match="frozen") as frozen:
         district.name = "x"  # type: ignore[misc]
+    assert [e["type"] for e in frozen.value.errors()] == ["frozen_instance"]
     data = district_data()
     data["extra"] = 1
-    with pytest.raises(ValidationError, match="extra"):
+    with pytest.raises(ValidationError, match="extra") as extra:
         District.model_validate(data)
+    assert [(e["type"], e["loc"]) for e in extra.value.errors()] == [("extra_forbidden", ("extra",))]
 
 
 # Layouts --------------------------------------------------------------------------------------------

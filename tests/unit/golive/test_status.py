@@ -39,11 +39,19 @@ def test_a_district_that_never_ran(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
     code, rows, err = _status(capsys)
     assert code == 0 and err == ""
-    district, mode, delivered, qa, upcoming = rows["sample_isd"]
-    assert (district, mode, delivered, qa) == ("sample_isd", "live", "never", "none")
-    moment = dt.datetime.fromisoformat(upcoming)
-    assert moment.tzinfo is not None and (moment.hour, moment.minute) == (2, 0)
-    assert dt.datetime.now(UTC) < moment <= dt.datetime.now(UTC) + dt.timedelta(days=1)
+    # The clock is pinned (tests/conftest.py PINNED_NOW): 2026-11-20 12:00 UTC is 06:00 in Chicago, so
+    # the sample's daily 02:00 run is next due the following night, in standard time (UTC-6).
+    assert rows["sample_isd"] == ["sample_isd", "live", "never", "none", "2026-11-21T02:00:00-06:00"]
+
+
+def test_the_table_on_a_day_inside_the_blackout(tmp_path, monkeypatch, capsys, pinned_clock):
+    """From 2027-06-04 on the sample's next run falls in its blackout (2027-06-05..2027-08-10), and the
+    cell says so: what the unpinned test used to trip over."""
+    monkeypatch.setenv("ROSTER_DATA_ROOT", str(tmp_path / "data"))
+    pinned_clock.move_to(dt.datetime(2027, 6, 4, 12, 0, tzinfo=UTC))
+    code, rows, _ = _status(capsys)
+    assert code == 0
+    assert rows["sample_isd"][4] == "2027-06-05T02:00:00-05:00 (blackout until 2027-08-10)"
 
 
 def test_last_delivery_and_last_verdict(tmp_path, monkeypatch, capsys):
@@ -99,9 +107,9 @@ def test_every_district_and_its_mode(tmp_path, monkeypatch, capsys):
     assert code == 0
     assert sorted(rows) == ["sample_isd", "sample_isd_xlsx", "second_isd"]
     assert rows["second_isd"][1] == "qa"
-    upcoming = dt.datetime.fromisoformat(rows["second_isd"][4])
-    assert (upcoming.hour, upcoming.minute) == (5, 30) and upcoming.weekday() < 5
-    assert upcoming.utcoffset() in (dt.timedelta(hours=-5), dt.timedelta(hours=-4))
+    # Pinned on Friday 2026-11-20 07:00 in New York: the weekday 05:30 run is next due on Monday, in EST.
+    assert rows["second_isd"][4] == "2026-11-23T05:30:00-05:00"
+    assert rows["sample_isd"][4] == "2026-11-21T02:00:00-06:00"
 
 
 def test_object_storage_data_root_is_not_read(tmp_path, monkeypatch, capsys):

@@ -182,6 +182,7 @@ def test_roster_run_previous_shows_the_diff_and_holds_offline(tmp_path) -> None:
     import json
 
     from conftest import INCLUDE
+    from domain_fixtures import carried_students
     from roster.cli import main
 
     export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
@@ -211,7 +212,10 @@ def test_roster_run_previous_shows_the_diff_and_holds_offline(tmp_path) -> None:
     assert main(args) == 1
     report = json.loads((night2 / "qa_report.json").read_text())
     assert report["held"] is True and report["rows_delivered"] == 0
-    assert report["changes"]["deactivated"] == 134 and report["changes"]["carried"] == 143
+    # The delivered students missing from the cut export are carried; those active in the file are deactivated.
+    carried, deactivated = carried_students(delivered, truncated)
+    assert (carried, deactivated) == (143, 134)  # 286 delivered, 150 rows kept (see the two files)
+    assert report["changes"]["deactivated"] == deactivated and report["changes"]["carried"] == carried
     assert not (night2 / "sample_isd_roster_20261121.txt").exists()
     assert (night2 / "changes.csv").read_text().splitlines()[0] == "state_test_number,change,fields"
 
