@@ -6,13 +6,14 @@
 # make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
 #            triggerer, two Celery workers) started natively; one night triggered over the REST API.
 # make compose-env: .env and local keys for `docker compose up` (random secrets, pinned host key).
+# make docs: docs/DISTRICT_CONFIG.md and include/districts/district.schema.json from the config models.
 
 PYTHON ?= python3.11
 VENV := .venv
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint up lock clean venv e2e compose-env
+.PHONY: demo test lint up lock clean venv e2e compose-env docs
 
 venv: $(VENV)/.installed
 
@@ -44,6 +45,10 @@ e2e: venv
 
 compose-env:
 	scripts/compose-env.sh
+
+# This checkout's models, whichever checkout the venv's editable install points at.
+docs: venv
+	PYTHONPATH=plugins $(VENV)/bin/python -m roster.config.reference
 
 lock: venv
 	$(UV) pip compile --python-version 3.11 requirements.in -o requirements.txt \

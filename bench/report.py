@@ -100,7 +100,7 @@ process's maximum resident set size (`wait4` rusage), the highest of the runs. L
   (no codes, dates, status words, layout columns or line ends, reports): what checking every value
   and sorting the rows cost, done with pyarrow's standard calls.
 * **roster run**: `roster run --district sample_isd --input export.csv --out DIR --date 2026-11-20`, the
-  contract's command: read, validate (pandera's `validate` of the rule catalog's schema, its checks Arrow
+  CLI's command: read, validate (pandera's `validate` of the rule catalog's schema, its checks Arrow
   kernels), QA verdict, `qa_report.json`,
   `rejects.csv`, `accepted_rows.json`, the roster frame, `changes.csv` and the roster file.
 * **roster run --previous**: the same night diffed against last night's delivered roster file (about as

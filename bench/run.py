@@ -9,7 +9,7 @@ whole process and interleaved so that the machine's noise hits every variant ali
 * ``floor``: the same file read and written pipe-delimited by pyarrow alone (``bench/floor.py``);
 * ``check and sort``: the night's reader and rules, one sorted ``Table.take``, pyarrow's writer, nothing
   else (``bench/check_sort.py``): what checking and sorting alone cost the plain pyarrow way;
-* ``roster run``: the nightly transform as ``roster run`` (the contract's command);
+* ``roster run``: the nightly transform as ``roster run`` (the CLI's command);
 * ``roster run --previous``: the same with the nightly diff against last night's delivered file;
 * ``naive``: pandas ``read_csv(dtype=str)`` + a straightforward pandera model + ``to_csv`` (``bench/naive.py``).
 

@@ -45,7 +45,7 @@ GOOD_ROW: dict[str, str] = {
     "MATH_SCORE": "",
 }
 
-#: The contract's rejects.csv header and qa_report.json keys.
+#: The rejects.csv header and qa_report.json keys other tools rely on (README, docs/RUNBOOK.md).
 REJECT_HEADER = "row_number,state_test_number,field,reason"
 CONTRACT_REPORT_KEYS = {
     "district_id",

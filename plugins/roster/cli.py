@@ -128,6 +128,35 @@ def announce(args: argparse.Namespace) -> int:
     return _report(golive.announce(root, args.district, Path(args.out), send=send))
 
 
+def go_live(args: argparse.Namespace) -> int:
+    from roster.config import include_root
+    from roster.golive import gate
+
+    root = include_root(args.include_dir)
+    decision = gate.go_live(root, args.district, approved_by=args.approved_by)
+    district, found = decision.district_id, decision.evidence
+    if decision.already_live:
+        print(f"go-live {district}: already in mode: live; nothing changed")
+    elif not decision.switched:
+        print(f"go-live {district}: not ready; the district file still says mode: qa. Missing:")
+        for line in found.missing():
+            print(f"  {line}")
+        print("  (--approved-by NAME switches anyway and records who accepted going live without it)")
+    elif decision.approval is not None and decision.approval.missing:
+        print(f"go-live {district}: switched to mode: live, approved by {decision.approval.approved_by} without:")
+        for line in decision.approval.missing:
+            print(f"  {line}")
+    else:
+        print(f"go-live {district}: switched to mode: live")
+        for line in found.present():
+            print(f"  {line}")
+    if decision.switched:
+        print(
+            f"  deploy the edited {root / 'districts' / (district + '.yaml')}: the next night goes to the live folder"
+        )
+    return decision.exit_code
+
+
 def status(args: argparse.Namespace) -> int:
     from roster.config import district_files, include_root, load_district
     from roster.golive.status import district_status, format_table
@@ -196,7 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=announce)
 
-    p = sub.add_parser("status", help="every district: mode, last delivered night, last QA verdict, next run")
+    p = sub.add_parser(
+        "go-live", help="switch a district from mode: qa to live once its QA nights passed and a reconcile ran clean"
+    )
+    p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
+    p.add_argument(
+        "--approved-by", metavar="NAME", help="switch even when evidence is missing; NAME is recorded in the file"
+    )
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=go_live)
+
+    p = sub.add_parser(
+        "status", help="every district: mode, last delivered night, last QA verdict, next run, go-live state"
+    )
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=status)
     return parser

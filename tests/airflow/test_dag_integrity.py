@@ -32,6 +32,7 @@ EXPECTED_EDGES = {
     ("notify_hold", "review_hold"),
     ("review_hold", "upload_roster"),
     ("upload_roster", "record_delivery"),
+    ("record_delivery", "notify_summary"),
 }
 
 
@@ -183,6 +184,13 @@ def _assert_stand_in(bag, dag_id: str, *needles: str) -> None:
         ("bad_header", ("crossmatch/broken_isd/grades.csv", "line 1: header must be district_code,rethink_code")),
         ("unknown_layout_field", ("layouts/broken_layout.yaml", "key 'columns.1.field'")),
         ("missing_layout", ("layouts/no_such_layout.yaml", "file not found")),
+        (
+            "bad_vendor_code",
+            (
+                "crossmatch/broken_isd/grades.csv: line 3: rethink_code 'K' is not one of the vendor's grade codes",
+                "vendor_codes/grades.csv); did you mean 'k'?",
+            ),
+        ),
     ],
 )
 def test_broken_tables_or_layout_give_a_stand_in_while_the_others_load(
@@ -208,6 +216,20 @@ def test_broken_tables_or_layout_give_a_stand_in_while_the_others_load(
         changes["destination"] = dict(
             yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"],
             layout="broken_layout",
+        )
+    elif fault == "bad_vendor_code":
+        # Only broken_isd's layout names a list, where the vendor spells k what the table says K.
+        (include_copy / "vendor_codes").mkdir()
+        (include_copy / "vendor_codes" / "grades.csv").write_text(
+            "rethink_code\nk\n" + "".join(f"{n}\n" for n in ["PK", *range(1, 13)])
+        )
+        layout = yaml.safe_load((include_copy / "layouts" / "rethink_ed.yaml").read_text())
+        layout["name"] = "coded_layout"
+        layout["vendor_codes"] = {"grade": "vendor_codes/grades.csv"}
+        (include_copy / "layouts" / "coded_layout.yaml").write_text(yaml.safe_dump(layout))
+        changes["destination"] = dict(
+            yaml.safe_load((include_copy / "districts" / "sample_isd.yaml").read_text())["destination"],
+            layout="coded_layout",
         )
     elif fault == "missing_layout":
         changes["destination"] = dict(
@@ -253,7 +275,7 @@ def test_retention_runs_at_the_start_beside_the_export_path(monkeypatch: pytest.
     assert retention.downstream_task_ids == set()
     assert str(retention.trigger_rule) in ("all_success", "TriggerRule.ALL_SUCCESS")
     leaves = {t.task_id for t in dag.tasks if not t.downstream_task_ids}
-    assert {"notify_qa_failure", "record_delivery", "yield_to_newer_night"} <= leaves
+    assert {"notify_qa_failure", "notify_summary", "yield_to_newer_night"} <= leaves
 
 
 def test_trigger_form_params_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ on Airflow's SQLite database, against real SFTP and SMTP servers."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -77,16 +78,21 @@ def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> No
     assert str(run.state) == "success", _states(run)
     folder = _run_folder(night_env["data_root"])
     assert sorted(p.name for p in folder.iterdir()) == [
-        ".roster_written.json",  # the missing_* files this step wrote (only those are ever removed)
+        ".roster_written.json",  # the missing_* and subaccount files this step wrote (only those are ever removed)
         "crossmatch_report.csv",
         "missing_campuses.csv",
         "missing_diagnoses.csv",
         "missing_grades.csv",
+        "subaccount_requests.csv",
     ]
     assert [r for r in _csv(folder / "crossmatch_report.csv")[1:] if not r[3]] == [
         ["grades", "13", "1", ""],
         ["campuses", "999", "1", ""],
         ["diagnoses", "XX", "1", ""],
+    ]
+    assert _csv(folder / "subaccount_requests.csv") == [
+        ["district_code", "rows", "active_rows", "rethink_code", "description", "reason"],
+        ["999", "1", "1", "", "", "unmapped"],
     ]
 
 
@@ -114,6 +120,10 @@ def test_reconcile_step_with_paths_relative_and_over_sftp(night_env: dict, monke
     assert ("identity_mismatch", "0004000000") in found
     assert ("inactivate_at_vendor", "9999999999") in found
     assert sum(1 for r in report[1:] if r[0] == "add_at_vendor") > 250
+    # The outcome is recorded as the district's last reconcile, the evidence roster go-live reads.
+    record = json.loads((night_env["data_root"] / "sample_isd" / "go-live" / "reconcile.json").read_text())
+    assert record["exit_code"] == 1 and record["counts"]["identity_mismatch"] == 1
+    assert record["counts"]["add_at_vendor"] == sum(1 for r in report[1:] if r[0] == "add_at_vendor")
 
 
 def test_announce_step_sends_through_smtp(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -372,4 +372,7 @@ def test_smtp_down_on_a_held_night_delivers_nothing_and_marks_nothing(
     assert _server_files(night_env) == [f"{REMOTE_DIR.as_posix()}/{REMOTE_NAME}"]  # night 1's file only
     assert json.loads(_snapshot_pointer(night_env).read_text())["date"] == NIGHT.isoformat()
     assert _report(night_env, SECOND)["rows_delivered"] == 0
-    assert night_env["smtp"].messages() == []
+    # Night 1's summary only: night 2 sent nothing.
+    assert [m["Subject"].split(": ")[0] for m in night_env["smtp"].messages()] == [
+        "[roster] Sample ISD (sample_isd) 2026-11-20"
+    ]

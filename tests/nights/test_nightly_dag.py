@@ -78,7 +78,36 @@ def test_passing_night_delivers_the_roster(night_env: dict, tmp_path: Path) -> N
     report = json.loads((run_dir / "qa_report.json").read_text())
     assert report["passed"] is True and report["rows_delivered"] == 286 and report["rows_rejected"] == 14
     assert (run_dir / "export_roster_20261120.csv").read_bytes() == EXPORT.read_bytes()
-    assert night_env["smtp"].messages() == []
+    assert report["offending_values"] == {
+        "unknown_campus": {"999": 1},
+        "unknown_diagnosis": {"XX": 1},
+        "unknown_grade": {"13": 1},
+        "unknown_status": {"W": 1},
+    }
+    _assert_summary(night_env["smtp"].messages(), report)
+
+
+def _assert_summary(messages: list, report: dict) -> None:
+    """The one email of a passing night with rejects: the summary, to the point person, cc the coordinator."""
+    assert [(m["To"], m["Cc"]) for m in messages] == [("it@sample.k12.example", "coordinator@example.org")]
+    (message,) = messages
+    assert message["Subject"].startswith("[roster] Sample ISD (sample_isd) 2026-11-20: delivered 286 students, 14 rows")
+    assert message.get_content_type() == "multipart/mixed"
+    (alternative,) = [p for p in message.iter_parts() if p.get_content_type() == "multipart/alternative"]
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    # The offending codes with their rows, the district's date format and status words, and the contact.
+    assert "Codes found: 13 (1 row)" in text and "Add each code to crossmatch/sample_isd/grades.csv" in text
+    assert "Codes found: 999 (1 row)" in text and "Codes found: W (1 row)" in text
+    assert "MM/DD/YYYY, such as 01/31/2014" in text and "active: A; inactive: I" in text
+    assert "Questions about a code or a fix: coordinator@example.org" in text
+    assert "<code>13</code> (1 row)" in html and "<" not in text.replace("<masked>", "")
+    rejects = next(p for p in message.iter_attachments() if p.get_filename() == "rejects.csv").get_content()
+    rejects = rejects.decode() if isinstance(rejects, bytes) else rejects
+    assert len(rejects.splitlines()) == 1 + sum(report["rejects_by_reason"].values())
+    raw = message.as_string()
+    assert [v for v in _private_values(EXPORT) if v in raw or v in text or v in html] == []
 
 
 def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict, include_copy: Path) -> None:
@@ -110,7 +139,9 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     )
     body = message.get_body(("html",)).get_content()
     assert "14 of 300 rows rejected" in body
-    assert re.search(r"duplicate_state_id</td><td>2</td>", body)
+    assert re.search(r"duplicate_state_id</td><td>state_test_number</td><td>2</td>", body)
+    text = message.get_body(("plain",)).get_content()
+    assert "* duplicate_state_id (state_test_number): 2 rows" in text and "Codes found: 999 (1 row)" in text
     assert "cross-match table" in body
     attachments = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
     rejects = attachments["rejects.csv"]

@@ -343,6 +343,7 @@ def test_no_name_or_birth_date_outside_the_roster_across_passing_held_and_failin
     messages = night_env["smtp"].messages()
     subjects = sorted(m["Subject"] for m in messages)
     assert any("HELD" in s for s in subjects) and any("QA failed" in s for s in subjects), subjects
+    assert any("2026-11-20: delivered 286 students, 14 rows rejected" in s for s in subjects), subjects  # the summary
     texts |= email_texts(messages)
     texts |= artifact_texts(data_root)
     assert {

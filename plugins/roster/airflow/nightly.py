@@ -1,7 +1,7 @@
 """One DAG per district file: ``roster_<district_id>``.
 
 check_blackout ─┬→ apply_retention (deletes run folders older than ROSTER_RETENTION_DAYS, default 30)
-                └→ wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery
+                └→ wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery → notify_summary
                                                                                │                                  ├→ notify_hold → review_hold ┘
                                                                                │                                  └→ yield_to_newer_night
                                                                                └→ notify_qa_failure (emails the point person, fails the run)
@@ -30,7 +30,7 @@ never data. Parsing this module imports no pandas or pandera: the heavy work is 
 
 The tasks are classic operators (``PythonOperator`` and its branch and short-circuit kinds) running
 ``roster.airflow.tasks``' functions bound to the district, not TaskFlow ``@task``s: every parse builds
-14 tasks per district, and classic operators are the cheaper to build.
+15 tasks per district, and classic operators are the cheaper to build.
 """
 
 from __future__ import annotations
@@ -209,9 +209,10 @@ def _nightly_tasks(district: District, root: Path) -> None:
         multiple_outputs=True,
         **retry,
     )
-    python_task(
+    recorded = python_task(
         PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True
     )
+    summary = python_task(PythonOperator, tasks.notify_summary, district, root, **retry)
     yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
     retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
 
@@ -220,6 +221,7 @@ def _nightly_tasks(district: District, root: Path) -> None:
     gate >> [serialized, qa_failure]
     changes >> [delivered, hold, yielded]
     hold >> review_hold >> delivered
+    recorded >> summary
 
 
 def dag_id_for(path: Path) -> str:
@@ -244,20 +246,23 @@ def broken_district_dag(path: Path, error: str) -> DAG:
 
 
 def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
-    """What ``roster check-config`` checks besides the district file: its cross-match tables and layout.
+    """What ``roster check-config`` checks besides the district file: its layout (with the vendor code
+    lists it names) and its cross-match tables, each row against those lists.
 
     Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
-    across districts. A ``ConfigError`` names the file and the line or key.
+    across districts (and ``roster.config.vendor_codes`` the lists by path). A ``ConfigError`` names
+    the file and the line or key.
     """
     from roster.config import load_layout
     from roster.config.crossmatch import load_crossmatch
 
-    load_crossmatch(root, district)
     name = district.destination.layout
-    if layouts is None or name not in layouts:
+    layout = layouts.get(name) if layouts is not None else None
+    if layout is None:
         layout = load_layout(root, name)
         if layouts is not None:
             layouts[name] = layout
+    load_crossmatch(root, district, layout)
 
 
 def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import BaseNotifier
 
-from roster import settings
 from roster.airflow.context import roster_date
 from roster.config import District
 from roster.io.store import run_location
@@ -26,6 +25,7 @@ RUNBOOK_SECTIONS = {
     "notify_qa_failure": "QA failed",
     "review_hold": "Held for review",
     "notify_hold": "SMTP down",
+    "notify_summary": "SMTP down",
     "upload_roster": "SFTP down, authentication or host key",
     "record_delivery": "Snapshot not recorded",
     "config_error": "Bad district file",
@@ -48,11 +48,23 @@ def first_error_line(exception: BaseException | str | None) -> str:
     return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
-class OnCallNotifier(SmtpNotifier):
-    """Emails ``contacts.oncall`` when any task of a district's night fails."""
+def runbook_section(task_id: str, exception: BaseException | str | None) -> str:
+    """The runbook section for a failed task: "SMTP down" for any email that could not be sent (a QA
+    email that failed is a mail problem, not a QA one), else the task's own section."""
+    from roster.airflow.hooks.smtp import MailNotSent  # imports the email renderer: not at DAG parse
+
+    if isinstance(exception, MailNotSent):
+        return "SMTP down"
+    return RUNBOOK_SECTIONS.get(task_id, "Other failures")
+
+
+class OnCallNotifier(BaseNotifier):
+    """Emails ``contacts.oncall`` when any task of a district's night fails (text and HTML parts)."""
+
+    template_fields = ()
 
     def __init__(self, district: District, root: Path) -> None:
-        super().__init__(to=list(district.contacts.oncall), smtp_conn_id=district.smtp_conn_id)
+        super().__init__()
         self.district = district
         self.root = root
 
@@ -72,14 +84,9 @@ class OnCallNotifier(SmtpNotifier):
             error=first_error_line(context.get("exception")),
             log_url=ti.log_url,
             run_id=context["run_id"],
-            runbook_section=RUNBOOK_SECTIONS.get(ti.task_id, "Other failures"),
+            runbook_section=runbook_section(ti.task_id, context.get("exception")),
             run_location=run_location(self.district.district_id, day),
         )
-        self.subject = email.subject
-        self.html_content = email.html
-        if self.from_email is None:
-            from airflow.sdk import BaseHook
+        from roster.airflow.hooks import smtp as mail
 
-            extra = BaseHook.get_connection(self.smtp_conn_id).extra_dejson or {}
-            self.from_email = extra.get("from_email") or settings.mail_from()
-        super().notify(context)
+        mail.send(self.district.smtp_conn_id, email)

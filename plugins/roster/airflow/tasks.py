@@ -260,6 +260,34 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
     return {"snapshot_date": day.isoformat(), "students": len(frame)}
 
 
+def notify_summary(district: District, root: Path) -> str:
+    """Email the point person the delivered night's summary, under notify.summary; say why or why not."""
+    from roster.airflow.hooks import smtp as mail
+    from roster.io import report_csv
+    from roster.night.pipeline import never_delivered
+    from roster.night.qa import load_report
+    from roster.notify.emails import nightly_summary
+    from roster.notify.summary import summary_reason
+
+    day = roster_date(district)
+    with store.run_workspace(district.district_id, day) as folder:
+        report = load_report(folder)
+        why = summary_reason(district, report)
+        if why is None:
+            message = f"no summary sent (notify.summary: {district.notify.summary}; nothing worth a look tonight)"
+            log.info("%s", message)
+            return message
+        rejects = report_csv.read_rows(folder / artifacts.REJECTS)
+        missing = never_delivered(_night(district, root, day), folder, rejects)
+        email = nightly_summary(
+            root, district, report, rejects, missing, why, store.run_location(district.district_id, day)
+        )
+        mail.send(district.smtp_conn_id, email, attachments=[folder / artifacts.REJECTS])
+    message = f"summary sent to {len(email.to)} recipient(s) and {len(email.cc)} cc: {len(rejects)} reject line(s), {len(missing)} new student(s) missing at the vendor"
+    log.info("%s", message)
+    return message
+
+
 def notify_qa_failure(district: District, root: Path) -> None:
     """Email the point person what to fix, then fail the run: nothing was sent."""
     from roster.airflow.hooks import smtp as mail

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from roster.config.files import Strict, format_error, read_yaml
+from roster.config.oneroster import FIXED_BY_ONEROSTER, OneRosterSource, oneroster_source_defaults
 from roster.errors import ConfigError
 
 DISTRICT_ID_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
@@ -80,7 +81,9 @@ Email = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+$")]
 
 class StatusValues(Strict):
     active: list[str] = Field(min_length=1)
+    """Status codes of an enrolled student."""
     inactive: list[str] = Field(min_length=1)
+    """Status codes of a student who left; sent as inactive. A code in neither list is ``unknown_status``."""
 
     @model_validator(mode="after")
     def _disjoint(self) -> StatusValues:
@@ -94,20 +97,35 @@ class SourceColumns(Strict):
     """Canonical field -> the SIS export's header."""
 
     state_test_number: str
+    """Header of the column with the State Test Number, the id that keys every student at the vendor."""
     legal_first_name: str
+    """Header of the column with the legal first name."""
     legal_last_name: str
+    """Header of the column with the legal last name."""
     date_of_birth: str
+    """Header of the column with the date of birth, in ``source.date_format``."""
     grade: str
+    """Header of the column with the grade code, mapped through the cross-match table ``grades.csv``."""
     campus: str
+    """Header of the column with the campus code, mapped through ``campuses.csv``."""
     status: str
+    """Header of the column with the enrollment status, one of ``source.status_values``."""
     local_student_id: str | None = None
+    """Header of the column with the district's own student id, when the SIS has one."""
     legal_middle_name: str | None = None
+    """Header of the column with the legal middle name."""
     gender: str | None = None
+    """Header of the column with the gender code."""
     diagnosis: str | None = None
+    """Header of the column with the diagnosis (primary disability) code, mapped through ``diagnoses.csv``."""
     ela_score: str | None = None
+    """Header of the column with the ELA score, a plain number."""
     math_score: str | None = None
+    """Header of the column with the math score, a plain number."""
     entry_date: str | None = None
+    """Header of the column with the entry date, in ``source.date_format``."""
     exit_date: str | None = None
+    """Header of the column with the exit date, in ``source.date_format``."""
 
     def mapped(self) -> dict[str, str]:
         """Canonical field -> header, for the fields this district maps."""
@@ -138,18 +156,67 @@ def _check_pattern(value: str) -> str:
     return value
 
 
+def _source_schema(schema: dict[str, Any]) -> None:
+    """``columns`` and ``status_values`` are required except with ``format: oneroster`` (JSON Schema's
+    if/then, since the model fills them in for OneRoster before checking)."""
+    fixed = ["columns", "status_values"]
+    schema["required"] = [key for key in schema.get("required", []) if key not in fixed]
+    schema["if"] = {"properties": {"format": {"const": "oneroster"}}, "required": ["format"]}
+    schema["then"] = {"not": {"anyOf": [{"required": [key]} for key in FIXED_BY_ONEROSTER]}}
+    schema["else"] = {"required": fixed}
+
+
 class Source(Strict):
+    """Tonight's SIS export: where it is and how to read it."""
+
+    model_config = ConfigDict(json_schema_extra=_source_schema)
+
     path: DateTemplate
+    """The export: relative to the include root, absolute, or ``sftp://<conn_id>/<path>``;
+    ``{date:%Y%m%d}`` becomes the roster date. With ``format: oneroster`` a ``.zip`` or a folder."""
+    format: Literal["csv", "oneroster", "xlsx"] = "csv"
+    """What the export is: ``csv`` (delimited text), ``oneroster`` (a OneRoster 1.1/1.2 bulk package, a
+    ``.zip`` or a folder; then ``columns``, ``delimiter``, ``date_format`` and ``status_values`` are fixed by
+    the standard and not written; grades are CEDS codes) or ``xlsx`` (an Excel workbook)."""
+    sheet: str | int | None = None
+    """With ``format: xlsx``: the sheet, by name or 0-based index (hidden sheets counted); default the first."""
+    oneroster: OneRosterSource | None = None
+    """With ``format: oneroster``: which users.csv value is the State Test Number, and the extension columns."""
     encoding: Annotated[str, BeforeValidator(_check_encoding)] = "utf-8"
+    """The export's text encoding, a Python codec name (``utf-8``, ``cp1252``, ``latin-1``)."""
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """The export's field separator, one character."""
     date_format: str = "%m/%d/%Y"
+    """strftime format of the export's dates (date of birth, entry and exit dates); it must give a full date."""
     state_id_pattern: Annotated[str, BeforeValidator(_check_pattern)] = DEFAULT_STATE_ID_PATTERN
+    """Regular expression a State Test Number must match; a row whose id does not is ``bad_state_id``."""
     wait_for: Duration = dt.timedelta(hours=3)
+    """How long ``wait_for_export`` waits for tonight's export before failing: ``30s``, ``15m``, ``3h``, ``2d``."""
     status_values: StatusValues
+    """The export's status codes."""
     columns: SourceColumns
-    #: Rows sharing a State Test Number: ``reject`` them all, or ``merge`` enrollment-grain rows of one
-    #: student (same legal names and DOB) into one: active over inactive, then latest entry date, then first row.
+    """The export's header for each canonical field it carries."""
     duplicate_rows: Literal["reject", "merge"] = "reject"
+    """Rows sharing a State Test Number: ``reject`` them all, or ``merge`` enrollment-grain rows of one
+    student (same legal names and DOB) into one: active over inactive, then latest entry date, then first row."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_by_oneroster(cls, data: Any) -> Any:
+        return oneroster_source_defaults(data)
+
+    @model_validator(mode="after")
+    def _format_keys(self) -> Source:
+        if self.sheet is not None and self.format != "xlsx":
+            raise ValueError("sheet is read only with format: xlsx")
+        if self.oneroster is not None and self.format != "oneroster":
+            raise ValueError("oneroster is read only with format: oneroster")
+        return self
+
+    @property
+    def oneroster_mapping(self) -> OneRosterSource:
+        """``oneroster``, or its defaults when the district does not write it."""
+        return self.oneroster if self.oneroster is not None else OneRosterSource()
 
     @field_validator("date_format")
     @classmethod
@@ -165,30 +232,48 @@ class Source(Strict):
 
 
 class Destination(Strict):
+    """Where the roster file goes, over SFTP, and in which layout."""
+
     conn_id: str = Field(min_length=1)
+    """Airflow connection id of the vendor's SFTP server (with its ``host_key`` extra pinned)."""
     remote_dir: str = Field(pattern=r"^/")
+    """Absolute remote folder of the live roster (``mode: live``)."""
     qa_remote_dir: str = Field(pattern=r"^/")
+    """Absolute remote folder of the roster while ``mode`` is ``qa``."""
     filename: DateTemplate = Field(pattern=r"^[^/\\]+$")
+    """Remote file name, no folder; ``{date:%Y%m%d}`` becomes the roster date."""
     layout: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """The vendor file's layout: ``include/layouts/<layout>.yaml``."""
 
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class QaRules(Strict):
+    """When a night is rejected, or held for a person's decision."""
+
     max_reject_rate: Rate
+    """Largest share of rejected rows (0 to 1) with which the valid rows are still sent; above it nothing is
+    sent and the point person gets the reasons."""
     max_deactivation_rate: Rate = 0.10
+    """Largest share of the active students that may become inactive tonight; above it the night is held."""
     max_change_rate: Rate = 0.75
+    """Largest share of all students that may change tonight; above it the night is held."""
     hold_timeout: Duration = dt.timedelta(hours=20)
-    #: How long a student absent from the export stays in the file as inactive before dropping.
+    """How long a held night waits for Approve or Reject before it is rejected (the scheduler enforces it)."""
     carry_inactive_days: int = Field(default=365, ge=0)
-    #: Passed QA nights (delivered to ``destination.qa_remote_dir``) before ``roster go-live`` switches to live.
+    """How long a student absent from the export stays in the file as inactive before dropping."""
     required_nights: int = Field(default=3, ge=0)
+    """Passed QA nights (delivered to ``destination.qa_remote_dir``) before ``roster go-live`` switches to live."""
 
 
 class Blackout(Strict):
+    """Roster dates without a night (a school holiday): such a night is skipped successfully."""
+
     start: dt.date
+    """The first roster date skipped."""
     end: dt.date
+    """The last roster date skipped (inclusive)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Blackout:
@@ -201,62 +286,115 @@ class Blackout(Strict):
 
 
 class Contacts(Strict):
+    """Who gets which email: lists of addresses."""
+
     point_person: list[Email] = Field(min_length=1)
+    """The district's data person: QA failures, holds and night summaries."""
     coordinator: list[Email] = []
+    """Copied on the point person's emails (the integration's coordinator)."""
     oncall: list[Email] = []
+    """Every failed task, and the watchdog's stale-delivery email."""
     administrators: list[Email] = []
+    """The go-live announcement to administrators (``roster announce``)."""
     teachers: list[Email] = []
+    """The go-live announcement to teachers (``roster announce``)."""
 
 
 class Notify(Strict):
-    #: The email to the point person (cc the coordinator) after a delivered night: after ``always`` every
-    #: one, ``on_rejects`` only a night with rejected rows or changes worth a look, ``never`` none.
+    """Emails beyond failures and holds."""
+
     summary: Literal["always", "on_rejects", "never"] = "on_rejects"
+    """The email to the point person (cc the coordinator) after a delivered night: after ``always`` every
+    one, ``on_rejects`` only a night with rejected rows or changes worth a look, ``never`` none."""
 
 
 class GoLive(Strict):
     """Written by ``roster go-live --approved-by NAME``: who switched the district to live without the evidence."""
 
     approved_by: str = Field(min_length=1)
+    """Who accepted the risk."""
     approved_on: dt.date
-    #: What was missing when the risk was accepted, as ``roster go-live`` listed it.
+    """The day it was approved."""
     missing: list[str] = []
+    """What was missing when the risk was accepted, as ``roster go-live`` listed it."""
 
 
 class VendorColumns(Strict):
+    """Canonical field -> the header of the vendor's roster export (``roster reconcile``)."""
+
     state_test_number: str = "State IDNumber"
+    """Header of the State Test Number."""
     legal_first_name: str = "First Name"
+    """Header of the legal first name."""
     legal_last_name: str = "Last Name"
+    """Header of the legal last name."""
     date_of_birth: str = "Date of Birth"
+    """Header of the date of birth."""
     status: str = "Enrollment Status"
+    """Header of the enrollment status."""
+    legal_middle_name: str | None = "Middle Name"
+    """Header of the legal middle name. Compared when the vendor export has this column and the SIS export
+    maps ``legal_middle_name``; a vendor export without it is reconciled without middle names (the summary
+    says so). ``null``: never compared."""
+
+    def mapped(self) -> dict[str, str]:
+        """Canonical field -> header, for the fields mapped (``legal_middle_name: null`` is not)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class VendorExport(Strict):
+    """The vendor's export of the students it holds, compared with the SIS by ``roster reconcile``."""
+
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """Its field separator, one character."""
     date_format: str = "%m/%d/%Y"
+    """strftime format of its dates of birth."""
     status_values: StatusValues = StatusValues(active=["Active"], inactive=["Inactive"])
+    """Its status words."""
     columns: VendorColumns = VendorColumns()
+    """Its header for each field compared."""
 
 
 class District(Strict):
     """One district file, ``include/districts/<district_id>.yaml``."""
 
     district_id: str = Field(pattern=DISTRICT_ID_PATTERN)
+    """The file name without ``.yaml``, and the DAG ``roster_<district_id>``: a lowercase letter, then 1 to 40
+    lowercase letters, digits or underscores (not ``go_live`` or ``watchdog``)."""
     name: str = Field(min_length=1)
+    """The district's name as emails and the DAG's description show it."""
     timezone: str
+    """IANA time zone (``America/Chicago``): the schedule runs in it, and a night's roster date is the run's
+    logical date in it."""
     schedule: str
+    """Cron expression of the nightly run in ``timezone`` (``0 2 * * *``: 02:00 every day)."""
     start_date: dt.date
+    """The first roster date scheduled."""
     mode: Literal["qa", "live"]
+    """``qa`` sends to ``destination.qa_remote_dir`` while the vendor tests the integration, ``live`` to
+    ``destination.remote_dir`` (``roster go-live`` switches it)."""
     source: Source
+    """Tonight's SIS export."""
     crossmatch: str = Field(min_length=1)
+    """Folder of the cross-match tables (``grades.csv``, ``campuses.csv``, ``diagnoses.csv``), relative to the
+    include root."""
     destination: Destination
+    """Where the roster goes."""
     qa: QaRules
+    """Quality thresholds."""
     blackout: list[Blackout] = []
+    """Date ranges without a night."""
     contacts: Contacts
+    """Email addresses."""
     smtp_conn_id: str = "smtp_default"
+    """Airflow connection id of the mail server that sends every email (``from_email`` in its extra)."""
     notify: Notify = Notify()
+    """Emails beyond failures and holds."""
     vendor_export: VendorExport = VendorExport()
+    """The vendor's export, for ``roster reconcile``."""
     go_live: GoLive | None = None
+    """Written by ``roster go-live --approved-by NAME`` when the district went live without the evidence;
+    absent otherwise."""
 
     @field_validator("district_id")
     @classmethod

@@ -12,9 +12,13 @@ from roster.errors import ConfigError
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors and a loaded file never changes: the base of every config model."""
+    """Unknown keys are errors and a loaded file never changes: the base of every config model.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A field's docstring (the string under it) is its description: docs/DISTRICT_CONFIG.md and the JSON
+    Schema editors read are generated from them (``make docs``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def resolve(root: Path, path: str) -> Path:

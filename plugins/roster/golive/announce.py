@@ -9,17 +9,14 @@ renders and writes. The templates see the district and its contacts, never stude
 
 from __future__ import annotations
 
-import email.policy
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from roster import settings
 from roster.config import District
 from roster.errors import ConfigError
 from roster.io import artifacts
-from roster.notify.emails import Email, render
+from roster.notify.emails import Email, render, to_message
 
 #: audience -> (template name, the contacts key listing its recipients)
 AUDIENCES = {
@@ -28,7 +25,6 @@ AUDIENCES = {
 }
 #: CRLF lines as on the wire; headers kept on one line (up to RFC 5322's 998), because the standard
 #: library's folding of a long subject adds a stray leading space when it is parsed back.
-_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -75,24 +71,13 @@ def sender() -> str:
     return settings.mail_from()
 
 
-def to_message(mail: Email, from_addr: str | None = None) -> EmailMessage:
-    """``mail`` as a standard email message (HTML body), ready to save as ``.eml``."""
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = from_addr or sender()
-    message["To"] = ", ".join(mail.to)
-    if mail.cc:
-        message["Cc"] = ", ".join(mail.cc)
-    message["Subject"] = mail.subject
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="roster.invalid")
-    message.set_content(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message
-
-
 def write_previews(items: list[Announcement], out_dir: Path, from_addr: str | None = None) -> list[Path]:
     """Each announcement as ``<out_dir>/<template>.eml``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [artifacts.write_bytes(out_dir / a.filename, to_message(a.email, from_addr).as_bytes()) for a in items]
+    return [
+        artifacts.write_bytes(out_dir / a.filename, to_message(a.email, from_addr or sender()).as_bytes())
+        for a in items
+    ]
 
 
-__all__ = ["AUDIENCES", "Announcement", "announcements", "sender", "to_message", "write_previews"]
+__all__ = ["AUDIENCES", "Announcement", "announcements", "sender", "write_previews"]

@@ -5,8 +5,13 @@ nightly transfer starts: the same State Test Number, legal name and date of birt
 with the right id; students who left marked inactive; nobody missed. This module lists every place
 where the two files disagree, one finding per row of ``reconcile_report.csv``:
 
-* ``identity_mismatch``: an id in both files whose legal first name, legal last name or date of birth
-  differ. The detail names the fields (never the values) and the rows. Names are compared after
+* ``identity_mismatch``: an id in both files whose legal first name, middle name, last name or date of
+  birth differ. The detail names the fields (never the values) and the rows. The middle name is
+  compared only when both files carry it: the district maps ``source.columns.legal_middle_name`` and
+  the vendor export has the ``vendor_export.columns.legal_middle_name`` column (default
+  ``Middle Name``; ``null`` never compares it). Otherwise the summary notes the vendor rows compared
+  without it. Where it is compared, an empty middle name against a filled one is a mismatch (the
+  roster file sends it, and Rethink Ed keeps what it is sent). Names are compared after
   trimming surrounding spaces and Unicode NFC normalization only, so a padded name or an accent typed
   two ways is not a mismatch, but a difference of case or of accents is: the seed asks for the same
   legal name as in the SIS, and Rethink Ed keeps what it is sent. Dates of birth are compared as
@@ -30,7 +35,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roster.config import District, StatusValues
+from roster.config import District, StatusValues, VendorExport
 from roster.errors import ConfigError
 from roster.io import artifacts
 from roster.io.report_csv import rows_bytes
@@ -39,7 +44,8 @@ REPORT = "reconcile_report.csv"
 REPORT_COLUMNS = ["issue", "state_test_number", "detail"]
 ISSUES = ("identity_mismatch", "missing_state_id", "inactivate_at_vendor", "add_at_vendor", "duplicate")
 #: The identity fields compared, in the order the detail names them.
-IDENTITY_FIELDS = ("legal_first_name", "legal_last_name", "date_of_birth")
+IDENTITY_FIELDS = ("legal_first_name", "legal_middle_name", "legal_last_name", "date_of_birth")
+MIDDLE = "legal_middle_name"
 
 SIS, VENDOR = "SIS", "vendor"
 
@@ -117,21 +123,20 @@ def _status(series, values: StatusValues):
     )
 
 
-def _frame(export, date_format: str, status_values: StatusValues):
+def _frame(export, date_format: str, status_values: StatusValues, *, middle: bool):
     """id, names, parsed date of birth, status word and row number of every row."""
     from roster.rules.dates import parse_dates
 
-    table = export.table
-    frame = table.select(
-        ["state_test_number", "legal_first_name", "legal_last_name", "date_of_birth", "status", "row_number"]
-    ).to_pandas()
+    names = ["legal_first_name", *([MIDDLE] if middle else []), "legal_last_name"]
+    columns = ["state_test_number", *names, "date_of_birth", "status", "row_number"]
+    frame = export.table.select(columns).to_pandas()
     frame["born"] = parse_dates(frame["date_of_birth"], date_format)
     frame["state"] = _status(frame["status"], status_values)
     return frame
 
 
 def _check_vendor_columns(district: District) -> None:
-    headers = district.vendor_export.columns.model_dump()
+    headers = district.vendor_export.columns.mapped()
     seen: dict[str, str] = {}
     for canonical, header in headers.items():
         if header in seen:
@@ -142,16 +147,42 @@ def _check_vendor_columns(district: District) -> None:
         seen[header] = canonical
 
 
+def _vendor_spec(vendor_path: Path, district: District) -> tuple[VendorExport, str | None]:
+    """How to read the vendor export, and why middle names are not compared (None: they are).
+
+    A vendor export without the middle name column is read without it, rather than refused: the
+    column is optional in the vendor's export, and the other fields are still worth comparing.
+    """
+    from roster.io.export import CsvFormat, read_header
+
+    spec = district.vendor_export
+    header = spec.columns.legal_middle_name
+    if header is None:
+        return spec, "vendor_export.columns.legal_middle_name is null"
+    reason = None
+    if district.source.columns.legal_middle_name is None:
+        reason = "the SIS export has no legal_middle_name column in source.columns"
+    elif header not in read_header(vendor_path, CsvFormat.of_vendor(spec)):
+        reason = f"the vendor export has no {header!r} column"
+    if reason is None:
+        return spec, None
+    columns = spec.columns.model_copy(update={MIDDLE: None})
+    return spec.model_copy(update={"columns": columns}), reason
+
+
 def read_pair(sis_path: Path, vendor_path: Path, district: District):
     """Both files as frames: (sis, vendor, notes)."""
     from roster.io.export import read_export, read_vendor_export
 
     _check_vendor_columns(district)
     sis_export = read_export(sis_path, district.source)
-    vendor_export = read_vendor_export(vendor_path, district.vendor_export)
-    sis = _frame(sis_export, district.source.date_format, district.source.status_values)
-    vendor = _frame(vendor_export, district.vendor_export.date_format, district.vendor_export.status_values)
+    spec, without_middle = _vendor_spec(vendor_path, district)
+    vendor_export = read_vendor_export(vendor_path, spec)
+    middle = without_middle is None
+    sis = _frame(sis_export, district.source.date_format, district.source.status_values, middle=middle)
+    vendor = _frame(vendor_export, spec.date_format, spec.status_values, middle=middle)
     notes = {
+        f"vendor rows compared without a middle name ({without_middle})": len(vendor) if without_middle else 0,
         "SIS rows with the wrong number of columns (not compared)": len(sis_export.ragged_rows),
         "vendor rows with the wrong number of columns (not compared)": len(vendor_export.ragged_rows),
         "SIS rows without a State Test Number (not compared; a night rejects them)": int(
@@ -185,9 +216,9 @@ def _duplicates(frame, label: str) -> tuple[list[Finding], set[str]]:
 def _identity(both) -> list[Finding]:
     """``identity_mismatch`` for every id in both files whose names or date of birth differ (vectorized)."""
     sis_ok, vendor_ok = both["born_sis"].notna(), both["born_vendor"].notna()
+    names = [f for f in IDENTITY_FIELDS if f != "date_of_birth" and f"{f}_sis" in both.columns]
     checks = [
-        ("legal_first_name", both["legal_first_name_sis"] != both["legal_first_name_vendor"]),
-        ("legal_last_name", both["legal_last_name_sis"] != both["legal_last_name_vendor"]),
+        *((name, both[f"{name}_sis"] != both[f"{name}_vendor"]) for name in names),
         ("date_of_birth", sis_ok & vendor_ok & (both["born_sis"] != both["born_vendor"])),
         (f"date_of_birth (not a date in the {SIS} export)", ~sis_ok & vendor_ok),
         (f"date_of_birth (not a date in the {VENDOR} export)", sis_ok & ~vendor_ok),

@@ -1,4 +1,7 @@
-"""Where every district stands (``roster status``): mode, last delivered night, last QA verdict, next run.
+"""Where every district stands (``roster status``): mode, last delivered night, last QA verdict, next run,
+and the go-live state: for a district in ``mode: qa`` the gate's evidence (``roster.golive.gate``:
+passed QA nights of the required number, the last reconcile, ``ready`` when both are there), for a
+live one switched with ``--approved-by`` who accepted it, when, and how much was missing then.
 
 Read from the run artifacts under ``ROSTER_DATA_ROOT`` (a local folder, laid out as ``roster.io.store``
 says): the snapshot pointer names the last delivered night, and the newest run folder's
@@ -18,7 +21,7 @@ from roster.night.qa import load_report
 from roster.night.snapshot import last_delivery
 
 UNKNOWN_REMOTE = "unknown (object storage)"
-COLUMNS = ("district", "mode", "last_delivered", "last_qa", "next_run")
+COLUMNS = ("district", "mode", "last_delivered", "last_qa", "next_run", "go_live")
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,10 @@ class DistrictStatus:
     last_delivered: str
     last_qa: str
     next_run: str
+    go_live: str = ""
 
     def cells(self) -> tuple[str, ...]:
-        return (self.district, self.mode, self.last_delivered, self.last_qa, self.next_run)
+        return (self.district, self.mode, self.last_delivered, self.last_qa, self.next_run, self.go_live)
 
 
 def next_run(district: District, now: dt.datetime | None = None) -> dt.datetime:
@@ -65,11 +69,26 @@ def last_qa(district_id: str) -> str:
     return "none"
 
 
+def go_live_state(district: District) -> str:
+    """``2/3 QA nights, reconcile clean (2026-11-18)`` for a district in QA; the approval of a live one."""
+    if district.mode == "qa":
+        from roster.golive.gate import evidence
+
+        return evidence(district).summary()
+    approval = district.go_live
+    if approval is None:
+        return ""
+    missing = f" ({len(approval.missing)} missing then)" if approval.missing else ""
+    return f"approved by {approval.approved_by} on {approval.approved_on}{missing}"
+
+
 def district_status(district: District, now: dt.datetime | None = None) -> DistrictStatus:
     if store.local_district_folder(district.district_id) is None:
         delivered = qa = UNKNOWN_REMOTE
+        state = UNKNOWN_REMOTE if district.mode == "qa" else go_live_state(district)
     else:
         delivered, qa = last_delivered(district.district_id), last_qa(district.district_id)
+        state = go_live_state(district)
     upcoming = next_run(district, now)
     window = district.in_blackout(upcoming.date())
     return DistrictStatus(
@@ -79,6 +98,7 @@ def district_status(district: District, now: dt.datetime | None = None) -> Distr
         last_qa=qa,
         # A night inside a blackout window runs but sends nothing: say so.
         next_run=upcoming.isoformat() + (f" (blackout until {window.end})" if window else ""),
+        go_live=state,
     )
 
 
@@ -89,4 +109,12 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table)
 
 
-__all__ = ["DistrictStatus", "district_status", "format_table", "last_delivered", "last_qa", "next_run"]
+__all__ = [
+    "DistrictStatus",
+    "district_status",
+    "format_table",
+    "go_live_state",
+    "last_delivered",
+    "last_qa",
+    "next_run",
+]

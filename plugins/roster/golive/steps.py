@@ -17,6 +17,8 @@ from roster.config import District, find_district
 from roster.errors import RosterError
 
 if TYPE_CHECKING:
+    from roster.config import Layout
+    from roster.config.vendor_codes import VendorCodes
     from roster.notify.emails import Email
 
 STEPS = ("crossmatch", "reconcile", "announce")
@@ -49,30 +51,52 @@ def _district(root: Path, district: District | str) -> District:
 
 
 def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path) -> StepResult:
-    """Every grade, campus and diagnosis code of ``export`` against the district's tables."""
-    from roster.config import resolve
+    """Every grade, campus and diagnosis code of ``export`` against the district's tables, and the
+    campuses the vendor needs a sub-account for (``subaccount_requests.csv``)."""
+    from roster.config import load_layout, resolve
     from roster.config.crossmatch import TABLES
-    from roster.golive.discovery import REPORT, discover, load_tables, missing_name, tables_for, write_discovery
+    from roster.golive import discovery as found
 
     district = _district(root, district)
-    out = _out(out_dir, {"--input": export}, [REPORT, *(missing_name(t) for t in TABLES)])
-    tables, absent = load_tables(root, district)
-    result = discover(export, district, tables)
-    files = write_discovery(result, out)
-    used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in tables_for(district)}
+    out = _out(
+        out_dir, {"--input": export}, [found.REPORT, found.SUBACCOUNTS, *(found.missing_name(t) for t in TABLES)]
+    )
+    rows, absent = found.load_table_rows(root, district)
+    vendor = _vendor_lists(root, district, load_layout(root, district.destination.layout))
+    result = found.discover(export, district, found.as_crossmatch(rows))
+    files = found.write_discovery(result, out)
+    requests = found.subaccount_requests(result, rows["campuses"], vendor.get("campus"))
+    files.append(found.write_subaccount_requests(requests, out))
+    used = {resolve(root, district.crossmatch) / f"{t}.csv" for t in found.tables_for(district)}
     notes = [f"{path} does not exist yet: every {path.stem} code counts as unmapped" for path in absent if path in used]
     notes += [
         f"fill in the rethink_code column of {path} and add its rows to the {path.stem.removeprefix('missing_')} table"
-        for path in files[1:]
+        for path in files[1:-1]
     ]
+    if requests:
+        verb = "needs" if len(requests) == 1 else "need"
+        notes.append(f"{_count(requests, 'campus', 'campuses')} {verb} a sub-account at the vendor: see {files[-1]}")
     return StepResult(
         step="crossmatch",
         district_id=district.district_id,
         exit_code=FINDINGS if result.unmapped else CLEAN,
-        summary=("unmapped codes: " if result.unmapped else "all codes mapped: ") + _discovery_summary(result),
+        summary=("unmapped codes: " if result.unmapped else "all codes mapped: ")
+        + _discovery_summary(result)
+        + f"; sub-account requests: {_count(requests, 'campus', 'campuses')}",
         files=files,
         notes=notes,
     )
+
+
+def _count(items: list, one: str, many: str) -> str:
+    return f"{len(items)} {one if len(items) == 1 else many}"
+
+
+def _vendor_lists(root: Path, district: District, layout: Layout) -> dict[str, VendorCodes]:
+    from roster.config.layout import layout_path
+    from roster.config.vendor_codes import load_vendor_codes
+
+    return load_vendor_codes(root, layout.vendor_codes, layout_path(root, district.destination.layout))
 
 
 def _discovery_summary(result) -> str:
@@ -82,20 +106,26 @@ def _discovery_summary(result) -> str:
 
 
 def reconcile(root: Path, district: District | str, sis: Path, vendor: Path, out_dir: Path) -> StepResult:
-    """The SIS export against the vendor's current roster export."""
+    """The SIS export against the vendor's current roster export; the outcome (counts and checksums only)
+    is recorded as the district's last reconcile, the evidence ``roster go-live`` reads."""
+    from roster.golive.gate import RECONCILE_RECORD, record_reconcile
     from roster.golive.reconcile import REPORT, summary, write_report
     from roster.golive.reconcile import reconcile as compare_exports
+    from roster.io import store
 
     district = _district(root, district)
     out = _out(out_dir, {"--sis": sis, "--vendor": vendor}, [REPORT])
     result = compare_exports(sis, vendor, district)
     report = write_report(result, out)
+    record_reconcile(district.district_id, result, sis, vendor)
+    where = f"{store.go_live_records_location(district.district_id).rstrip('/')}/{RECONCILE_RECORD}"
     return StepResult(
         step="reconcile",
         district_id=district.district_id,
         exit_code=FINDINGS if result.findings else CLEAN,
         summary=summary(result),
         files=[report],
+        notes=[f"recorded as the district's last reconcile (for roster go-live) in {where}"],
     )
 
 

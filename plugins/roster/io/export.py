@@ -105,7 +105,7 @@ class CsvFormat:
     @classmethod
     def of_vendor(cls, vendor: VendorExport) -> CsvFormat:
         """The vendor's roster export (``vendor_export``): always UTF-8, every mapped column required."""
-        columns = vendor.columns.model_dump()
+        columns = vendor.columns.mapped()
         return cls(
             encoding="utf-8",
             delimiter=vendor.delimiter,
@@ -424,8 +424,11 @@ def _parse(
 def read_export(path: Path, source: Source | CsvFormat) -> Export:
     """Read the export; an ``InputError`` for anything that makes the whole file unreadable.
 
-    ``source`` is a district's ``source`` (the SIS export) or any ``CsvFormat``.
+    ``source`` is a district's ``source`` (the SIS export, in its ``format``) or any ``CsvFormat``.
+    Every format gives the same ``Export``, so nothing after the reader knows which it was.
     """
+    if isinstance(source, Source) and source.format != "csv":
+        return _read_package_or_workbook(path, source)
     source = _format(source)
     text = load_text(path, source, source.what)
     header, header_end = _header(path, text, source)
@@ -543,6 +546,18 @@ def _row_numbers(count: int, skipped: list[int]):
         keep[np.asarray(skipped, dtype=np.int64) - 2] = False
         numbers = numbers[keep]
     return numbers
+
+
+def _read_package_or_workbook(path: Path, source: Source) -> Export:
+    """A OneRoster bulk package or an Excel workbook (their readers load only when a district uses them)."""
+    if source.format == "oneroster":
+        from roster.io.oneroster import read_oneroster
+
+        mapping = source.oneroster_mapping
+        return read_oneroster(path, state_id=mapping.state_id, extensions=mapping.extensions)
+    from roster.io.workbook import read_workbook
+
+    return read_workbook(path, source.columns.mapped(), sheet=source.sheet, date_format=source.date_format)
 
 
 def read_vendor_export(path: Path, vendor: VendorExport) -> Export:

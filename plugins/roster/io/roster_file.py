@@ -70,6 +70,23 @@ def render_lines(frame: pd.DataFrame, layout: Layout) -> RenderedRoster:
 
 def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
     """A delivered roster file read back into a roster frame (the inverse of ``render``)."""
+    table = _read_columns(path, layout)
+    columns: dict[str, pa.ChunkedArray] = {}
+    for i, column in enumerate(layout.columns):
+        columns.setdefault(column.field, table[f"c{i}"])
+    frame = frame_of(columns, table.num_rows)
+    frame["active"] = bools(pc.equal(columns["status"], layout.status_words.active))
+    return frame
+
+
+def roster_ids(path: Path, layout: Layout) -> set[str]:
+    """The State Test Numbers in a roster file, reading only that column (no names or dates of birth)."""
+    position = next(i for i, c in enumerate(layout.columns) if c.field == "state_test_number")
+    return set(_read_columns(path, layout, only=[f"c{position}"])[f"c{position}"].to_pylist())
+
+
+def _read_columns(path: Path, layout: Layout, only: list[str] | None = None) -> pa.Table:
+    """The roster file's columns ``c0``, ``c1``... (``only`` those named), after checking its header."""
     try:
         with path.open("rb") as handle:
             first = handle.readline()
@@ -88,16 +105,13 @@ def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=SEPARATOR, quote_char=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in names}, strings_can_be_null=False
+                column_types={name: pa.large_string() for name in names},
+                strings_can_be_null=False,
+                include_columns=only,
             ),
         )
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path}: not a valid roster file ({str(exc).splitlines()[0]})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    columns: dict[str, pa.ChunkedArray] = {}
-    for i, column in enumerate(layout.columns):
-        columns.setdefault(column.field, table[f"c{i}"])
-    frame = frame_of(columns, table.num_rows)
-    frame["active"] = bools(pc.equal(columns["status"], layout.status_words.active))
-    return frame
+    return table

@@ -2,7 +2,8 @@
 
 * ``<district>/<YYYY-MM-DD>/``: a night's run folder (``run_workspace``, ``run_location``);
 * ``<district>/snapshot/``: the last delivered roster, named by the pointer ``snapshot.json``;
-* ``<district>/go-live/<run>/``: a go-live DAG run's reports (``go_live_workspace``).
+* ``<district>/go-live/<run>/``: a go-live DAG run's reports (``go_live_workspace``);
+* ``<district>/go-live/*.json``: the go-live gate's records, e.g. the last reconcile (``go_live_records``).
 
 Tasks of one night may run on different workers, so each task works in a local copy of the night's
 folder (``run_workspace``): on a local data root that is the folder itself; on a URL
@@ -76,6 +77,11 @@ def run_location(district_id: str, roster_date: dt.date) -> str:
 def go_live_location(district_id: str, run_id: str) -> str:
     """Where a go-live run's reports live, as users should look for them (a path or a URL)."""
     return _location(_go_live_key(district_id, run_id))
+
+
+def go_live_records_location(district_id: str) -> str:
+    """Where the district's go-live records live (``go_live_records``), as users should look for them."""
+    return _location(f"{_district(district_id)}/{GO_LIVE_FOLDER}")
 
 
 def local_district_folder(district_id: str) -> Path | None:
@@ -159,6 +165,37 @@ def go_live_workspace(district_id: str, run_id: str) -> Iterator[Path]:
     """A local folder for a go-live run's reports; saved back when the block ends."""
     with _workspace(_go_live_key(district_id, run_id)) as folder:
         yield folder
+
+
+@contextlib.contextmanager
+def go_live_records(district_id: str) -> Iterator[Path]:
+    """A local folder holding the district's go-live records (``<district>/go-live/*.json``), saved back
+    when the block ends. Only the files at that level travel; the runs' subfolders stay where they are."""
+    with _workspace(f"{_district(district_id)}/{GO_LIVE_FOLDER}") as folder:
+        yield folder
+
+
+def read_file(district_id: str, folder: str, name: str) -> bytes | None:
+    """``ROSTER_DATA_ROOT/<district_id>/<folder>/<name>``, or None when it does not exist.
+
+    One small file (a ``qa_report.json``) read in place, without copying the rest of its folder
+    (a run folder also holds the export) to a workspace.
+    """
+    for part in (folder, name):
+        if not part or "/" in part or part in (".", ".."):
+            raise ValueError(f"not a file or folder name: {part!r}")
+    root = data_root()
+    if not is_url(root):
+        path = _local(root) / _district(district_id) / folder / name
+        return path.read_bytes() if path.is_file() else None
+
+    from airflow.sdk import ObjectStoragePath
+
+    remote = ObjectStoragePath(root.rstrip("/")) / _district(district_id) / folder / name
+    if not remote.is_file():
+        return None
+    with remote.open("rb") as handle:
+        return handle.read()
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ that column on the same night). Choices, and why:
   resolved: every new id concerned is a ``state_id_changed`` naming *every* candidate earlier id, so
   nothing is picked silently and the person sees all the ids involved.
 * ``changes.csv`` has one row per new id: ``state_test_number`` the new id, ``fields``
-  ``state_test_number (was <earlier id>[ or <earlier id>...])``: ids only (the contract allows ids;
+  ``state_test_number (was <earlier id>[ or <earlier id>...])``: ids only (privacy allows ids;
   no name or date of birth), and the earlier id is what the point person needs to find the record.
   These students are not also counted as ``added``, or the earlier ids as ``deactivated``,
   ``carried`` or ``dropped``: each student is counted once; a slip counts toward the change rate.

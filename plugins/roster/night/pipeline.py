@@ -30,12 +30,13 @@ from roster.config.crossmatch import CrossMatch, load_crossmatch
 from roster.fast.arrow import csv_bytes, data_of, large, parallel, release_memory
 from roster.io import artifacts, report_csv
 from roster.io.export import Export, read_export
-from roster.io.roster_file import RenderedRoster, parse_roster, render_lines
+from roster.io.roster_file import RenderedRoster, parse_roster, render_lines, roster_ids
 from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_changes, with_carried
 from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
 from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects
+from roster.rules.offending import offending_values
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,11 @@ class Night:
         """Load the district (by id or as loaded), its cross-match tables and its layout."""
         if isinstance(district, str):
             district = find_district(root, district)
+        layout = load_layout(root, district.destination.layout)
         return cls(
             district=district,
-            crossmatch=load_crossmatch(root, district),
-            layout=load_layout(root, district.destination.layout),
+            crossmatch=load_crossmatch(root, district, layout),  # checked against the vendor's code lists
+            layout=layout,
             roster_date=roster_date,
         )
 
@@ -121,6 +123,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
         )
     rejected_rows = rejects["row_number"].nunique()
     rows_read, notes = export.rows_read, export.notes
+    offending = offending_values(frame, rejects, night.district.source.date_format)
     if rejects.empty:
         accepted = frame
     else:
@@ -139,6 +142,7 @@ def check_export(night: Night, export_path: Path) -> Validated:
         source_file=export_path.name,
         output_file=night.output_name,
         notes=notes,
+        offending_values=offending,
     )
     return Validated(report=report, rejects=rejects, accepted=accepted)
 
@@ -275,6 +279,19 @@ def mark_delivered(
 def mark_superseded(out_dir: Path, newer: dt.date) -> None:
     """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
     save_report(out_dir, load_report(out_dir).superseded(newer))
+
+
+def never_delivered(night: Night, out_dir: Path, rejects: list[dict]) -> list[str]:
+    """The State Test Numbers rejected tonight that are not in tonight's roster file, sorted.
+
+    A rejected student the vendor already had is carried in the file as last delivered; one who is
+    not there was never delivered, so the vendor does not know the student until the row is fixed.
+    Masked and empty ids name no student and are left out.
+    """
+    rejected = {r["state_test_number"] for r in rejects} - {"", MASKED_ID}
+    if not rejected:
+        return []
+    return sorted(rejected - roster_ids(out_dir / night.output_name, night.layout))
 
 
 def record_delivery(night: Night, out_dir: Path, snapshot_dir: Path, *, remote_path: str, mode: str) -> pd.DataFrame:

@@ -79,6 +79,9 @@ class QaReport:
     approved_by: str | None = None
     #: Plain sentences about how the export was read (end-of-file padding ignored...), no student data.
     notes: list[str] = field(default_factory=list)
+    #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
+    #: that does not look like a code is counted as ``[masked]``).
+    offending_values: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def awaiting_delivery(self) -> QaReport:
         """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
@@ -151,6 +154,7 @@ def judge(
     source_file: str,
     output_file: str,
     notes: list[str] | None = None,
+    offending_values: dict[str, dict[str, int]] | None = None,
 ) -> QaReport:
     """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains."""
     accepted = rows_read - rows_rejected
@@ -182,4 +186,5 @@ def judge(
         source_file=source_file,
         output_file=output_file if passed else None,
         notes=list(notes or []),
+        offending_values=dict(offending_values or {}),
     )

@@ -6,7 +6,11 @@ sees names or dates of birth, so no template edit can leak them.
 
 from __future__ import annotations
 
+import email.policy
+import mimetypes
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import jinja2
@@ -14,7 +18,7 @@ import jinja2
 from roster.config import District
 from roster.errors import ConfigError
 from roster.night.qa import QaReport
-from roster.rules.catalog import REASONS
+from roster.notify.advice import advice_for, contact
 
 MAX_LISTED = 200
 
@@ -36,6 +40,32 @@ class Rendered:
     subject: str
     html: str
     text: str | None
+
+
+#: SMTP line endings; headers folded at 998 characters, the limit of RFC 5322, not at 78.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def to_message(mail: Email, from_addr: str, attachments: list[Path] | None = None) -> EmailMessage:
+    """``mail`` as a standard message: multipart/alternative (text, then the preferred HTML), inside
+    multipart/mixed with the attachments when there are some. HTML only while a template has no text twin."""
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = from_addr
+    message["To"] = ", ".join(mail.to)
+    if mail.cc:
+        message["Cc"] = ", ".join(mail.cc)
+    message["Subject"] = mail.subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="roster.invalid")
+    if mail.text is not None:
+        message.set_content(mail.text, charset="utf-8", cte="quoted-printable")
+        message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    else:
+        message.set_content(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for path in attachments or []:
+        maintype, subtype = (mimetypes.guess_type(path.name)[0] or "application/octet-stream").split("/")
+        message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    return message
 
 
 def _environment(root: Path) -> jinja2.Environment:
@@ -64,30 +94,37 @@ def render(root: Path, name: str, **context: object) -> Rendered:
     return Rendered(" ".join(subject.split()), html, text)
 
 
-def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
-    """The QA-failure email: to the point person, cc the coordinator.
+def _shown_rejects(rejects: list[dict], missing: frozenset[str] = frozenset()) -> list[dict]:
+    """The first rejects.csv rows with only their four columns, each marked ``new`` when never delivered."""
+    allowed = ("row_number", "state_test_number", "field", "reason")
+    return [{**{k: r[k] for k in allowed}, "new": r["state_test_number"] in missing} for r in rejects[:MAX_LISTED]]
 
-    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
-    """
-    allowed = {"row_number", "state_test_number", "field", "reason"}
-    shown = [{k: r[k] for k in allowed} for r in rejects[:MAX_LISTED]]
-    fields: dict[str, str] = {}
-    for r in rejects:
-        fields.setdefault(r["reason"], r["field"])
-    reasons = {
-        code: {"count": count, "field": fields.get(code, ""), "instruction": REASONS.get(code, "")}
-        for code, count in sorted(report.rejects_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
-    }
+
+def _fix_email(
+    root: Path,
+    name: str,
+    district: District,
+    report: QaReport,
+    rejects: list[dict],
+    run_location: str,
+    never_delivered: list[str] | None = None,
+    **extra: object,
+) -> Email:
+    """An email telling the point person (cc the coordinator) what to fix: template ``name`` with the
+    night's reasons, its first rejects (``new`` when in ``never_delivered``), the contact and ``extra``."""
+    shown = _shown_rejects(rejects, frozenset(never_delivered or ()))
     rendered = render(
         root,
-        "qa_failed",
+        name,
         district=district,
         report=report,
-        reasons=reasons,
+        reasons=advice_for(district, report, rejects),
         rejects=shown,
         rejects_total=len(rejects),
         rejects_shown=len(shown),
+        contact=contact(district),
         run_location=run_location,
+        **extra,
     )
     return Email(
         to=list(district.contacts.point_person),
@@ -95,6 +132,43 @@ def qa_failure(root: Path, district: District, report: QaReport, rejects: list[d
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
+    )
+
+
+def qa_failure(root: Path, district: District, report: QaReport, rejects: list[dict], run_location: str) -> Email:
+    """The QA-failure email: to the point person, cc the coordinator.
+
+    ``rejects`` are rejects.csv rows (row_number, state_test_number, field, reason) and nothing else.
+    """
+    return _fix_email(root, "qa_failed", district, report, rejects, run_location)
+
+
+def nightly_summary(
+    root: Path,
+    district: District,
+    report: QaReport,
+    rejects: list[dict],
+    missing: list[str],
+    why: str,
+    run_location: str,
+) -> Email:
+    """The summary after a delivered night: to the point person, cc the coordinator.
+
+    ``rejects`` are rejects.csv rows; ``missing`` the State Test Numbers rejected tonight that were never
+    delivered (missing at the vendor until fixed); ``why`` the sentence saying why this summary was sent.
+    """
+    return _fix_email(
+        root,
+        "nightly_summary",
+        district,
+        report,
+        rejects,
+        run_location,
+        missing,
+        changes=report.changes,
+        why=why,
+        missing=missing[:MAX_LISTED],
+        missing_total=len(missing),
     )
 
 

@@ -38,7 +38,7 @@ def test_sample_district_loads():
     assert find_district(INCLUDE, "sample_isd") == district
 
 
-def test_optional_keys_take_the_contracts_defaults(tmp_path):
+def test_optional_keys_take_their_documented_defaults(tmp_path):
     data = district_data()
     del data["source"]["wait_for"], data["source"]["state_id_pattern"], data["source"]["encoding"]
     del data["qa"]["max_deactivation_rate"], data["qa"]["max_change_rate"], data["qa"]["hold_timeout"]

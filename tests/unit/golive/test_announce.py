@@ -51,7 +51,9 @@ def test_writes_two_parseable_eml_files(previews: Path, capsys) -> None:
     for message in (admin, teachers):
         assert "Sample ISD" in message["Subject"]
         assert message["From"] and message["Date"] and message["Message-ID"]
-        assert message.get_content_type() == "text/html"
+        assert message.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+        assert "Sample ISD" in message.get_body(("plain",)).get_content()
     assert admin["Subject"] != teachers["Subject"]
 
 

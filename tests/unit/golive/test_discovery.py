@@ -118,8 +118,16 @@ def test_all_mapped_exits_0_and_writes_no_missing_files(tmp_path, capsys):
     export = write_export(tmp_path, [row(), row(STATE_ID="0001235", GRADE="KG", CAMPUS="301", DIAGNOSIS="LD")])
     out = tmp_path / "out"
     assert _crossmatch(export, out) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["crossmatch_report.csv"]
+    # subaccount_requests.csv is always written (header only here), so the folder is predictable.
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".roster_written.json",
+        "crossmatch_report.csv",
+        "subaccount_requests.csv",
+    ]
     assert len(_read(out / "crossmatch_report.csv")) == 1 + 5  # 05, KG; 102, 301; LD
+    assert _read(out / "subaccount_requests.csv") == [
+        ["district_code", "rows", "active_rows", "rethink_code", "description", "reason"]
+    ]
     assert "all codes mapped" in capsys.readouterr().out
 
 
@@ -231,3 +239,72 @@ def test_roster_command_on_the_sample_export(tmp_path):
         ["diagnoses", "XX", "1", ""],
     ]
     assert sum(int(r[2]) for r in report[1:] if r[0] == "campuses") == 300
+
+
+# subaccount_requests.csv -------------------------------------------------------------------------
+
+SUBACCOUNT_HEADER = ["district_code", "rows", "active_rows", "rethink_code", "description", "reason"]
+
+
+def _with_campus_list(tmp_path: Path, codes: list[str]) -> Path:
+    import yaml
+
+    include = copy_include(tmp_path)
+    (include / "vendor_codes").mkdir()
+    (include / "vendor_codes" / "campuses.csv").write_text("rethink_code\n" + "".join(c + "\n" for c in codes))
+    layout_file = include / "layouts" / "rethink_ed.yaml"
+    layout = yaml.safe_load(layout_file.read_text(encoding="utf-8"))
+    layout["vendor_codes"] = {"campus": "vendor_codes/campuses.csv"}
+    layout_file.write_text(yaml.safe_dump(layout), encoding="utf-8")
+    return include
+
+
+def test_subaccount_requests_list_campuses_unmapped_or_not_at_the_vendor(tmp_path, capsys):
+    # The vendor has 101 and 102's sub-accounts; 201 and 301 are mapped but not at the vendor yet.
+    include = _with_campus_list(tmp_path, ["SISD-EL-101", "SISD-EL-102"])
+    rows = [row(STATE_ID=f"1{i:03d}", CAMPUS="201") for i in range(3)]
+    rows += [row(STATE_ID="2000", CAMPUS="201", STATUS="I")]
+    rows += [row(STATE_ID=f"3{i:03d}", CAMPUS="998", STATUS="I") for i in range(2)]
+    rows += [row(STATE_ID="4000", CAMPUS="301"), row(STATE_ID="5000", CAMPUS="102"), row(STATE_ID="6000", CAMPUS="")]
+    out = tmp_path / "out"
+
+    # Exit 1 as before: 998 is unmapped (not_at_vendor alone would not change the exit code).
+    assert _crossmatch(write_export(tmp_path, rows), out, "--include-dir", str(include)) == 1
+
+    assert _read(out / "subaccount_requests.csv") == [
+        SUBACCOUNT_HEADER,
+        ["201", "4", "3", "SISD-MS-201", "Jefferson Middle School", "not_at_vendor"],
+        ["301", "1", "1", "SISD-HS-301", "Washington High School", "not_at_vendor"],
+        ["998", "2", "0", "", "", "unmapped"],
+    ]
+    printed = capsys.readouterr().out
+    assert "sub-account requests: 3 campuses" in printed
+    assert f"3 campuses need a sub-account at the vendor: see {out / 'subaccount_requests.csv'}" in printed
+    # Recorded in the folder's manifest like the missing_* files.
+    assert "subaccount_requests.csv" in (out / ".roster_written.json").read_text(encoding="utf-8")
+
+
+def test_without_a_vendor_list_only_unmapped_campuses_are_requested(tmp_path):
+    rows = [row(STATE_ID="1000", CAMPUS="201"), row(STATE_ID="2000", CAMPUS="=HYPERLINK(1)")]
+    out = tmp_path / "out"
+    assert _crossmatch(write_export(tmp_path, rows), out) == 1
+    # The same neutralizing writer as crossmatch_report.csv: a formula is text with a leading '.
+    assert _read(out / "subaccount_requests.csv") == [
+        SUBACCOUNT_HEADER,
+        ["'=HYPERLINK(1)", "1", "1", "", "", "unmapped"],
+    ]
+
+
+def test_date_like_codes_are_masked_in_every_report(tmp_path, capsys):
+    # Swapped columns: dates of birth in the campus column are not echoed, only counted.
+    rows = [row(STATE_ID="1000", CAMPUS="03/14/2015"), row(STATE_ID="1001", CAMPUS="2015-03-15", STATUS="I")]
+    rows += [row(STATE_ID="1002", CAMPUS="14 Mar 2015"), row(STATE_ID="1003", CAMPUS="102")]
+    out = tmp_path / "out"
+    assert _crossmatch(write_export(tmp_path, rows), out) == 1
+
+    campuses = [r for r in _read(out / "crossmatch_report.csv")[1:] if r[0] == "campuses"]
+    assert campuses == [["campuses", "102", "1", "SISD-EL-102"], ["campuses", "[masked]", "3", ""]]
+    assert _read(out / "subaccount_requests.csv") == [SUBACCOUNT_HEADER, ["[masked]", "3", "2", "", "", "unmapped"]]
+    assert not (out / "missing_campuses.csv").exists()  # nothing there could be mapped
+    every_file = "".join(p.read_text(encoding="utf-8") for p in out.iterdir())
+    assert "2015" not in every_file and "2015" not in capsys.readouterr().out

@@ -360,3 +360,86 @@ def test_roster_command(tmp_path):
     assert _report(out) == EXPECTED
     assert result.stderr == ""
     assert HEADER[0] == "STATE_ID"  # the SIS file really is the sample district's layout
+
+
+# Middle names -------------------------------------------------------------------------------------
+
+MIDDLE_HEADER = [*VENDOR_HEADER[:2], "Middle Name", *VENDOR_HEADER[2:]]
+
+
+def _middle_files(tmp_path: Path, sis_middle: str, vendor_middle: str, *, header: list[str] = MIDDLE_HEADER):
+    sis_path = write_export(
+        tmp_path, [{**sis("3001", "Ana", "Ruiz", "01/02/2013"), "MIDDLE_NAME": sis_middle}], name="sis.csv"
+    )
+    values = {"State IDNumber": "3001", "First Name": "Ana", "Middle Name": vendor_middle, "Last Name": "Ruiz"}
+    values |= {"Date of Birth": "01/02/2013", "Enrollment Status": "Active"}
+    vendor_path = write_export(
+        tmp_path, name="vendor.csv", text=csv_text([{h: values[h] for h in header}], header=header)
+    )
+    return sis_path, vendor_path
+
+
+@pytest.mark.parametrize(
+    ("sis_middle", "vendor_middle", "findings"),
+    [
+        ("Luz", "Luz", []),
+        (" Luz", "Luz  ", []),  # surrounding spaces do not count, as for the other names
+        ("Luz", "luz", [("identity_mismatch", "3001", "differs: legal_middle_name; SIS row 2, vendor row 2")]),
+        ("Luz", "", [("identity_mismatch", "3001", "differs: legal_middle_name; SIS row 2, vendor row 2")]),
+        ("", "Maria", [("identity_mismatch", "3001", "differs: legal_middle_name; SIS row 2, vendor row 2")]),
+    ],
+)
+def test_middle_name_is_compared_when_both_files_carry_it(tmp_path, capsys, sis_middle, vendor_middle, findings):
+    out = tmp_path / "out"
+    assert _reconcile(*_middle_files(tmp_path, sis_middle, vendor_middle), out) == (1 if findings else 0)
+    assert _report(out) == findings
+    printed = capsys.readouterr().out
+    assert "without a middle name" not in printed
+    assert "Luz" not in printed and "Maria" not in printed
+
+
+def test_middle_name_is_named_among_the_other_fields_in_order(tmp_path):
+    sis_path, vendor_path = _middle_files(tmp_path, "Luz", "Sol")
+    text = vendor_path.read_text(encoding="utf-8").replace("Ruiz", "Ruis").replace(",Ana,", ",Anna,")
+    vendor_path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert _reconcile(sis_path, vendor_path, out) == 1
+    detail = "differs: legal_first_name, legal_middle_name, legal_last_name; SIS row 2, vendor row 2"
+    assert _report(out) == [("identity_mismatch", "3001", detail)]
+
+
+def test_a_vendor_export_without_the_middle_name_column_is_compared_without_it(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _reconcile(*_middle_files(tmp_path, "Luz", "", header=VENDOR_HEADER), out) == 0
+    assert _report(out) == []
+    assert (
+        "vendor rows compared without a middle name (the vendor export has no 'Middle Name' column): 1"
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("vendor_export.columns.legal_middle_name", None, "vendor_export.columns.legal_middle_name is null"),
+        ("source.columns.legal_middle_name", None, "the SIS export has no legal_middle_name column in source.columns"),
+    ],
+)
+def test_middle_name_not_compared_when_a_side_does_not_map_it(tmp_path, capsys, key, value, reason):
+    include = copy_include(tmp_path)
+    write_district(include, set_key({**district_data(), "vendor_export": {"columns": {}}}, key, value))
+    out = tmp_path / "out"
+    assert _reconcile(*_middle_files(tmp_path, "Luz", "Sol"), out, "--include-dir", str(include)) == 0
+    assert _report(out) == []
+    assert f"vendor rows compared without a middle name ({reason}): 1" in capsys.readouterr().out
+
+
+def test_a_renamed_vendor_middle_name_column(tmp_path):
+    include = copy_include(tmp_path)
+    write_district(include, {**district_data(), "vendor_export": {"columns": {"legal_middle_name": "Middle"}}})
+    header = [h if h != "Middle Name" else "Middle" for h in MIDDLE_HEADER]
+    sis_path, vendor_path = _middle_files(tmp_path, "Luz", "Sol", header=MIDDLE_HEADER)
+    vendor_path.write_text(vendor_path.read_text(encoding="utf-8").replace("Middle Name", header[2]), encoding="utf-8")
+    out = tmp_path / "out"
+    assert _reconcile(sis_path, vendor_path, out, "--include-dir", str(include)) == 1
+    assert _report(out)[0][2].startswith("differs: legal_middle_name;")

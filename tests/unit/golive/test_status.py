@@ -22,7 +22,7 @@ def _status(capsys, *args: str) -> tuple[int, dict[str, list[str]], str]:
     lines = captured.out.splitlines()
     rows = {}
     if lines:
-        assert lines[0].split() == ["district", "mode", "last_delivered", "last_qa", "next_run"]
+        assert lines[0].split() == ["district", "mode", "last_delivered", "last_qa", "next_run", "go_live"]
         rows = {line.split("  ")[0]: [c.strip() for c in line.split("  ") if c.strip()] for line in lines[1:]}
     return code, rows, captured.err
 

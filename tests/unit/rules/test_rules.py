@@ -574,7 +574,7 @@ def test_judge_fails_on_an_empty_export():
     assert report.verdict == "the export holds no student rows"
 
 
-def test_report_json_has_the_contract_keys():
+def test_report_json_has_the_documented_keys():
     report = _judge(100, 2, reasons={"unknown_grade": 1, "bad_score": 1})
     payload = report.to_json()
     assert set(payload) >= CONTRACT_REPORT_KEYS

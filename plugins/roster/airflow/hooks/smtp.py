@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import smtplib
 from pathlib import Path
+from typing import cast
 
 from roster import settings
-from roster.notify.emails import Email
+from roster.notify.emails import Email, to_message
 
 
 class MailNotSent(ConnectionError):
@@ -45,18 +47,21 @@ def _server(conn_id: str) -> str:
 
 
 def _send(conn_id: str, email: Email, attachments: list[Path] | None = None) -> None:
+    """Through the SMTP provider's hook (its TLS, login and OAuth2 from the connection), our own message.
+
+    The hook's ``send_email_smtp`` builds an HTML-only message; ours is multipart/alternative
+    (``notify.emails.to_message``), so it goes out on the client the hook logged in.
+    """
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         sender = hook.from_email or settings.mail_from()
-        hook.send_email_smtp(
-            to=email.to,
-            cc=email.cc or None,
-            subject=email.subject,
-            html_content=email.html,
-            from_email=sender,
-            files=[str(p) for p in attachments or []],
-        )
+        message = to_message(email, sender, attachments)
+        # The logged-in client: the hook has no public way to send a message built elsewhere.
+        client = cast("smtplib.SMTP", hook._smtp_client)  # the sync client: the hook was entered with ``with``
+        if client is None:
+            raise ConnectionError("the SMTP hook did not open a connection")
+        client.send_message(message, from_addr=sender, to_addrs=[*email.to, *email.cc])
 
 
 def send_or_fail(conn_id: str, email: Email) -> None:
