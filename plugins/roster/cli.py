@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -30,6 +31,46 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"--date {value!r} is not a date like 2026-11-20") from None
 
 
+def _sftp_fetcher(district):
+    """``roster.airflow.hooks.sftp.fetch`` when the connection of an ``sftp://`` cross-match folder is
+    defined here (Airflow's connections: its metadata database or ``AIRFLOW_CONN_<ID>``); a
+    ``ConfigError`` that says to pass a local copy otherwise."""
+    from roster.errors import ConfigError
+
+    conn_id = district.crossmatch.removeprefix("sftp://").partition("/")[0]
+    try:
+        from airflow.sdk import BaseHook
+
+        BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - no Airflow, or no such connection: the same advice either way
+        raise ConfigError(
+            f"{district.crossmatch}: key 'crossmatch' of district {district.district_id}: the Airflow connection "
+            f"{conn_id!r} is not defined here; define it (AIRFLOW_CONN_{conn_id.upper()}) or pass a local copy "
+            "of the tables (roster run and roster crossmatch take --crossmatch DIR)"
+        ) from None
+    from roster.airflow.hooks.sftp import fetch
+
+    return fetch
+
+
+def _tables(district, local: str | None, scratch: Path):
+    """The district to run, and the folder of its remote tables' copies (None for a local folder).
+
+    ``local`` (``--crossmatch DIR``) replaces the district's tables with a local folder; remote tables
+    are copied into ``scratch`` (fsspec URLs offline, ``sftp://`` through Airflow's connection).
+    """
+    from roster.config.crossmatch_source import SFTP, is_remote, kind
+    from roster.io.crossmatch_copy import copy_tables
+
+    if local:
+        return district.model_copy(update={"crossmatch": str(Path(local).resolve())}), None
+    if not is_remote(district.crossmatch):
+        return district, None
+    fetcher = _sftp_fetcher(district) if kind(district.crossmatch) == SFTP else None
+    copy_tables(district, scratch, fetcher)
+    return district, scratch
+
+
 def check_config(args: argparse.Namespace) -> int:
     from roster.config import district_files, include_root, load_district
     from roster.night.pipeline import Night
@@ -41,7 +82,9 @@ def check_config(args: argparse.Namespace) -> int:
     errors = []
     for path in files:
         try:
-            Night.load(root, load_district(path), dt.date.today())
+            with tempfile.TemporaryDirectory(prefix="roster-crossmatch-") as scratch:
+                district, copies = _tables(load_district(path), None, Path(scratch))
+                Night.load(root, district, dt.date.today(), crossmatch_copies=copies)
         except RosterError as exc:
             errors.append(str(exc))
     for message in errors:
@@ -53,7 +96,12 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from roster.config import include_root
+    with tempfile.TemporaryDirectory(prefix="roster-crossmatch-") as scratch:
+        return _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    from roster.config import find_district, include_root
     from roster.io import artifacts
     from roster.io.roster_file import parse_roster
     from roster.night.pipeline import Night, mark_delivered, serialize_night, validate_night
@@ -66,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     # but no input is among them, and only files a run wrote are removed.
     artifacts.refuse_overwriting(inputs, out, artifacts.RUN_FILES)
     artifacts.clear_run(out)
-    night = Night.load(root, args.district, args.date or dt.date.today())
+    district, copies = _tables(find_district(root, args.district), args.crossmatch, scratch)
+    night = Night.load(root, district, args.date or dt.date.today(), crossmatch_copies=copies)
     artifacts.refuse_overwriting(inputs, out, [night.output_name])
     artifacts.clear_run(out, night.output_name)
     previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
@@ -102,11 +151,13 @@ def _report(result) -> int:
 
 
 def crossmatch(args: argparse.Namespace) -> int:
-    from roster.config import include_root
+    from roster.config import find_district, include_root
     from roster.golive import steps as golive
 
     root = include_root(args.include_dir)
-    return _report(golive.crossmatch(root, args.district, Path(args.input), Path(args.out)))
+    with tempfile.TemporaryDirectory(prefix="roster-crossmatch-") as scratch:
+        district, copies = _tables(find_district(root, args.district), args.crossmatch, Path(scratch))
+        return _report(golive.crossmatch(root, district, Path(args.input), Path(args.out), copies=copies))
 
 
 def reconcile(args: argparse.Namespace) -> int:
@@ -182,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="roster", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     include_help = "include root (default: $ROSTER_INCLUDE_DIR or the project's include/)"
+    crossmatch_help = "a local folder of the cross-match tables, instead of the district file's crossmatch (e.g. a copy of an sftp:// folder)"
 
     p = sub.add_parser("check-config", help="validate every district file and the tables and layout it names")
     p.add_argument("--include-dir", help=include_help)
@@ -194,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="roster date YYYY-MM-DD (default: today)")
     p.add_argument("--previous", help="the last delivered roster file, to diff against and carry absent students from")
     p.add_argument("--approve-hold", action="store_true", help="write the file even when the changes cross a threshold")
+    p.add_argument("--crossmatch", help=crossmatch_help)
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=run)
 
@@ -203,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
     p.add_argument("--input", required=True, help="the SIS export (CSV)")
     p.add_argument("--out", required=True, help="folder for crossmatch_report.csv and missing_<table>.csv")
+    p.add_argument("--crossmatch", help=crossmatch_help)
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=crossmatch)
 

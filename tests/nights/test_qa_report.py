@@ -85,8 +85,10 @@ def test_every_kind_of_night_round_trips_byte_for_byte(tmp_path: Path, capsys: p
         "output_file",
         "notes",
         "offending_values",
+        "rows_merged",
+        "crossmatch",
     }
-    assert outcomes["failed"][1]["output_file"] is None
+    assert outcomes["failed"][1]["output_file"] is None and outcomes["failed"][1]["rows_merged"] == 0
     assert outcomes["failed"][1]["offending_values"]["unknown_grade"] == {"13": 1}
 
 
@@ -94,8 +96,9 @@ def test_a_report_written_before_offending_values_still_loads(tmp_path: Path, ca
     folder = _run(tmp_path / "night", "2026-11-20")
     capsys.readouterr()
     payload = json.loads((folder / "qa_report.json").read_text())
-    del payload["offending_values"]
-    assert QaReport.from_json(payload).offending_values == {}
+    del payload["offending_values"], payload["rows_merged"]
+    report = QaReport.from_json(payload)
+    assert report.offending_values == {} and report.rows_merged == 0
 
 
 def test_an_unknown_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -251,10 +251,12 @@ def check_district(root: Path, district: District, layouts: dict[str, Any] | Non
 
     Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
     across districts (and ``roster.config.vendor_codes`` the lists by path). A ``ConfigError`` names
-    the file and the line or key.
+    the file and the line or key. Remote cross-match tables (a URL) are not read: parsing never touches
+    the network, and each night checks the tables it copies.
     """
     from roster.config import load_layout
     from roster.config.crossmatch import load_crossmatch
+    from roster.config.crossmatch_source import is_remote
 
     name = district.destination.layout
     layout = layouts.get(name) if layouts is not None else None
@@ -262,7 +264,8 @@ def check_district(root: Path, district: District, layouts: dict[str, Any] | Non
         layout = load_layout(root, name)
         if layouts is not None:
             layouts[name] = layout
-    load_crossmatch(root, district, layout)
+    if not is_remote(district.crossmatch):
+        load_crossmatch(root, district, layout)
 
 
 def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:

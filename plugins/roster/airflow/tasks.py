@@ -21,7 +21,7 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow.context import roster_date
-from roster.config import District, check_district_id, district_files, load_district, resolve
+from roster.config import District, check_district_id, district_files, find_district, load_district, resolve
 from roster.errors import ConfigError, InputError
 from roster.golive.steps import STEPS
 from roster.io import artifacts, store
@@ -29,10 +29,26 @@ from roster.io import artifacts, store
 log = logging.getLogger("roster")
 
 
-def _night(district: District, root: Path, day: dt.date):
+def _night(district: District, root: Path, day: dt.date, folder: Path):
+    """The night's configuration; remote cross-match tables from their copies in the run ``folder``."""
     from roster.night.pipeline import Night
 
-    return Night.load(root, district, day)
+    return Night.load(root, district, day, crossmatch_copies=folder)
+
+
+def _copy_crossmatch(district: District, folder: Path) -> bool:
+    """Copy a remote district's cross-match tables into ``folder`` (the run folder: the version every
+    later task of the night reads); False for tables in a local folder, which are read in place."""
+    from roster.config.crossmatch_source import is_remote
+
+    if not is_remote(district.crossmatch):
+        return False
+    from roster.airflow.hooks import sftp as transfer
+    from roster.io.crossmatch_copy import copy_tables
+
+    copied = copy_tables(district, folder, transfer.fetch)
+    log.info("cross-match tables %s copied from %s", ", ".join(copied), district.crossmatch)
+    return True
 
 
 # The nightly DAG ------------------------------------------------------------------------------------
@@ -106,6 +122,7 @@ def extract_export(district: District, root: Path) -> str:
             tmp.chmod(0o600)
             tmp.replace(target)
             size = target.stat().st_size
+        _copy_crossmatch(district, folder)
     log.info("export for %s copied into the run folder as %s (%d bytes)", day, name, size)
     return name
 
@@ -115,9 +132,8 @@ def validate_export(district: District, root: Path, export_name: str) -> dict[st
     from roster.night.pipeline import validate_night
 
     day = roster_date(district)
-    night = _night(district, root, day)
     with store.run_workspace(district.district_id, day) as folder:
-        report = validate_night(night, folder / export_name, folder).report
+        report = validate_night(_night(district, root, day, folder), folder / export_name, folder).report
     log.info(
         "QA %s: %s; rejects by reason: %s",
         "passed" if report.passed else "FAILED",
@@ -144,10 +160,10 @@ def serialize_roster(district: District, root: Path, export_name: str) -> dict[s
     from roster.night.snapshot import baseline_for
 
     day = roster_date(district)
-    night = _night(district, root, day)
     with store.snapshot_workspace(district.district_id) as state:
         snapshot = baseline_for(state, day)
     with store.run_workspace(district.district_id, day) as folder:
+        night = _night(district, root, day, folder)
         roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
         size = (folder / night.output_name).stat().st_size
     diff = roster.diff
@@ -248,13 +264,16 @@ def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -
     from roster.night import pipeline
 
     day = roster_date(district)
-    night = _night(district, root, day)
     with (
         store.run_workspace(district.district_id, day) as folder,
         store.snapshot_workspace(district.district_id) as state,
     ):
         frame = pipeline.record_delivery(
-            night, folder, state, remote_path=delivered["remote_path"], mode=delivered["mode"]
+            _night(district, root, day, folder),
+            folder,
+            state,
+            remote_path=delivered["remote_path"],
+            mode=delivered["mode"],
         )
     log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
     return {"snapshot_date": day.isoformat(), "students": len(frame)}
@@ -278,7 +297,7 @@ def notify_summary(district: District, root: Path) -> str:
             log.info("%s", message)
             return message
         rejects = report_csv.read_rows(folder / artifacts.REJECTS)
-        missing = never_delivered(_night(district, root, day), folder, rejects)
+        missing = never_delivered(_night(district, root, day, folder), folder, rejects)
         email = nightly_summary(
             root, district, report, rejects, missing, why, store.run_location(district.district_id, day)
         )
@@ -354,7 +373,12 @@ def go_live_step(root: Path) -> dict[str, Any]:
     ):
         scratch = Path(tmp)
         if step == "crossmatch":
-            result = golive.crossmatch(root, district_id, _go_live_input(root, params, "sis_path", scratch), folder)
+            district = find_district(root, district_id)
+            copies = scratch / "crossmatch"
+            sis = _go_live_input(root, params, "sis_path", scratch)
+            result = golive.crossmatch(
+                root, district, sis, folder, copies=copies if _copy_crossmatch(district, copies) else None
+            )
         elif step == "reconcile":
             sis = _go_live_input(root, params, "sis_path", scratch)
             vendor = _go_live_input(root, params, "vendor_path", scratch)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from roster.config.crossmatch_source import check_spec
 from roster.config.files import Strict, format_error, read_yaml
 from roster.config.oneroster import FIXED_BY_ONEROSTER, OneRosterSource, oneroster_source_defaults
 from roster.errors import ConfigError
@@ -376,8 +377,12 @@ class District(Strict):
     source: Source
     """Tonight's SIS export."""
     crossmatch: str = Field(min_length=1)
-    """Folder of the cross-match tables (``grades.csv``, ``campuses.csv``, ``diagnoses.csv``), relative to the
-    include root."""
+    """Folder of the cross-match tables (``grades.csv``, ``campuses.csv``, ``diagnoses.csv``): relative to the
+    include root, or remote so the district can update them without a release: an fsspec URL
+    (``s3://bucket/dir``, ``file:///abs/dir``) or the district's SFTP folder ``sftp://<conn_id>/<dir>``
+    (an Airflow connection id, then the folder's absolute path). A night copies remote tables into its
+    run folder when it fetches the export and reads that copy to the end; ``qa_report.json`` records
+    each table's SHA-256 (``crossmatch``)."""
     destination: Destination
     """Where the roster goes."""
     qa: QaRules
@@ -402,6 +407,11 @@ class District(Strict):
         if value in RESERVED_DISTRICT_IDS:
             raise ValueError(f"{value!r} is reserved (roster_{value} is one of the project's own DAGs)")
         return value
+
+    @field_validator("crossmatch")
+    @classmethod
+    def _crossmatch(cls, value: str) -> str:
+        return check_spec(value)
 
     @field_validator("timezone")
     @classmethod

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from roster.config import District, resolve
+from roster.config import District
 from roster.config.crossmatch import TABLES, CrossMatch, TableRow, as_dict, read_rows
+from roster.config.crossmatch_source import table_file
 from roster.config.vendor_codes import VendorCodes
 from roster.io import artifacts
 from roster.io.report_csv import rows_bytes
@@ -93,21 +94,25 @@ def load_tables(root: Path, district: District) -> tuple[CrossMatch, list[Path]]
 
 
 def as_crossmatch(rows: dict[str, list[TableRow]]) -> CrossMatch:
-    return CrossMatch(**{table: as_dict(found) for table, found in rows.items()})
+    return CrossMatch(
+        grades=as_dict(rows["grades"]), campuses=as_dict(rows["campuses"]), diagnoses=as_dict(rows["diagnoses"])
+    )
 
 
-def load_table_rows(root: Path, district: District) -> tuple[dict[str, list[TableRow]], list[Path]]:
-    """``load_tables`` with each table's rows as written (descriptions, line numbers)."""
-    folder = resolve(root, district.crossmatch)
+def load_table_rows(
+    root: Path, district: District, copies: Path | None = None
+) -> tuple[dict[str, list[TableRow]], list[Path]]:
+    """``load_tables`` with each table's rows as written (descriptions, line numbers); remote tables
+    from their copies in ``copies`` (``roster.io.crossmatch_copy``)."""
     tables: dict[str, list[TableRow]] = {}
     absent: list[Path] = []
     for table in TABLES:
-        path = folder / f"{table}.csv"
-        if path.is_file():
-            tables[table] = read_rows(path)
+        found = table_file(root, district.crossmatch, table, copies)
+        if found.path.is_file():
+            tables[table] = read_rows(found.path, found.source)
         else:
             tables[table] = []
-            absent.append(path)
+            absent.append(found.path)
     return tables, absent
 
 

@@ -23,7 +23,10 @@ where the two files disagree, one finding per row of ``reconcile_report.csv``:
 * ``inactivate_at_vendor``: active at the vendor, inactive in the SIS or not in the SIS at all.
 * ``add_at_vendor``: active in the SIS, not at the vendor.
 * ``duplicate``: an id on more than one row of either file; the detail names the file and the rows.
-  Such an id is not compared otherwise until it is unique (which of its rows is the student?).
+  Such an id is not compared otherwise until it is unique (which of its rows is the student?). With
+  ``source.duplicate_rows: merge`` the SIS export's rows of one student (same legal names and date of
+  birth) are first folded into the row a night would deliver, as the night does; only an id whose rows
+  disagree is then a ``duplicate``.
 
 Students are identified by State Test Number and row number (as a spreadsheet shows the file: the
 header is row 1). No name or date of birth reaches the report, the summary or an error message.
@@ -147,6 +150,21 @@ def _check_vendor_columns(district: District) -> None:
         seen[header] = canonical
 
 
+def _fold_enrollments(export, source) -> int:
+    """With ``source.duplicate_rows: merge``, the SIS rows of one student folded into the one a night
+    would deliver (``roster.rules.duplicates.fold``, the night's own steps; ``export.table`` keeps
+    the rest); the number of rows folded. Rows of an id whose identity disagrees stay: ``duplicate``."""
+    if source.duplicate_rows != "merge":
+        return 0
+    import pyarrow as pa
+
+    from roster.rules.duplicates import fold
+
+    folded = fold(export.table.to_pandas(), source.status_values.active, source.date_format)
+    export.table = export.table.filter(pa.array(~folded))
+    return int(folded.sum())
+
+
 def _vendor_spec(vendor_path: Path, district: District) -> tuple[VendorExport, str | None]:
     """How to read the vendor export, and why middle names are not compared (None: they are).
 
@@ -176,12 +194,14 @@ def read_pair(sis_path: Path, vendor_path: Path, district: District):
 
     _check_vendor_columns(district)
     sis_export = read_export(sis_path, district.source)
+    merged = _fold_enrollments(sis_export, district.source)
     spec, without_middle = _vendor_spec(vendor_path, district)
     vendor_export = read_vendor_export(vendor_path, spec)
     middle = without_middle is None
     sis = _frame(sis_export, district.source.date_format, district.source.status_values, middle=middle)
     vendor = _frame(vendor_export, spec.date_format, spec.status_values, middle=middle)
     notes = {
+        "SIS rows merged into another row of the same student (source.duplicate_rows: merge)": merged,
         f"vendor rows compared without a middle name ({without_middle})": len(vendor) if without_middle else 0,
         "SIS rows with the wrong number of columns (not compared)": len(sis_export.ragged_rows),
         "vendor rows with the wrong number of columns (not compared)": len(vendor_export.ragged_rows),

@@ -50,9 +50,12 @@ def _district(root: Path, district: District | str) -> District:
     return find_district(root, district) if isinstance(district, str) else district
 
 
-def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path) -> StepResult:
+def crossmatch(
+    root: Path, district: District | str, export: Path, out_dir: Path, copies: Path | None = None
+) -> StepResult:
     """Every grade, campus and diagnosis code of ``export`` against the district's tables, and the
-    campuses the vendor needs a sub-account for (``subaccount_requests.csv``)."""
+    campuses the vendor needs a sub-account for (``subaccount_requests.csv``). Remote tables are read
+    from their copies in ``copies`` (``roster.io.crossmatch_copy``)."""
     from roster.config import load_layout, resolve
     from roster.config.crossmatch import TABLES
     from roster.golive import discovery as found
@@ -61,7 +64,7 @@ def crossmatch(root: Path, district: District | str, export: Path, out_dir: Path
     out = _out(
         out_dir, {"--input": export}, [found.REPORT, found.SUBACCOUNTS, *(found.missing_name(t) for t in TABLES)]
     )
-    rows, absent = found.load_table_rows(root, district)
+    rows, absent = found.load_table_rows(root, district, copies)
     vendor = _vendor_lists(root, district, load_layout(root, district.destination.layout))
     result = found.discover(export, district, found.as_crossmatch(rows))
     files = found.write_discovery(result, out)

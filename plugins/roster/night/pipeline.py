@@ -15,6 +15,7 @@ hands the validated rows over in memory instead (``serialize_night(validated=...
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from roster.night.diff import CHANGES_COLUMNS, RosterDiff, compare, judge_change
 from roster.night.qa import QaReport, judge, load_report, save_report
 from roster.night.serialize import roster_frame
 from roster.rules.catalog import NightRules
+from roster.rules.duplicates import merged_away
 from roster.rules.model import MASKED_ID, REJECT_COLUMNS, find_rejects
 from roster.rules.offending import offending_values
 
@@ -49,14 +51,20 @@ class Night:
     roster_date: dt.date
 
     @classmethod
-    def load(cls, root: Path, district: District | str, roster_date: dt.date) -> Night:
-        """Load the district (by id or as loaded), its cross-match tables and its layout."""
+    def load(
+        cls, root: Path, district: District | str, roster_date: dt.date, crossmatch_copies: Path | None = None
+    ) -> Night:
+        """Load the district (by id or as loaded), its cross-match tables and its layout.
+
+        Remote tables are read from their copies in ``crossmatch_copies`` (the night's run folder).
+        """
         if isinstance(district, str):
             district = find_district(root, district)
         layout = load_layout(root, district.destination.layout)
         return cls(
             district=district,
-            crossmatch=load_crossmatch(root, district, layout),  # checked against the vendor's code lists
+            # checked against the vendor's code lists
+            crossmatch=load_crossmatch(root, district, layout, crossmatch_copies),
             layout=layout,
             roster_date=roster_date,
         )
@@ -112,6 +120,20 @@ def _ragged_rejects(export: Export) -> pd.DataFrame:
     )
 
 
+def _merged(night: Night, frame: pd.DataFrame, accepted: np.ndarray | None) -> np.ndarray:
+    """Per row: an accepted row folded into another accepted row of its student (``merged_away``);
+    none unless the district merges enrollment rows (``source.duplicate_rows: merge``)."""
+    if night.district.source.duplicate_rows != "merge":
+        return np.zeros(len(frame), dtype=bool)
+    rules = night.rules
+    return merged_away(frame, rules.active_values, rules.date_format, among=accepted)
+
+
+def _merged_note(merged: int) -> str:
+    rows = "1 row" if merged == 1 else f"{merged} rows"
+    return f"{rows} merged into another row of the same student (source.duplicate_rows: merge)"
+
+
 def check_export(night: Night, export_path: Path) -> Validated:
     """Read the export, apply the night's rules to every row, judge QA. Writes nothing."""
     export = read_export(export_path, night.district.source)
@@ -122,12 +144,16 @@ def check_export(night: Night, export_path: Path) -> Validated:
             ["row_number", "field", "reason"], kind="stable", ignore_index=True
         )
     rejected_rows = rejects["row_number"].nunique()
-    rows_read, notes = export.rows_read, export.notes
+    rows_read, notes = export.rows_read, list(export.notes)
     offending = offending_values(frame, rejects, night.district.source.date_format)
-    if rejects.empty:
+    keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy()) if len(rejects) else None
+    merged = _merged(night, frame, keep)
+    if merged.any():
+        keep = ~merged if keep is None else keep & ~merged
+        notes.append(_merged_note(int(merged.sum())))
+    if keep is None:
         accepted = frame
     else:
-        keep = ~np.isin(frame["row_number"].to_numpy(), rejects["row_number"].to_numpy())
         del frame  # the export's columns are now held by the export alone, and freed as filtered
         accepted = _rows_where(export, keep)
         release_memory()
@@ -137,12 +163,14 @@ def check_export(night: Night, export_path: Path) -> Validated:
         roster_date=night.roster_date,
         rows_read=rows_read,
         rows_rejected=int(rejected_rows),
+        rows_merged=int(merged.sum()),
         rejects_by_reason={str(k): int(v) for k, v in rejects["reason"].value_counts().items()},
         max_reject_rate=night.district.qa.max_reject_rate,
         source_file=export_path.name,
         output_file=night.output_name,
         notes=notes,
         offending_values=offending,
+        crossmatch={table: dataclasses.asdict(v) for table, v in night.crossmatch.versions.items()},
     )
     return Validated(report=report, rejects=rejects, accepted=accepted)
 

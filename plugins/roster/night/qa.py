@@ -82,6 +82,13 @@ class QaReport:
     #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
     #: that does not look like a code is counted as ``[masked]``).
     offending_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: Rows folded into another row of the same student (``source.duplicate_rows: merge``): neither
+    #: accepted nor rejected, so ``rows_read == rows_accepted + rows_rejected + rows_merged``. A default,
+    #: so that reports written before it existed still load.
+    rows_merged: int = 0
+    #: The version of each cross-match table the night used: table -> {"sha256": ..., "source": its
+    #: URL or path}; empty in reports written before it existed.
+    crossmatch: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def awaiting_delivery(self) -> QaReport:
         """Nothing delivered yet: a night whose upload or email then fails must not read as delivered."""
@@ -155,9 +162,15 @@ def judge(
     output_file: str,
     notes: list[str] | None = None,
     offending_values: dict[str, dict[str, int]] | None = None,
+    rows_merged: int = 0,
+    crossmatch: dict[str, dict[str, str]] | None = None,
 ) -> QaReport:
-    """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains."""
-    accepted = rows_read - rows_rejected
+    """Pass when the rejected share is at most ``max_reject_rate`` and at least one row remains.
+
+    Merged rows (``rows_merged``) are no rejects: the student is delivered by another row. The rate is
+    of the rows read, so a student rejected on each of their rows weighs as much as in the students.
+    """
+    accepted = rows_read - rows_rejected - rows_merged
     rate = rows_rejected / rows_read if rows_read else 0.0
     if accepted == 0:
         passed, verdict = False, "no student rows left to deliver" if rows_read else "the export holds no student rows"
@@ -187,4 +200,6 @@ def judge(
         output_file=output_file if passed else None,
         notes=list(notes or []),
         offending_values=dict(offending_values or {}),
+        rows_merged=rows_merged,
+        crossmatch=dict(crossmatch or {}),
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from roster.config import District
 from roster.config.crossmatch import CrossMatch
 from roster.rules.checks import (
+    FrameKernel,
     Kernel,
     age_in_range,
     date_or_empty,
@@ -30,6 +31,7 @@ from roster.rules.checks import (
     present,
     unique_or_empty,
 )
+from roster.rules.duplicates import identity_kernel
 
 MIN_AGE, MAX_AGE = 2, 22
 
@@ -48,6 +50,10 @@ class NightRules:
     roster_date: dt.date
     status_values: frozenset[str]
     crossmatch: CrossMatch
+    #: ``source.duplicate_rows``: ``reject`` every row of a repeated id, or ``merge`` one student's rows.
+    duplicate_rows: str = "reject"
+    #: The status words of an active student (the merge delivers an active row first).
+    active_values: frozenset[str] = frozenset()
 
     @classmethod
     def for_night(cls, district: District, crossmatch: CrossMatch, roster_date: dt.date) -> NightRules:
@@ -58,22 +64,30 @@ class NightRules:
             roster_date=roster_date,
             status_values=frozenset(sv.active) | frozenset(sv.inactive),
             crossmatch=crossmatch,
+            duplicate_rows=district.source.duplicate_rows,
+            active_values=frozenset(sv.active),
         )
 
 
 @dataclass(frozen=True)
 class Rule:
     """One reason a row is rejected. ``kernel`` checks every district's rows alike; ``for_night``
-    makes tonight's kernel from the night's rules. A rule with neither is found by the reader."""
+    makes tonight's kernel from the night's rules (None: not tonight). ``for_frame`` makes a kernel of
+    the whole frame, for a rule that compares a row's columns with other rows' (its failures are
+    reported on ``columns[0]``). A rule with none of them is found by the reader."""
 
     reason: str
     columns: tuple[str, ...] | str
     fix: str
     kernel: Kernel | None = None
-    for_night: Callable[[NightRules], Kernel] | None = None
+    for_night: Callable[[NightRules], Kernel | None] | None = None
+    for_frame: Callable[[NightRules], FrameKernel | None] | None = None
 
     def kernel_of(self, rules: NightRules) -> Kernel | None:
         return self.for_night(rules) if self.for_night is not None else self.kernel
+
+    def frame_kernel_of(self, rules: NightRules) -> FrameKernel | None:
+        return self.for_frame(rules) if self.for_frame is not None else None
 
 
 RULES: tuple[Rule, ...] = (
@@ -87,8 +101,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "duplicate_state_id",
         ("state_test_number",),
-        "Two or more rows share this State Test Number; fix the SIS so each student has their own.",
-        unique_or_empty,
+        "Two or more rows share this State Test Number (with a district that merges enrollment rows: "
+        "with a different legal name or date of birth); fix the SIS so each student has their own.",
+        # reject: every row of a repeated id; merge: the rows of an id whose identity disagrees.
+        for_night=lambda r: unique_or_empty if r.duplicate_rows == "reject" else None,
+        for_frame=lambda r: identity_kernel(r.date_format) if r.duplicate_rows == "merge" else None,
     ),
     Rule("missing_first_name", ("legal_first_name",), "Enter the student's legal first name in the SIS.", present),
     Rule("missing_last_name", ("legal_last_name",), "Enter the student's legal last name in the SIS.", present),

@@ -24,6 +24,8 @@ from roster.fast.arrow import bools, take, text
 from roster.rules.dates import age_on, parse_dates
 
 Kernel = Callable[[pa.ChunkedArray], np.ndarray]
+#: A kernel of the whole frame (a rule comparing rows with each other on several columns).
+FrameKernel = Callable[[pd.DataFrame], np.ndarray]
 
 
 def column_text(s: pd.Series) -> pa.ChunkedArray:

@@ -31,7 +31,7 @@ from pandera.typing import Series
 
 from roster.rules import catalog
 from roster.rules.catalog import NightRules, Rule
-from roster.rules.checks import Kernel, clearly_id, column_text, taken
+from roster.rules.checks import FrameKernel, Kernel, clearly_id, column_text, taken
 
 
 class RosterRow(pa.DataFrameModel):
@@ -106,13 +106,27 @@ def _check(reason: str, kernel: Kernel) -> pa.Check:
     return pa.Check(verdict, name=reason, ignore_na=False)
 
 
+def _frame_check(reason: str, kernel: FrameKernel) -> pa.Check:
+    """A frame kernel as a check of the whole frame (pandera reports its failures on every column)."""
+
+    def verdict(frame: pd.DataFrame) -> pd.Series:
+        return pd.Series(kernel(frame), index=frame.index, copy=False)
+
+    return pa.Check(verdict, name=reason, ignore_na=False)
+
+
 def build_schema(rules: NightRules) -> pa.DataFrameSchema:
-    """The model's schema with every catalog rule attached to its columns, tonight's kernels made."""
+    """The model's schema with every catalog rule attached to its columns, tonight's kernels made;
+    a rule of the whole frame (``Rule.for_frame``) as a check of the frame."""
     checks: dict[str, list[pa.Check]] = {}
+    frame_checks: list[pa.Check] = []
     for rule in catalog.RULES:
+        frame_kernel = rule.frame_kernel_of(rules)
+        if frame_kernel is not None:
+            frame_checks.append(_frame_check(rule.reason, frame_kernel))
         kernel = rule.kernel_of(rules)
         if kernel is None:
-            continue  # found by the reader (a ragged row), not a column check
+            continue  # found by the reader (a ragged row), or by a check of the frame
         check = _check(rule.reason, kernel)
         for column in columns_of(rule):
             checks.setdefault(column, []).append(check)
@@ -121,7 +135,7 @@ def build_schema(rules: NightRules) -> pa.DataFrameSchema:
     if unknown:
         raise ValueError(f"a catalog rule checks {unknown[0]}, which is not a field of RosterRow")
     text = _ArrowText(schema.columns[TEXT_FIELDS[0]].dtype.storage)
-    return schema.update_columns(
+    schema = schema.update_columns(
         {
             column: {
                 "checks": [*spec.checks, *checks.get(column, [])],
@@ -130,6 +144,8 @@ def build_schema(rules: NightRules) -> pa.DataFrameSchema:
             for column, spec in schema.columns.items()
         }
     )
+    schema.checks = [*schema.checks, *frame_checks]  # update_columns made this schema a copy
+    return schema
 
 
 def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
@@ -151,8 +167,19 @@ def find_rejects(frame: pd.DataFrame, rules: NightRules) -> pd.DataFrame:
         raise RuntimeError(f"roster schema failed on column {first['column']}: {first['check']}")
     positions = frame.index.get_indexer(pd.Index(failures["index"].to_numpy(), dtype=frame.index.dtype))
     return _rejects_frame(
-        frame, positions, failures["column"].to_numpy(), failures["check"].map(reasons).to_numpy(), rules
+        frame, positions, _fields(failures, reasons), failures["check"].map(reasons).to_numpy(), rules
     )
+
+
+def _fields(failures: pd.DataFrame, reasons: dict[str, str]) -> np.ndarray:
+    """The field of each failure: its column, or for a check of the frame (pandera reports it once
+    per column of the row) the rule's own field, ``columns[0]`` (the repeats are then dropped)."""
+    fields = failures["column"].to_numpy(dtype=object).copy()
+    wide = failures["wide"].to_numpy(dtype=bool)
+    if wide.any():
+        field_of = {rule.reason: columns_of(rule)[0] for rule in catalog.RULES if rule.for_frame is not None}
+        fields[wide] = failures["check"][wide].map(reasons).map(field_of).to_numpy(dtype=object)
+    return fields
 
 
 def _reasons(schema: pa.DataFrameSchema) -> dict[str, str]:
@@ -161,15 +188,13 @@ def _reasons(schema: pa.DataFrameSchema) -> dict[str, str]:
     pandera reports a check by its error text when it has one (its built-in checks do), else by its
     name; a check's reason is its name.
     """
-    return {
-        check.error if check.error is not None else check.name: check.name or check.error
-        for column in schema.columns.values()
-        for check in column.checks
-    }
+    checks = [*(check for column in schema.columns.values() for check in column.checks), *schema.checks]
+    return {check.error if check.error is not None else check.name: check.name or check.error for check in checks}
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
-    """``index, column, check`` of every failure of ``schema`` on ``frame``; never the failing values.
+    """``index, column, check, wide`` of every failure of ``schema`` on ``frame``; never the failing
+    values. ``wide``: a failure of a check of the whole frame (``build_schema``'s frame checks).
 
     For a missing column pandera's column is empty and its failure case is the column's name (from
     the schema, not the data): that name is the column.
@@ -181,8 +206,11 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
         missing = (cases["check"] == "column_in_dataframe").to_numpy()
         columns = cases["column"].to_numpy(dtype=object).copy()
         columns[missing] = cases["failure_case"].to_numpy(dtype=object)[missing]
-        return pd.DataFrame({"index": cases["index"].to_numpy(), "column": columns, "check": cases["check"].to_numpy()})
-    return pd.DataFrame({"index": pd.Series([], dtype="int64"), "column": [], "check": []})
+        wide = (cases["schema_context"] == "DataFrameSchema").to_numpy(dtype=bool)
+        return pd.DataFrame(
+            {"index": cases["index"].to_numpy(), "column": columns, "check": cases["check"].to_numpy(), "wide": wide}
+        )
+    return pd.DataFrame({"index": pd.Series([], dtype="int64"), "column": [], "check": [], "wide": []})
 
 
 def shown_ids(ids: pyarrow.ChunkedArray, rules: NightRules) -> np.ndarray:

@@ -443,3 +443,23 @@ def test_a_renamed_vendor_middle_name_column(tmp_path):
     out = tmp_path / "out"
     assert _reconcile(sis_path, vendor_path, out, "--include-dir", str(include)) == 1
     assert _report(out)[0][2].startswith("differs: legal_middle_name;")
+
+
+def test_merge_folds_one_students_enrollment_rows_before_comparing(tmp_path, capsys):
+    # 6001 has two enrollments of one identity: folded into the active row (row 3), so it is
+    # compared once and matches. 6002's rows disagree on the first name: two people, a duplicate.
+    sis_rows = [
+        sis("6001", "Ana", "Ruiz", "01/02/2012", "I"),  # row 2: the old campus, inactive
+        sis("6001", "Ana", "Ruiz", "1/2/2012"),  # row 3: the same student, active (DOB written otherwise)
+        sis("6002", "Bo", "Lin", "03/04/2011"),  # row 4
+        sis("6002", "Bea", "Lin", "03/04/2011"),  # row 5
+    ]
+    vendor_rows = [vendor("6001", "Ana", "Ruiz", "01/02/2012"), vendor("6002", "Bo", "Lin", "03/04/2011")]
+    include = copy_include(tmp_path)
+    write_district(include, set_key(district_data(), "source.duplicate_rows", "merge"))
+    out = tmp_path / "out"
+    assert _reconcile(*_files(tmp_path, sis_rows, vendor_rows), out, "--include-dir", str(include)) == 1
+    assert _report(out) == [("duplicate", "6002", "2 times in the SIS export (rows 4, 5)")]
+    assert "SIS rows merged into another row of the same student (source.duplicate_rows: merge): 1" in (
+        capsys.readouterr().out
+    )
