@@ -62,67 +62,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from roster.config import CANONICAL_FIELDS, OPTIONAL_FIELDS
+from roster.config import CANONICAL_FIELDS
+from roster.config.oneroster import (
+    EXTENSION_FIELDS,
+    ONEROSTER_DATE_FORMAT,
+    ONEROSTER_FIELDS,
+    ONEROSTER_STATUS_VALUES,
+    STATE_ID_COLUMNS,
+    check_extensions,
+    check_state_id,
+)
 from roster.errors import ConfigError
 from roster.io.export import Export, _normalize
 from roster.io.oneroster_package import SUPPORTED_VERSIONS, Package, open_package
 
-#: ``source.date_format`` of a OneRoster district: ``birthDate`` is an ISO date.
-ONEROSTER_DATE_FORMAT = "%Y-%m-%d"
-#: ``source.status_values`` of a OneRoster district: the words ``read_oneroster`` writes.
-ONEROSTER_STATUS_VALUES: dict[str, list[str]] = {"active": ["active"], "inactive": ["inactive"]}
 #: demographics ``sex`` (lower case) -> gender code; other values pass as written.
 ONEROSTER_SEX_CODES = {"male": "M", "female": "F", "other": "X", "unspecified": ""}
-#: The fields every OneRoster export carries (the extensions come on top).
-ONEROSTER_FIELDS = (
-    "state_test_number",
-    "legal_first_name",
-    "legal_last_name",
-    "date_of_birth",
-    "grade",
-    "campus",
-    "status",
-    "local_student_id",
-    "legal_middle_name",
-    "gender",
-)
-#: Fields an extension column may carry.
-EXTENSION_FIELDS = tuple(f for f in OPTIONAL_FIELDS if f not in ONEROSTER_FIELDS)
-#: ``users.csv`` columns ``state_id`` may name as they are.
-STATE_ID_COLUMNS = ("identifier", "username", "userMasterIdentifier")
 
 _INACTIVE_STATUS = ("tobedeleted", "inactive")
-
-
-def check_state_id(value: str) -> str:
-    """``source.oneroster.state_id``: a ``ValueError`` (for a pydantic validator) when not one of
-    ``identifier | username | userMasterIdentifier | userIds:<type> | metadata.<column>``."""
-    if value in STATE_ID_COLUMNS:
-        return value
-    if value.startswith("userIds:") and value.removeprefix("userIds:").strip() and "}" not in value:
-        return value
-    if value.startswith("metadata.") and len(value) > len("metadata."):
-        return value
-    raise ValueError(
-        f"{value!r} is not a OneRoster id; use identifier, username, userMasterIdentifier, "
-        "userIds:<type> or metadata.<column>"
-    )
-
-
-def check_extensions(extensions: Mapping[str, str]) -> dict[str, str]:
-    """``source.oneroster.extensions``: field -> ``metadata.*`` column; a ``ValueError`` otherwise."""
-    for field, column in extensions.items():
-        if field not in EXTENSION_FIELDS:
-            raise ValueError(
-                f"{field!r} cannot come from an extension column; use one of {', '.join(EXTENSION_FIELDS)}"
-            )
-        if not column.startswith("metadata.") or len(column) == len("metadata."):
-            raise ValueError(f"{field}: {column!r} is not an extension column; name a metadata.<column> column")
-    columns = list(extensions.values())
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        raise ValueError(f"column {repeated[0]!r} is named for more than one field")
-    return dict(extensions)
 
 
 def read_oneroster(path: Path, *, state_id: str = "identifier", extensions: Mapping[str, str] | None = None) -> Export:
