@@ -242,7 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the nightly transform on a local export, offline")
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
-    p.add_argument("--input", required=True, help="the SIS export (CSV)")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="the SIS export, as source.format says (a CSV, a OneRoster package .zip or folder, a workbook)",
+    )
     p.add_argument("--out", required=True, help="folder for qa_report.json, rejects.csv and the roster file")
     p.add_argument("--date", type=_date, help="roster date YYYY-MM-DD (default: today)")
     p.add_argument("--previous", help="the last delivered roster file, to diff against and carry absent students from")
@@ -255,7 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         "crossmatch", help="every grade, campus and diagnosis code of an export against the cross-match tables"
     )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
-    p.add_argument("--input", required=True, help="the SIS export (CSV)")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="the SIS export, as source.format says (a CSV, a OneRoster package .zip or folder, a workbook)",
+    )
     p.add_argument("--out", required=True, help="folder for crossmatch_report.csv and missing_<table>.csv")
     p.add_argument("--crossmatch", help=crossmatch_help)
     p.add_argument("--include-dir", help=include_help)
@@ -265,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="pre-go-live clean-up: the SIS export against the vendor's current roster export"
     )
     p.add_argument("--district", required=True, help="district id, as in include/districts/<id>.yaml")
-    p.add_argument("--sis", required=True, help="the SIS export (CSV, as source: in the district file)")
+    p.add_argument(
+        "--sis",
+        required=True,
+        help="the SIS export, as source: in the district file says (CSV, OneRoster package, workbook)",
+    )
     p.add_argument(
         "--vendor", required=True, help="the vendor's roster export (as vendor_export: in the district file)"
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -95,33 +94,33 @@ def export_present(district: District, root: Path, day: dt.date) -> bool:
         from roster.airflow.hooks import sftp as transfer
 
         return transfer.exists(source)
-    return resolve(root, source).is_file()
+    from roster.io.export_copy import local_export_present
+
+    return local_export_present(resolve(root, source), package=district.source.format == "oneroster")
 
 
 def extract_export(district: District, root: Path) -> str:
-    """Copy tonight's export into the run folder; its file name there (the export's own name, prefixed)."""
+    """Copy tonight's export into the run folder; its file name there (the export's own name, prefixed;
+    a OneRoster package folder is copied as one zip, ``export_<folder>.zip``)."""
+    from roster.io.export_copy import copy_local_export, copy_name
+
     day = roster_date(district)
     source = district.source_path(day)
-    name = "export_" + Path(source).name
+    remote = source.startswith("sftp://")
+    path = None if remote else resolve(root, source)
+    name = copy_name(path) if path is not None else "export_" + Path(source).name
     missing = f"tonight's export is not there (expected for roster date {day})"
     with store.run_workspace(district.district_id, day) as folder:
         target = folder / name
-        if source.startswith("sftp://"):
-            from roster.airflow.hooks import sftp as transfer
+        try:
+            if path is None:
+                from roster.airflow.hooks import sftp as transfer
 
-            try:
                 size = transfer.fetch(source, target)
-            except FileNotFoundError:
-                raise InputError(f"{source}: {missing}") from None
-        else:
-            path = resolve(root, source)
-            if not path.is_file():
-                raise InputError(f"{path}: {missing}")
-            tmp = target.with_name(f".{name}.part")
-            shutil.copyfile(path, tmp)
-            tmp.chmod(0o600)
-            tmp.replace(target)
-            size = target.stat().st_size
+            else:
+                size = copy_local_export(path, target, package=district.source.format == "oneroster")
+        except FileNotFoundError:
+            raise InputError(f"{source if path is None else path}: {missing}") from None
         _copy_crossmatch(district, folder)
     log.info("export for %s copied into the run folder as %s (%d bytes)", day, name, size)
     return name

@@ -174,7 +174,8 @@ class Source(Strict):
 
     path: DateTemplate
     """The export: relative to the include root, absolute, or ``sftp://<conn_id>/<path>``;
-    ``{date:%Y%m%d}`` becomes the roster date. With ``format: oneroster`` a ``.zip`` or a folder."""
+    ``{date:%Y%m%d}`` becomes the roster date. With ``format: oneroster`` a ``.zip`` or a folder holding
+    ``manifest.csv`` (a folder only on a local path: over ``sftp://`` the package is a ``.zip``)."""
     format: Literal["csv", "oneroster", "xlsx"] = "csv"
     """What the export is: ``csv`` (delimited text), ``oneroster`` (a OneRoster 1.1/1.2 bulk package, a
     ``.zip`` or a folder; then ``columns``, ``delimiter``, ``date_format`` and ``status_values`` are fixed by
@@ -222,6 +223,12 @@ class Source(Strict):
                     raise ValueError(
                         f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
                     )
+        if self.format == "oneroster" and self.path.startswith("sftp://") and not self.path.lower().endswith(".zip"):
+            # A folder cannot be fetched as one file over SFTP, and half of one would pass for a package.
+            raise ValueError(
+                f"source.path {self.path!r}: with format: oneroster an sftp:// export must be a .zip "
+                "(a package folder can only be read from a local path)"
+            )
         return self
 
     @property
