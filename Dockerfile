@@ -31,6 +31,7 @@ COPY --chown=airflow:0 pyproject.toml README.md /opt/roster/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
+COPY --chown=airflow:0 scripts/fab_roles.py /opt/roster/scripts/fab_roles.py
 RUN ln -s /opt/airflow/plugins /opt/roster/plugins \
  && pip install --no-cache-dir --no-deps -e /opt/roster \
  && python -m compileall -q /opt/airflow/plugins

@@ -4,7 +4,8 @@
 #
 #   PostgreSQL  a private cluster (initdb as the postgres user) on a free loopback port
 #   Redis       redis-server on a free loopback port, no persistence
-#   Airflow     `airflow db migrate` (airflow-init), then scheduler, dag-processor, triggerer,
+#   Airflow     `airflow db migrate` and scripts/fab_roles.py (airflow-init: FAB's tables, the admin,
+#               the roster-reviewer role), then scheduler, dag-processor, triggerer,
 #               api-server and TWO Celery workers, each with its compose service's environment and
 #               command, read from docker-compose.yaml by scripts/compose_env.py
 #   SFTP, SMTP  the project's loopback servers (python -m devtools.servers)
@@ -93,6 +94,8 @@ import base64, os, secrets
 print(f"export POSTGRES_PASSWORD={secrets.token_hex(16)}")
 print(f"export AIRFLOW_FERNET_KEY={base64.urlsafe_b64encode(os.urandom(32)).decode()}")
 print(f"export AIRFLOW_JWT_SECRET={secrets.token_hex(32)}")
+print(f"export AIRFLOW_API_SECRET_KEY={secrets.token_hex(32)}")
+print(f"ADMIN_PASSWORD={secrets.token_urlsafe(24)}")  # not exported: only airflow-init and the check get it
 PY
 )"
 export AIRFLOW_ADMIN_USER=admin
@@ -237,7 +240,7 @@ MAPS=(
   --map "/opt/airflow/roster-data=$VAR/roster-data"
 )
 for service in airflow-init airflow-apiserver airflow-scheduler airflow-dag-processor airflow-triggerer airflow-worker; do
-  "$PY" scripts/compose_env.py env "$service" "${MAPS[@]}" >"$VAR/env/$service.env"
+  AIRFLOW_ADMIN_PASSWORD=$ADMIN_PASSWORD "$PY" scripts/compose_env.py env "$service" "${MAPS[@]}" >"$VAR/env/$service.env"
 done
 # Where the image's paths and the containers' ports are, natively.
 cat >"$VAR/env/native.env" <<EOF
@@ -263,11 +266,12 @@ airflow_service() {  # name, compose service, [extra env file], -- extra args
     "${WRAP[@]}" "$AIRFLOW" $words "$@"
 }
 
-say "airflow-init: airflow db migrate"
+say "airflow-init: airflow db migrate; scripts/fab_roles.py (admin, roster-reviewer role)"
 (
   set -a; source "$VAR/env/airflow-init.env"; source "$VAR/env/native.env"; set +a
   "$AIRFLOW" db migrate
-) >"$LOGS/airflow-init.log" 2>&1 || { tail -n 30 "$LOGS/airflow-init.log" >&2; die "airflow db migrate failed"; }
+  "$PY" scripts/fab_roles.py
+) >"$LOGS/airflow-init.log" 2>&1 || { tail -n 30 "$LOGS/airflow-init.log" >&2; die "airflow-init failed"; }
 
 WRAP=()
 say "starting airflow-apiserver (127.0.0.1:$API_PORT), -scheduler, -dag-processor, -triggerer"
@@ -320,10 +324,9 @@ say "both workers ready"
 services=()
 for name in "${ORDER[@]}"; do services+=(--service "$name=${PIDS[$name]}"); done
 set +e
-"$PY" scripts/e2e_check.py \
+AIRFLOW_ADMIN_PASSWORD=$ADMIN_PASSWORD "$PY" scripts/e2e_check.py \
   --api "http://127.0.0.1:$API_PORT" \
-  --user "$AIRFLOW_ADMIN_USER" \
-  --password-file "$VAR/airflow/simple_auth_manager_passwords.json.generated" \
+  --user "$AIRFLOW_ADMIN_USER" --password-env AIRFLOW_ADMIN_PASSWORD \
   --dag-id "$DAG_ID" --logical-date "$LOGICAL" --run-id "e2e_$(date +%Y%m%dT%H%M%S)" \
   --timeout "$TIMEOUT" \
   --delivered "$VAR/servers/sftp/upload/$DISTRICT/$ROSTER_FILE" \
@@ -335,4 +338,11 @@ set +e
   --log-dir "$LOGS" "${services[@]}"
 status=$?
 set -e
+# The admin password is in the environment of airflow-init and of this script only: never in a log.
+if grep -rlF -- "$ADMIN_PASSWORD" "$LOGS" "$VAR/airflow/logs" 2>/dev/null; then
+  echo "FAIL  the admin password appears in the log file(s) above" >&2
+  status=1
+else
+  echo "PASS  the admin password appears in no log under $LOGS or $VAR/airflow/logs"
+fi
 exit "$status"

@@ -1,14 +1,18 @@
 """The REST half of `make e2e`: trigger one district night through Airflow's public API and check it.
 
 scripts/e2e.sh starts the services; this script then, against the running api-server:
-  1. waits for it to answer, logs in (POST /auth/token with the simple auth manager's generated
-     password) and waits for the dag-processor to have parsed the DAG;
+  1. waits for it to answer, logs in as the FAB admin (POST /auth/token; the password from the
+     AIRFLOW_ADMIN_PASSWORD environment variable, never from argv) and waits for the dag-processor
+     to have parsed the DAG;
   2. unpauses the DAG and triggers the night (POST /api/v2/dags/{dag_id}/dagRuns, logical_date);
   3. waits, bounded, for the run to finish;
   4. checks: the run succeeded; the roster arrived on the SFTP server byte-for-byte equal to what
      `roster run` produces offline; the shared data root holds the night's QA report; and the run's
      task instances (GET .../taskInstances) were executed by at least two different workers;
-  5. backfills the following nights (POST /api/v2/backfills, max_active_runs 1) and checks they ran
+  5. creates a user with the roster-reviewer role (FAB's POST /auth/fab/v1/users) and checks what
+     that role may do: read the DAG, its runs, task instances, logs and Required Actions, get past
+     the authorization of answering a hold; but not read connections or variables, nor trigger;
+  6. backfills the following nights (POST /api/v2/backfills, max_active_runs 1) and checks they ran
      one after another in date order, each delivered, and the snapshot ends on the last night.
 It prints one PASS/FAIL line per check and `e2e: N passed, M failed`; exit 0 only when all passed.
 Any service that dies while we wait ends the wait at once, naming its log.
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from e2e_reviewer import check_reviewer
 
 FINISHED = {"success", "failed"}
 
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
     _check_delivery(args, check)
     _check_report(args, check)
+    if run:
+        check_reviewer(client, args.dag_id, args.run_id, tis, check)
     if args.backfill and run and run["state"] == "success":
         backfill(client, args, deadline, services, check)
     _check_workers(tis, args.min_workers, check)
@@ -115,7 +122,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--api", required=True, help="api-server base URL, e.g. http://127.0.0.1:8080")
     p.add_argument("--user", default="admin")
-    p.add_argument("--password-file", type=Path, required=True)
+    p.add_argument(
+        "--password-env", default="AIRFLOW_ADMIN_PASSWORD", help="the environment variable holding the admin password"
+    )
     p.add_argument("--dag-id", required=True)
     p.add_argument("--logical-date", required=True)
     p.add_argument("--run-id", required=True)
@@ -134,16 +143,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _log_in(client: httpx.Client, args: argparse.Namespace, deadline: float, services: Services) -> None:
-    """Wait for the api-server, then take a token with the simple auth manager's generated password."""
+    """Wait for the api-server, then take a token as the FAB admin."""
     wait_until("the api-server", deadline, services, lambda: client.get("/api/v2/monitor/health").status_code == 200)
     print("== api-server is up; logging in as", args.user, flush=True)
-    password = wait_until(
-        f"{args.password_file}", deadline, services, lambda: json.loads(args.password_file.read_text())[args.user]
-    )
-    resp = client.post("/auth/token", json={"username": args.user, "password": password})
+    password = os.environ.get(args.password_env, "")
+    if not password:
+        raise Stop(f"{args.password_env} is not set")
+    client.headers["Authorization"] = f"Bearer {_token(client, args.user, password)}"
+
+
+def _token(client: httpx.Client, username: str, password: str) -> str:
+    resp = client.post("/auth/token", json={"username": username, "password": password})
     if resp.status_code not in (200, 201):
-        raise Stop(f"POST /auth/token answered {resp.status_code}: {resp.text[:300]}")
-    client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+        raise Stop(f"POST /auth/token for {username} answered {resp.status_code}: {resp.text[:300]}")
+    return str(resp.json()["access_token"])
 
 
 def _trigger_and_wait(

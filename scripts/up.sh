@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Airflow standalone with the loopback SFTP and SMTP servers, to browse the DAGs, trigger a night and
-# read its logs in the UI. Ctrl-C stops everything.
+# read its logs in the UI. Ctrl-C stops everything. Development only: Airflow's simple auth manager
+# (one admin, password printed); the compose stack and make e2e use FAB (README "Users and roles").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD

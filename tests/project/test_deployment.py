@@ -37,6 +37,7 @@ SECRET_VARS = {
     "POSTGRES_PASSWORD": "pg-sentinel",
     "AIRFLOW_FERNET_KEY": "fernet-sentinel",
     "AIRFLOW_JWT_SECRET": "jwt-sentinel",
+    "AIRFLOW_API_SECRET_KEY": "api-secret-sentinel",
 }
 
 
@@ -56,8 +57,13 @@ def compose() -> dict:
     return compose_env.load(COMPOSE_FILE)
 
 
+# Only airflow-init needs it (it creates the FAB admin).
+INIT_VARS = {"AIRFLOW_ADMIN_PASSWORD": "admin-sentinel"}
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+
 def _env(compose: dict, service: str, **extra: str) -> dict[str, str]:
-    return compose_env.service_environment(compose, service, {**SECRET_VARS, **extra})
+    return compose_env.service_environment(compose, service, {**SECRET_VARS, **INIT_VARS, **extra})
 
 
 def _volume_targets(service: dict) -> dict[str, str]:
@@ -132,6 +138,38 @@ def test_secrets_have_no_defaults(compose: dict) -> None:
             compose_env.service_environment(compose, "airflow-worker", env)
     with pytest.raises(compose_env.ComposeError, match="POSTGRES_PASSWORD"):
         compose_env.service_environment(compose, "postgres", {})
+
+
+def test_every_service_uses_the_fab_auth_manager(compose: dict) -> None:
+    """FAB in every process (the api-server checks, the others agree); the dev-only simple one nowhere."""
+    for name in AIRFLOW_SERVICES:
+        env = _env(compose, name)
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == FAB_AUTH_MANAGER, name
+        assert env["AIRFLOW__API__SECRET_KEY"] == SECRET_VARS["AIRFLOW_API_SECRET_KEY"], name
+        assert not any("SIMPLE_AUTH" in key for key in env), name
+    assert "SimpleAuthManager" not in COMPOSE_FILE.read_text()
+
+
+def test_admin_password_reaches_airflow_init_only_and_never_argv(compose: dict) -> None:
+    with pytest.raises(compose_env.ComposeError, match="AIRFLOW_ADMIN_PASSWORD"):
+        compose_env.service_environment(compose, "airflow-init", SECRET_VARS)
+    assert _env(compose, "airflow-init")["AIRFLOW_ADMIN_PASSWORD"] == INIT_VARS["AIRFLOW_ADMIN_PASSWORD"]
+    for name in AIRFLOW_SERVICES.keys() - {"airflow-init"}:
+        assert "AIRFLOW_ADMIN_PASSWORD" not in _env(compose, name), name
+    init = compose_env.service_command(compose, "airflow-init")[-1]
+    assert "PASSWORD" not in init and "users create" not in init
+    # FAB's tables come with `airflow db migrate`; the admin and the role right after, before anything starts.
+    assert init.index("airflow db migrate") < init.index("/opt/roster/scripts/fab_roles.py")
+    assert (
+        "COPY --chown=airflow:0 scripts/fab_roles.py /opt/roster/scripts/fab_roles.py"
+        in (REPO / "Dockerfile").read_text()
+    )
+    e2e = (REPO / "scripts" / "e2e.sh").read_text()
+    assert e2e.index('"$AIRFLOW" db migrate') < e2e.index('"$PY" scripts/fab_roles.py')
+    assert "export AIRFLOW_ADMIN_PASSWORD" not in e2e  # not in every service's environment
+    compose_env_sh = (REPO / "scripts" / "compose-env.sh").read_text()
+    assert '"AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe' in compose_env_sh
+    assert '"AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe' in compose_env_sh
 
 
 def test_connections_come_from_the_environment(compose: dict) -> None:
