@@ -73,7 +73,7 @@ from roster.config.oneroster import (
     check_state_id,
 )
 from roster.errors import ConfigError
-from roster.io.export import Export, _normalize
+from roster.io.exported import Export, _normalize
 from roster.io.oneroster_package import SUPPORTED_VERSIONS, Package, open_package
 
 #: demographics ``sex`` (lower case) -> gender code; other values pass as written.
