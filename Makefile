@@ -1,4 +1,5 @@
-# make demo: one night of the sample district, end to end, on loopback servers (FORMAT=xlsx: its Excel twin).
+# make demo: one night of the sample district, end to end, on loopback servers (FORMAT=xlsx: its Excel
+#            twin; FORMAT=oneroster: its OneRoster twin).
 # make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
 # make lint: ruff check, ruff format --check and mypy (settings in pyproject.toml).
 # make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.

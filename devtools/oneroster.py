@@ -7,15 +7,22 @@ words), ``orgs.csv`` (the district and one school per campus code, identifier = 
 and ``manifest.csv``. Diagnosis and scores travel in ``metadata.*`` extension columns (``EXTENSIONS``,
 the district's ``source.oneroster.extensions``). A value that cannot be converted (a date that is
 no date) is written as it is, so a broken row stays broken the same way in both forms.
+
+``python -m devtools.oneroster PATH`` writes the sample district's package where
+``include/districts/sample_isd_oneroster.yaml`` reads it (``make demo FORMAT=oneroster``); packages
+are generated, never committed.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import io
 import zipfile
 from pathlib import Path
+
+from devtools.sample import generate_rows, render_csv
 
 #: ``source.oneroster.extensions`` of a district reading these packages.
 EXTENSIONS = {"diagnosis": "metadata.diagnosis", "ela_score": "metadata.ela_score", "math_score": "metadata.math_score"}
@@ -129,3 +136,25 @@ def write_oneroster_folder(folder: Path, students: list[dict[str, str]]) -> Path
     for name, data in package_files(students).items():
         (folder / name).write_bytes(data)
     return folder
+
+
+def sample_students(
+    rows: int = 300, roster_date: dt.date = dt.date(2026, 11, 20), seed: int = 7
+) -> list[dict[str, str]]:
+    """The sample export's rows as the CSV reads back (a ragged row's surplus under ``None``, unused)."""
+    text = render_csv(generate_rows(rows, roster_date, seed)).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="write the sample district's export as a OneRoster 1.1 bulk zip")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--rows", type=int, default=300)
+    parser.add_argument("--date", type=dt.date.fromisoformat, default=dt.date(2026, 11, 20))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    write_oneroster(args.path, sample_students(args.rows, args.date, args.seed))
+
+
+if __name__ == "__main__":
+    main()

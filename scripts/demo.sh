@@ -8,13 +8,21 @@ NIGHT=${NIGHT:-2026-11-20}
 # 02:00 in America/Chicago on the roster date (the sample district's schedule).
 LOGICAL=${LOGICAL:-${NIGHT}T08:00:00+00:00}
 VAR=${VAR:-$REPO/var/demo}
-# FORMAT=xlsx: the sample district whose SIS exports an Excel workbook (generated here, never committed).
+# FORMAT=xlsx: the sample district whose SIS exports an Excel workbook; FORMAT=oneroster: the one whose
+# SIS exports a OneRoster bulk package (each generated here, never committed).
 FORMAT=${FORMAT:-csv}
-DISTRICT=sample_isd
-if [ "$FORMAT" = xlsx ]; then
-  DISTRICT=sample_isd_xlsx
-  .venv/bin/python -m devtools.sample_xlsx "include/inbound/$DISTRICT/roster_${NIGHT//-/}.xlsx" --date "$NIGHT"
-fi
+case "$FORMAT" in
+  csv) DISTRICT=sample_isd ;;
+  xlsx)
+    DISTRICT=sample_isd_xlsx
+    .venv/bin/python -m devtools.sample_xlsx "include/inbound/$DISTRICT/roster_${NIGHT//-/}.xlsx" --date "$NIGHT"
+    ;;
+  oneroster)
+    DISTRICT=sample_isd_oneroster
+    .venv/bin/python -m devtools.oneroster "include/inbound/$DISTRICT/oneroster_${NIGHT//-/}.zip" --date "$NIGHT"
+    ;;
+  *) echo "FORMAT must be csv, xlsx or oneroster, not '$FORMAT'" >&2; exit 2 ;;
+esac
 
 rm -rf "$VAR"
 mkdir -p "$VAR"

@@ -59,7 +59,7 @@ def test_loads_from_the_dag_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     params = dag.params.dump()
     assert params == {"district": "sample_isd", "step": "crossmatch", "sis_path": "", "vendor_path": "", "send": False}
     schema = {name: dag.params.get_param(name).schema for name in params}
-    assert schema["district"]["enum"] == ["sample_isd", "sample_isd_xlsx"]
+    assert schema["district"]["enum"] == ["sample_isd", "sample_isd_oneroster", "sample_isd_xlsx"]
     assert schema["step"]["enum"] == ["crossmatch", "reconcile", "announce"]
     assert schema["send"]["type"] == "boolean"
 
@@ -71,7 +71,12 @@ def test_district_choices_are_the_district_files(monkeypatch: pytest.MonkeyPatch
         .replace("district_id: sample_isd", "district_id: second_isd")
     )
     dag = _dag(monkeypatch, include_copy)
-    assert dag.params.get_param("district").schema["enum"] == ["sample_isd", "sample_isd_xlsx", "second_isd"]
+    assert dag.params.get_param("district").schema["enum"] == [
+        "sample_isd",
+        "sample_isd_oneroster",
+        "sample_isd_xlsx",
+        "second_isd",
+    ]
 
 
 def test_crossmatch_step(night_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,3 +82,15 @@ def test_clean_export_has_no_rejects(tmp_path):
     result = check_export(make_night(), path)
     assert result.rejects.empty
     assert result.report.rows_read == 300
+
+
+def test_the_oneroster_command_writes_the_committed_samples_students(tmp_path):
+    from devtools.oneroster import sample_students, write_oneroster
+
+    with SAMPLE_EXPORT.open(encoding="utf-8", newline="") as handle:
+        assert sample_students() == list(csv.DictReader(handle))
+    target = tmp_path / "oneroster_20261120.zip"
+    subprocess.run(
+        [sys.executable, "-m", "devtools.oneroster", str(target)], check=True, cwd=REPO, capture_output=True, timeout=60
+    )
+    assert target.read_bytes() == write_oneroster(tmp_path / "direct.zip", sample_students()).read_bytes()

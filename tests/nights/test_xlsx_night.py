@@ -78,7 +78,7 @@ def test_check_config_and_crossmatch_read_the_workbook(with_workbook: Path, tmp_
     from roster.cli import main
 
     assert main(["check-config", "--include-dir", str(with_workbook)]) == 0
-    assert "2 district file(s) valid" in capsys.readouterr().out
+    assert "3 district file(s) valid" in capsys.readouterr().out
     common = ["crossmatch", "--include-dir", str(with_workbook)]
     csv_code = main([*common, "--district", "sample_isd", "--input", str(EXPORT), "--out", str(tmp_path / "c")])
     xlsx_code = main(

@@ -157,5 +157,9 @@ def test_the_schema_file_is_not_a_district() -> None:
     from roster.airflow.nightly import build_all
 
     assert (INCLUDE / SCHEMA.relative_to("include")).is_file()
-    assert [p.name for p in district_files(INCLUDE)] == ["sample_isd.yaml", "sample_isd_xlsx.yaml"]
-    assert set(build_all(INCLUDE)) == {"roster_sample_isd", "roster_sample_isd_xlsx"}
+    assert [p.name for p in district_files(INCLUDE)] == [
+        "sample_isd.yaml",
+        "sample_isd_oneroster.yaml",
+        "sample_isd_xlsx.yaml",
+    ]
+    assert set(build_all(INCLUDE)) == {"roster_sample_isd", "roster_sample_isd_oneroster", "roster_sample_isd_xlsx"}

@@ -429,4 +429,4 @@ def test_check_config_passes_once_the_bad_district_is_fixed(tmp_path, capsys):
     _district_copy(root, "bad_isd")
     code, errors, out = _check_config(root, capsys)
     assert (code, errors) == (0, [])
-    assert out.startswith("ok: 4 district file(s) valid")  # with both samples (CSV and Excel)
+    assert out.startswith("ok: 5 district file(s) valid")  # with the samples (CSV, Excel and OneRoster)

@@ -105,7 +105,7 @@ def test_every_district_and_its_mode(tmp_path, monkeypatch, capsys):
     write_district(include, second, "second_isd")
     code, rows, _ = _status(capsys, "--include-dir", str(include))
     assert code == 0
-    assert sorted(rows) == ["sample_isd", "sample_isd_xlsx", "second_isd"]
+    assert sorted(rows) == ["sample_isd", "sample_isd_oneroster", "sample_isd_xlsx", "second_isd"]
     assert rows["second_isd"][1] == "qa"
     # Pinned on Friday 2026-11-20 07:00 in New York: the weekday 05:30 run is next due on Monday, in EST.
     assert rows["second_isd"][4] == "2026-11-23T05:30:00-05:00"
@@ -134,7 +134,7 @@ def test_broken_district_is_an_error_and_the_others_still_show(tmp_path, monkeyp
     write_district(include, dict(district_data(), district_id="broken_isd", timezone="Mars/Olympus"), "broken_isd")
     code, rows, err = _status(capsys, "--include-dir", str(include))
     assert code == 2
-    assert list(rows) == ["sample_isd", "sample_isd_xlsx"]
+    assert list(rows) == ["sample_isd", "sample_isd_oneroster", "sample_isd_xlsx"]
     assert err.startswith("error: ") and "broken_isd.yaml" in err and "timezone" in err and len(err.splitlines()) == 1
 
 

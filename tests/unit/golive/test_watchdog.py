@@ -57,7 +57,8 @@ def test_watchdog_dag_emails_oncall_about_the_stale_district_only(
     from roster.airflow.watchdog import build_watchdog_dag
 
     _district(include_copy, "fresh_isd")
-    (include_copy / "districts" / "sample_isd_xlsx.yaml").unlink()  # the one stale district is sample_isd
+    for twin in ("sample_isd_xlsx", "sample_isd_oneroster"):
+        (include_copy / "districts" / f"{twin}.yaml").unlink()  # the one stale district is sample_isd
     frame = pd.DataFrame({"state_test_number": ["1"], "active": [True]})
     roster = night_env["data_root"] / "delivered.txt"
     roster.parent.mkdir(parents=True, exist_ok=True)
