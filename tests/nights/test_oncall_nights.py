@@ -154,10 +154,42 @@ def test_the_fall_back_night_delivers_that_dates_file(night_env: dict, include_c
     assert json.loads((_run_dir(night_env, day) / "qa_report.json").read_text())["date"] == "2026-11-01"
 
 
-def test_a_missing_export_fails_after_wait_for_and_tells_oncall_the_path(
+def test_a_late_export_is_waited_for_in_the_triggerer_then_delivered(
     night_env: dict, include_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _configure(include_copy, wait_for="3s")
+    """dag.test() runs a deferred task's trigger inline, as the triggerer would: the sensor defers,
+    the trigger sees the export arrive, and the night goes on to deliver."""
+    import threading
+
+    from roster.airflow.triggers import ExportTrigger
+
+    monkeypatch.setenv("ROSTER_SENSOR_POKE_SECONDS", "1")
+    day = dt.date(2026, 11, 23)
+    ran: list[str] = []
+    run_trigger = ExportTrigger.run
+
+    late = threading.Timer(2.0, _export_for, (include_copy, day))
+
+    def spied(self):
+        # The export arrives only once the sensor has deferred: the trigger has to see it come.
+        ran.append(self.source)
+        late.start()
+        return run_trigger(self)
+
+    monkeypatch.setattr(ExportTrigger, "run", spied)
+    run = _dag(include_copy).test(logical_date=logical(day))
+    late.cancel()
+    assert ran == [str(include_copy / "inbound" / "sample_isd" / "roster_20261123.csv")]
+    assert str(run.state) == "success"
+    assert str(_tis(run)["upload_roster"].state) == "success"
+    assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261123.txt"]
+
+
+@pytest.mark.parametrize("wait_mode", ["deferrable", "reschedule"])
+def test_a_missing_export_fails_after_wait_for_and_tells_oncall_the_path(
+    night_env: dict, include_copy: Path, monkeypatch: pytest.MonkeyPatch, wait_mode: str
+) -> None:
+    _configure(include_copy, wait_for="3s", wait_mode=wait_mode)
     monkeypatch.setenv("ROSTER_SENSOR_POKE_SECONDS", "1")
     day = dt.date(2026, 11, 22)
     expected = include_copy / "inbound" / "sample_isd" / "roster_20261122.csv"

@@ -197,6 +197,10 @@ class Source(Strict):
     """Regular expression a State Test Number must match; a row whose id does not is ``bad_state_id``."""
     wait_for: Duration = dt.timedelta(hours=3)
     """How long ``wait_for_export`` waits for tonight's export before failing: ``30s``, ``15m``, ``3h``, ``2d``."""
+    wait_mode: Literal["deferrable", "reschedule"] = "deferrable"
+    """How ``wait_for_export`` waits: ``deferrable`` (in Airflow's triggerer, holding no worker slot; needs a
+    triggerer running) or ``reschedule`` (the task is rescheduled every ``ROSTER_SENSOR_POKE_SECONDS``, holding
+    a slot only while it looks). Either way a missing export fails the night after ``wait_for``."""
     status_values: StatusValues
     """The export's status codes."""
     columns: SourceColumns
