@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from stack import Stack, dag_run, task_states, trigger
+from browser.stack import Stack, dag_run, task_states, trigger
 
 pytestmark = [
     pytest.mark.browser,
