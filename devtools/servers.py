@@ -172,6 +172,7 @@ class SftpServer(_StopsOnExit):
     root: Path
     backend: str
     _runner: _Runner = field(repr=False)
+    read_only: bool = False
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -222,12 +223,17 @@ def _choose_backend(backend: str) -> str:
     return backend
 
 
-def start_sftp(root: Path, workdir: Path, backend: str = "auto", *, port: int = 0) -> SftpServer:
+def start_sftp(
+    root: Path, workdir: Path, backend: str = "auto", *, port: int = 0, read_only: bool = False
+) -> SftpServer:
     """Start an SFTP server on 127.0.0.1 serving ``root`` as ``/`` and wait until it is ready.
 
     Keys live in ``workdir`` (reused if present). ``port=0`` picks a free port. ``backend`` is
     ``"openssh"``, ``"asyncssh"`` or ``"auto"`` (``$ROSTER_TEST_SFTP_BACKEND``, else openssh when
-    ``/usr/sbin/sshd`` exists and we are root, else asyncssh).
+    ``/usr/sbin/sshd`` exists and we are root, else asyncssh). ``read_only=True`` makes the server
+    refuse every write (open for writing, mkdir, remove, rename, setstat) with SFTP's "permission
+    denied", whatever the file system allows: a vendor's folder the login may not write into, and
+    one that root in a container cannot write into either.
     """
     chosen = _choose_backend(backend)
     root = Path(root).resolve()
@@ -239,8 +245,8 @@ def start_sftp(root: Path, workdir: Path, backend: str = "auto", *, port: int = 
     key_type, key_b64 = _public_line(host_key).split()[:2]
 
     if chosen == "openssh":
-        return _start_openssh(root, workdir, port, key_type, key_b64, client_key)
-    return _start_asyncssh(root, workdir, port, key_type, key_b64, client_key)
+        return _start_openssh(root, workdir, port, key_type, key_b64, client_key, read_only)
+    return _start_asyncssh(root, workdir, port, key_type, key_b64, client_key, read_only)
 
 
 # --- openssh
@@ -285,7 +291,10 @@ def _sshd_config(
     chroot: Path,
     workdir: Path,
     version: tuple[int, int],
+    read_only: bool = False,
 ) -> str:
+    # internal-sftp -R: the server's read-only mode answers every write request "permission denied".
+    sftp = "internal-sftp -R" if read_only else "internal-sftp"
     lines = [
         f"ListenAddress {LOOPBACK}:{port}",
         f"HostKey {workdir / HOST_KEY_FILE}",
@@ -312,9 +321,9 @@ def _sshd_config(
         "LoginGraceTime 30",
         # Parallel test clients on loopback must not be throttled by the default 10:30:100.
         "MaxStartups 100",
-        "Subsystem sftp internal-sftp",
+        f"Subsystem sftp {sftp}",
         f"ChrootDirectory {chroot}",
-        "ForceCommand internal-sftp",
+        f"ForceCommand {sftp}",
     ]
     if version >= (9, 8):
         # Since 9.8 sshd blocks addresses after failed auths; tests fail auth on purpose.
@@ -367,6 +376,7 @@ def _start_openssh(
     key_type: str,
     key_b64: str,
     client_key: Ed25519PrivateKey,
+    read_only: bool,
 ) -> SftpServer:
     if not SSHD.exists():
         raise RuntimeError(f"openssh backend requested but {SSHD} is not installed")
@@ -388,7 +398,9 @@ def _start_openssh(
         use_port = port or _free_port()
         config = workdir / "sshd_config"
         config.write_text(
-            _sshd_config(port=use_port, username=username, chroot=chroot, workdir=workdir, version=version)
+            _sshd_config(
+                port=use_port, username=username, chroot=chroot, workdir=workdir, version=version, read_only=read_only
+            )
         )
         pid_path = workdir / "sshd.pid"
         pid_path.unlink(missing_ok=True)
@@ -412,6 +424,7 @@ def _start_openssh(
             root=root,
             backend="openssh",
             _runner=runner,
+            read_only=read_only,
         )
         try:
             server.wait_ready()
@@ -436,6 +449,31 @@ def _start_openssh(
 class _ChrootSFTPServer(asyncssh.SFTPServer):
     def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path) -> None:
         super().__init__(chan, chroot=os.fsencode(root))
+
+
+_WRITE_FLAGS = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC | asyncssh.FXF_APPEND
+
+
+def _denied(*args: object, **kwargs: object) -> None:  # noqa: ARG001 (stands in for any write request)
+    raise asyncssh.SFTPPermissionDenied("read-only server")
+
+
+class _ReadOnlySFTPServer(_ChrootSFTPServer):
+    """What OpenSSH's ``internal-sftp -R`` does: reads served, every write request refused."""
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if pflags & _WRITE_FLAGS:
+            _denied()
+        return super().open(path, pflags, attrs)
+
+    def open56(self, path: bytes, desired_access: int, flags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        write_access = asyncssh.ACE4_WRITE_DATA | asyncssh.ACE4_APPEND_DATA
+        if desired_access & write_access or flags & asyncssh.FXF_ACCESS_DISPOSITION != asyncssh.FXF_OPEN_EXISTING:
+            _denied()
+        return super().open56(path, desired_access, flags, attrs)
+
+    mkdir = rmdir = remove = rename = posix_rename = _denied
+    setstat = lsetstat = fsetstat = symlink = link = _denied
 
 
 class _KeyOnlyServer(asyncssh.SSHServer):
@@ -535,8 +573,10 @@ def _start_asyncssh(
     key_type: str,
     key_b64: str,
     client_key: Ed25519PrivateKey,
+    read_only: bool,
 ) -> SftpServer:
     runner = _AsyncsshRunner()
+    sftp_class = _ReadOnlySFTPServer if read_only else _ChrootSFTPServer
     host_pem = (workdir / HOST_KEY_FILE).read_bytes()
     client_public = asyncssh.import_public_key(_public_line(client_key))
     conns = runner._conns
@@ -546,7 +586,7 @@ def _start_asyncssh(
         reuse_address=True,
         server_host_keys=[asyncssh.import_private_key(host_pem)],
         server_factory=lambda: _KeyOnlyServer(ASYNCSSH_USERNAME, client_public, conns),
-        sftp_factory=lambda chan: _ChrootSFTPServer(chan, root),
+        sftp_factory=lambda chan: sftp_class(chan, root),
         allow_scp=False,
     )
     server = SftpServer(
@@ -559,6 +599,7 @@ def _start_asyncssh(
         root=root,
         backend="asyncssh",
         _runner=runner,
+        read_only=read_only,
     )
     try:
         server.wait_ready()

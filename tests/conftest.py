@@ -90,6 +90,21 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         smtp.stop()
 
 
+@pytest.fixture(scope="session")
+def read_only_sftp(servers: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A second SFTP server over the same folder that refuses every write with "permission denied"
+    (``internal-sftp -R``, or its asyncssh twin): a folder the login may not write into, real on
+    any machine, as root in a container too. ``conn`` is its Airflow connection."""
+    from devtools.servers import airflow_connection, start_sftp
+
+    main = servers["sftp"]
+    server = start_sftp(main.root, tmp_path_factory.mktemp("read-only-keys"), main.backend, read_only=True)
+    try:
+        yield {"sftp": server, "conn": airflow_connection(server)}
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def night_env(servers: dict, airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Connections to the real servers, a fresh data root, and empty server folders and mailbox."""
