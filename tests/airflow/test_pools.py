@@ -97,3 +97,22 @@ def test_roster_pools_refuses_a_bad_file_before_touching_airflow(
     assert main(["pools", "--include-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'pools.yaml'}: key 'pools.v.slots':" in err
+
+
+def test_roster_pools_without_a_migrated_database_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from roster.airflow import pools as airflow_pools
+    from roster.cli import main
+
+    def unmigrated(_pools):
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT slot_pool", {}, Exception("no such table: slot_pool"))
+
+    monkeypatch.setattr(airflow_pools, "_apply", unmigrated)
+    (tmp_path / "pools.yaml").write_text("pools:\n  v:\n    slots: 2\n")
+    assert main(["pools", "--include-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "metadata database is not reachable or not migrated (OperationalError)" in err
+    assert "airflow db migrate" in err

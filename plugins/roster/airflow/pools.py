@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from roster.config.pools import Pools
+from roster.errors import RosterError
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,22 @@ class PoolChange:
 
 
 def apply_pools(pools: Pools) -> list[PoolChange]:
-    """Create or update each declared pool; what changed, pool by pool (idempotent: a second run changes nothing)."""
+    """Create or update each declared pool; what changed, pool by pool (idempotent: a second run changes nothing).
+
+    A metadata database that cannot be reached, or is not migrated, is one ``RosterError`` saying so.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return _apply(pools)
+    except SQLAlchemyError as exc:
+        raise RosterError(
+            f"cannot write Airflow's pools: the metadata database is not reachable or not migrated "
+            f"({type(exc).__name__}); run `airflow db migrate` first, with the same AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+        ) from None
+
+
+def _apply(pools: Pools) -> list[PoolChange]:
     from airflow.models import Pool
 
     changes = []
