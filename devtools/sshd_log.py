@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 _OPEN = re.compile(r"Starting session: .* from (\S+) port (\d+) id (\d+)")
 _CLOSE = re.compile(r"Close session: .* from (\S+) port (\d+) id (\d+)")
+#: The connection's end, which also ends its sessions: a client that exits without closing them (a
+#: task process finishing) gets ``Read error ... Connection reset by peer`` and no ``Close session``.
+_GONE = re.compile(
+    r"(?:Read error from remote host|Connection (?:closed|reset) by|Disconnected from) .*?(\S+) port (\d+)"
+)
 
 
 @dataclass(frozen=True)
@@ -37,4 +42,8 @@ def sessions(log_text: str) -> Sessions:
         elif (match := _CLOSE.search(line)) and match.groups() in open_now:
             open_now.discard(match.groups())
             closed += 1
+        elif match := _GONE.search(line):
+            ended = {key for key in open_now if key[:2] == match.groups()}
+            open_now -= ended
+            closed += len(ended)
     return Sessions(opened=opened, closed=closed, max_open=peak)

@@ -25,6 +25,12 @@ def test_sequential_sessions_are_one_at_a_time_and_a_stray_close_counts_nothing(
     assert (result.opened, result.closed, result.max_open) == (2, 2, 1)
 
 
+def test_a_connection_reset_ends_its_sessions() -> None:
+    log = [_open(1), "Read error from remote host 127.0.0.1 port 1: Connection reset by peer", _open(2), _close(2)]
+    result = sessions("\n".join(log))
+    assert (result.opened, result.closed, result.max_open) == (2, 2, 1)
+
+
 def test_a_real_sshd_session_is_counted(servers: dict) -> None:
     """The line formats match the sshd the tests run (skipped on the asyncssh backend, which logs none)."""
     import paramiko

@@ -183,10 +183,24 @@ def _trigger_all(client: httpx.Client, airflow: _Airflow, ids: list[str], deadli
     _wait("the dag-processor to parse every district", airflow, parsed, deadline)
     for district_id in ids:
         dag_id = f"roster_{district_id}"
-        client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-        client.post(
-            f"/api/v2/dags/{dag_id}/dagRuns", json={"dag_run_id": "pool_proof", "logical_date": LOGICAL}
-        ).raise_for_status()
+        _send(client, "PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        _send(client, "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"dag_run_id": "pool_proof", "logical_date": LOGICAL})
+
+
+def _send(client: httpx.Client, method: str, url: str, body: dict) -> None:
+    """One write to the REST API, again after a 500: on SQLite a write can meet the scheduler's lock.
+
+    A 409 after a retry is the earlier attempt having gone through (the run exists).
+    """
+    for attempt in range(10):
+        resp = client.request(method, url, json=body)
+        if resp.status_code < 500 and not (resp.status_code == 409 and attempt):
+            resp.raise_for_status()
+            return
+        if resp.status_code == 409:
+            return
+        time.sleep(1 + attempt)
+    resp.raise_for_status()
 
 
 def _max_overlap(intervals: list[tuple[str, str]]) -> int:
@@ -244,9 +258,16 @@ def test_districts_sharing_a_two_slot_pool_never_open_more_than_two_sftp_session
                 instances = [
                     ti
                     for i in ids
-                    for ti in client.get(f"/api/v2/dags/roster_{i}/dagRuns/pool_proof/taskInstances")
-                    .raise_for_status()
-                    .json()["task_instances"]
+                    for ti in _wait(
+                        "the task instances",
+                        airflow,
+                        lambda i=i: (
+                            client.get(f"/api/v2/dags/roster_{i}/dagRuns/pool_proof/taskInstances")
+                            .raise_for_status()
+                            .json()["task_instances"]
+                        ),
+                        deadline,
+                    )
                 ]
         finally:
             airflow.stop()
