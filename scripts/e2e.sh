@@ -266,11 +266,13 @@ airflow_service() {  # name, compose service, [extra env file], -- extra args
     "${WRAP[@]}" "$AIRFLOW" $words "$@"
 }
 
-say "airflow-init: airflow db migrate; scripts/fab_roles.py (admin, roster-reviewer role)"
+say "airflow-init: airflow db migrate; scripts/fab_roles.py (admin, roster-reviewer role); roster check-config; roster pools"
 (
   set -a; source "$VAR/env/airflow-init.env"; source "$VAR/env/native.env"; set +a
   "$AIRFLOW" db migrate
   "$PY" scripts/fab_roles.py
+  "$REPO/.venv/bin/roster" check-config
+  "$REPO/.venv/bin/roster" pools
 ) >"$LOGS/airflow-init.log" 2>&1 || { tail -n 30 "$LOGS/airflow-init.log" >&2; die "airflow-init failed"; }
 
 WRAP=()

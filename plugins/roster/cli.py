@@ -73,6 +73,7 @@ def _tables(district, local: str | None, scratch: Path):
 
 def check_config(args: argparse.Namespace) -> int:
     from roster.config import district_files, include_root, load_district
+    from roster.config.pools import check_district_pool, load_pools
     from roster.night.pipeline import Night
 
     root = include_root(args.include_dir)
@@ -80,10 +81,18 @@ def check_config(args: argparse.Namespace) -> int:
     if not files:
         raise RosterError(f"{root / 'districts'}: no district files (*.yaml) found")
     errors = []
+    try:
+        pools = load_pools(root)
+    except RosterError as exc:
+        errors.append(str(exc))
+        pools = None
     for path in files:
         try:
             with tempfile.TemporaryDirectory(prefix="roster-crossmatch-") as scratch:
-                district, copies = _tables(load_district(path), None, Path(scratch))
+                district = load_district(path)
+                if pools is not None:
+                    check_district_pool(root, district, pools)
+                district, copies = _tables(district, None, Path(scratch))
                 Night.load(root, district, dt.date.today(), crossmatch_copies=copies)
         except RosterError as exc:
             errors.append(str(exc))
@@ -209,6 +218,24 @@ def go_live(args: argparse.Namespace) -> int:
     return decision.exit_code
 
 
+def pools(args: argparse.Namespace) -> int:
+    from roster.airflow.pools import apply_pools
+    from roster.config import include_root
+    from roster.config.pools import load_pools, pools_path
+
+    root = include_root(args.include_dir)
+    declared = load_pools(root)
+    if not declared.pools:
+        print(f"pools: none declared in {pools_path(root)}; nothing to apply")
+        return EXIT_OK
+    changes = apply_pools(declared)
+    for change in changes:
+        print(f"pool {change.name}: {change.action} ({change.detail})")
+    changed = sum(c.action != "unchanged" for c in changes)
+    print(f"pools: {changed} of {len(changes)} changed")
+    return EXIT_OK
+
+
 def status(args: argparse.Namespace) -> int:
     from roster.config import district_files, include_root, load_district
     from roster.golive.status import district_status, format_table
@@ -301,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--include-dir", help=include_help)
     p.set_defaults(func=go_live)
+
+    p = sub.add_parser(
+        "pools", help="create or update Airflow's pools as include/pools.yaml declares them (idempotent)"
+    )
+    p.add_argument("--include-dir", help=include_help)
+    p.set_defaults(func=pools)
 
     p = sub.add_parser(
         "status", help="every district: mode, last delivered night, last QA verdict, next run, go-live state"

@@ -86,6 +86,8 @@ def test_services_are_the_airflow_3_topology(compose: dict) -> None:
             assert compose_env.service_command(compose, name) == command, name
     init = " ".join(compose_env.service_command(compose, "airflow-init"))
     assert "airflow db migrate" in init
+    # The districts' pools exist before the scheduler could queue a task in one, and only once checked.
+    assert init.index("roster check-config") < init.index("roster pools")
     assert compose["services"]["airflow-init"]["entrypoint"] == "/bin/bash"
     # Every long-running Airflow service waits for a migrated database.
     for name in AIRFLOW_SERVICES.keys() - {"airflow-init"}:

@@ -443,6 +443,18 @@ def test_check_config_repo_include(capsys):
             ),
             "districts/other_isd.yaml: key 'district_id': 'sample_isd' must match the file name 'other_isd'",
         ),
+        (
+            lambda root: _tweak_district(root, destination__pool="nobody_declared_it"),
+            "districts/sample_isd.yaml: key 'destination.pool': pool 'nobody_declared_it' is not declared in",
+        ),
+        (
+            lambda root: (root / "pools.yaml").write_text("pools:\n  vendor:\n    slots: 0\n"),
+            "pools.yaml: key 'pools.vendor.slots':",
+        ),
+        (
+            lambda root: (root / "pools.yaml").write_text("pools:\n  vendor:\n    slot: 2\n"),
+            "pools.yaml: unknown key 'pools.vendor.slot'",
+        ),
     ],
 )
 def test_check_config_broken_copy(tmp_path, capsys, break_it, expected):
@@ -453,6 +465,15 @@ def test_check_config_broken_copy(tmp_path, capsys, break_it, expected):
     line = _one_error_line(captured.err)
     assert str(root) in line
     assert expected in line
+
+
+def test_check_config_accepts_a_declared_pool_and_airflows_default(tmp_path, capsys):
+    root = copy_include(tmp_path)
+    _tweak_district(root, destination__pool="rethink_sftp")
+    assert main(["check-config", "--include-dir", str(root)]) == 0
+    _tweak_district(root, destination__pool="default_pool")
+    assert main(["check-config", "--include-dir", str(root)]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_check_config_reports_every_broken_district(tmp_path, capsys):

@@ -132,13 +132,14 @@ def _run_params() -> dict[str, Param]:
     }
 
 
-def _export_sensor(district: District, root: Path) -> ExportSensor:
+def _export_sensor(district: District, root: Path, **kwargs: Any) -> ExportSensor:
     return ExportSensor(
         task_id="wait_for_export",
         district=district,
         root=root,
         poke_interval=settings.sensor_poke_seconds(),
         doc_md=f"Waits up to `source.wait_for` ({district.source.wait_for}) for tonight's export, without holding a worker slot.",
+        **kwargs,
     )
 
 
@@ -181,15 +182,35 @@ def build_dag(district: District, root: Path) -> DAG:
     return dag
 
 
+def sftp_pools(district: District) -> dict[str, dict[str, str]]:
+    """Task id -> ``{"pool": destination.pool}`` for each task that opens an SFTP session; empty without a pool.
+
+    The upload always does; ``wait_for_export`` when the export is ``sftp://``; ``extract_export`` when the
+    export or the cross-match folder is. A sensor in reschedule mode holds the slot only while it pokes.
+    """
+    pool = district.destination.pool
+    if pool is None:
+        return {}
+    remote_export = district.source.path.startswith("sftp://")
+    remote_tables = district.crossmatch.startswith("sftp://")
+    ids = ["upload_roster"]
+    ids += ["wait_for_export"] if remote_export else []
+    ids += ["extract_export"] if remote_export or remote_tables else []
+    return {task_id: {"pool": pool} for task_id in ids}
+
+
 def _nightly_tasks(district: District, root: Path) -> None:
     """The night's tasks and their order, inside the DAG being built."""
     retry = transfer_retry_args()
+    pools = sftp_pools(district)
     # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
     # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
     # (upload_roster reads serialize_roster's "filename").
     blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
-    wait_for_export = _export_sensor(district, root)
-    export = python_task(PythonOperator, tasks.extract_export, district, root, **retry)
+    wait_for_export = _export_sensor(district, root, **pools.get("wait_for_export", {}))
+    export = python_task(
+        PythonOperator, tasks.extract_export, district, root, **retry, **pools.get("extract_export", {})
+    )
     verdict = python_task(
         PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
     )
@@ -211,6 +232,7 @@ def _nightly_tasks(district: District, root: Path) -> None:
         multiple_outputs=True,
         outlets=[delivery_asset(district)],
         **retry,
+        **pools.get("upload_roster", {}),
     )
     recorded = python_task(
         PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True

@@ -22,6 +22,8 @@ from roster.errors import ConfigError
 
 DISTRICT_ID_PATTERN = r"^[a-z][a-z0-9_]{1,40}$"
 DEFAULT_STATE_ID_PATTERN = r"^[0-9A-Za-z]{4,20}$"
+#: An Airflow pool name as ``include/pools.yaml`` and ``destination.pool`` write it.
+POOL_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,256}$"
 #: Ids whose DAG id ``roster_<id>`` is taken by the project's own DAGs.
 RESERVED_DISTRICT_IDS = ("go_live", "watchdog")
 
@@ -266,6 +268,11 @@ class Destination(Strict):
     """Remote file name, no folder; ``{date:%Y%m%d}`` becomes the roster date."""
     layout: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     """The vendor file's layout: ``include/layouts/<layout>.yaml``."""
+    pool: str | None = Field(default=None, pattern=POOL_NAME_PATTERN)
+    """Airflow pool every SFTP task of the district runs in: ``upload_roster``; ``wait_for_export`` when the
+    export is ``sftp://``; ``extract_export`` when the export or the cross-match folder is. Districts sharing
+    a vendor name one pool, so its slots cap their SFTP sessions open at once. It must be declared in
+    ``include/pools.yaml`` (``roster pools`` creates it); default none: Airflow's ``default_pool``."""
 
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
