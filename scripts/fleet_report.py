@@ -158,6 +158,22 @@ def _kind_table(kinds: dict[str, dict[str, list[float]]]) -> list[str]:
     return lines
 
 
+def _slot_tail_note(a: dict[str, Any]) -> list[str]:
+    """A tail of up to 5 s after end_date is the task supervisor's wait, not the task's work."""
+    tail = a["phases"].get(PHASES[-1][2], [])
+    if not tail or p95(tail) < 4.0:
+        return []
+    return [
+        "",
+        (
+            f"Some task instances hold their worker up to {fmt(max(tail), 1)} s after their end_date"
+            f" ({fmt(sum(tail) / a['n'], 1)} s per night of {fmt(a['slot_seconds_per_night'], 1)} slot-s). Likely"
+            " cause, not measured further: the task supervisor waits in `select` up to"
+            " `[workers] min_heartbeat_interval` (5 s) before it notices the task process has exited."
+        ),
+    ]
+
+
 def _estimate(label: str, per_night: float | None, unit: str) -> str:
     total = PROJECT_DISTRICTS * (per_night if per_night else float("nan")) / PROJECT_WORKERS
     return (
@@ -295,6 +311,7 @@ def render(data: dict[str, Any], load_before: str = "", note: str = "") -> str:
             for _, _, label in PHASES
             if (v := a["phases"].get(label))
         ],
+        *_slot_tail_note(a),
         "",
         "## Scheduler round trip between tasks",
         "",
