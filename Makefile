@@ -7,6 +7,8 @@
 # make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
 #            triggerer, two Celery workers) started natively; one night triggered over the REST API.
 # make compose-env: .env and local keys for `docker compose up` (random secrets, pinned host key).
+# make fleet: FLEET_DISTRICTS (24) nights at once on the e2e topology, measured (FLEET_EXECUTOR=local:
+#             LocalExecutor); prints the numbers and writes docs/SCALE.md.
 # make docs: docs/DISTRICT_CONFIG.md and include/districts/district.schema.json from the config models.
 
 PYTHON ?= python3.11
@@ -14,7 +16,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint up lock clean venv e2e compose-env docs
+.PHONY: demo test lint up lock clean venv e2e fleet compose-env docs
 
 venv: $(VENV)/.installed
 
@@ -43,6 +45,11 @@ up: venv
 
 e2e: venv
 	scripts/e2e.sh
+
+FLEET_DISTRICTS ?= 24
+FLEET_EXECUTOR ?= celery
+fleet: venv
+	FLEET_DISTRICTS=$(FLEET_DISTRICTS) FLEET_EXECUTOR=$(FLEET_EXECUTOR) scripts/fleet.sh
 
 compose-env:
 	scripts/compose-env.sh

@@ -41,6 +41,13 @@ SECRET_VARS = {
 }
 
 
+def _e2e_scripts() -> str:
+    """make e2e's script and the topology library it sources (make fleet's too)."""
+    e2e = (REPO / "scripts" / "e2e.sh").read_text()
+    assert "source scripts/topology.sh" in e2e
+    return e2e + (REPO / "scripts" / "topology.sh").read_text()
+
+
 def _load_helper():
     spec = importlib.util.spec_from_file_location("compose_env", REPO / "scripts" / "compose_env.py")
     module = importlib.util.module_from_spec(spec)
@@ -166,7 +173,7 @@ def test_admin_password_reaches_airflow_init_only_and_never_argv(compose: dict) 
         "COPY --chown=airflow:0 scripts/fab_roles.py /opt/roster/scripts/fab_roles.py"
         in (REPO / "Dockerfile").read_text()
     )
-    e2e = (REPO / "scripts" / "e2e.sh").read_text()
+    e2e = _e2e_scripts()
     assert e2e.index('"$AIRFLOW" db migrate') < e2e.index('"$PY" scripts/fab_roles.py')
     assert "export AIRFLOW_ADMIN_PASSWORD" not in e2e  # not in every service's environment
     compose_env_sh = (REPO / "scripts" / "compose-env.sh").read_text()
@@ -248,11 +255,11 @@ def test_every_airflow_command_parses_with_airflow_3_cli(compose: dict, tmp_path
 
 def test_e2e_starts_each_service_from_the_compose_file(compose: dict) -> None:
     """make e2e derives every Airflow process's environment and command from docker-compose.yaml."""
-    e2e = (REPO / "scripts" / "e2e.sh").read_text()
+    e2e = _e2e_scripts()
     for name in AIRFLOW_SERVICES:
         assert name in e2e, name
     assert "compose_env.py env" in e2e and "compose_env.py command" in e2e
-    assert "for n in 1 2" in e2e and '--celery-hostname "worker$n@%h"' in e2e
+    assert "topology_workers 2" in e2e and '--celery-hostname "worker$n@%h"' in e2e
     maps = [("postgres:5432", "127.0.0.1:5999"), ("/opt/airflow/roster-data", "/srv/shared")]
     env = compose_env.apply_maps(_env(compose, "airflow-worker"), maps)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@127.0.0.1:5999/airflow")
