@@ -119,7 +119,7 @@ def test_held_night_sends_nothing_emails_and_fails_at_hold_timeout(night_env: di
     assert str(run.state) == "failed", states
     assert states["notify_hold"] == "success"
     assert states["review_hold"] == "failed"  # rejected by default at the timeout
-    assert states["upload_roster"] == "upstream_failed" and states["record_delivery"] == "upstream_failed"
+    assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
     assert waited < 120
     # Nothing sent: only night 1's file on the server; the snapshot still night 1's.
     assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]

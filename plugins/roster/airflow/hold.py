@@ -5,7 +5,7 @@ night's roster date (a manual run's trigger time is not it) and come from the ni
 (``qa_report.json``'s changes and ``changes.csv``), so the person on the Required Actions page sees
 the counts, the rates against the thresholds, the hold reasons and the first State Test Numbers
 concerned, never a name or a date of birth. Who answered, and when, is in the task's return value
-(the provider's payload), which ``record_delivery`` writes into the night's ``qa_report.json``.
+(the provider's payload), which ``upload_roster`` writes into the night's ``qa_report.json``.
 """
 
 from __future__ import annotations
