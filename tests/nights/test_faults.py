@@ -3,7 +3,8 @@
 * SFTP server down: the upload retries (``try_number`` 2 with ``ROSTER_TRANSFER_RETRIES=1``), then
   fails with one line naming the connection and the server; nothing is written, nothing recorded.
 * The connection cut mid-upload (the server's session killed while the bytes flow): no file under
-  the final name; the temporary file is removed; the next attempt delivers the whole file. When the
+  the final name; the temporary file is removed; the next attempt delivers the whole file, and the
+  night's delivery asset gets one event, not one per attempt. When the
   server cannot even be reached to remove it, the next upload removes the leftover first.
 * The remote folder not writable: refused at once (no retry) with "permission denied".
 * SMTP down: the email task retries and fails visibly; nothing is delivered or marked delivered.
@@ -264,9 +265,25 @@ def test_a_leftover_temporary_file_is_removed_by_the_next_upload(
     )  # only our own leftovers go
 
 
-def test_a_night_whose_upload_is_cut_delivers_on_the_retry(
+def _asset_events(run) -> list[dict]:
+    """The extras of the asset events this run emitted, from Airflow's database."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra).where(
+                AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id
+            )
+        ).all()
+    return [dict(extra) for extra in extras]
+
+
+def test_a_night_whose_upload_is_cut_delivers_on_the_retry_with_one_asset_event(
     night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The failed first try emits no delivery event; the retry that delivers emits exactly one."""
     with cut_uploads(servers["sftp"], monkeypatch, after=4096) as readers:
         run = _dag(INCLUDE).test(logical_date=LOGICAL)
 
@@ -279,6 +296,11 @@ def test_a_night_whose_upload_is_cut_delivers_on_the_retry(
     assert _server_files(night_env) == [f"{REMOTE_DIR.as_posix()}/{REMOTE_NAME}"]
     assert json.loads(_snapshot_pointer(night_env).read_text())["date"] == NIGHT.isoformat()
     assert _report(night_env)["rows_delivered"] == 286
+    from roster.airflow.assets import sha256_of
+
+    [event] = _asset_events(run)
+    assert event["roster_date"] == NIGHT.isoformat() and event["rows"] == 286
+    assert event["sha256"] == sha256_of(run_dir / REMOTE_NAME)
 
 
 # The remote folder not writable ---------------------------------------------------------------------

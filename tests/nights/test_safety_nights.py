@@ -2,7 +2,9 @@
 
 First night never held; a night that would deactivate too many students is held (nothing sent, one
 email, rejected at ``hold_timeout``); so is a night where students appear under a new State Test
-Number; ``approve_hold`` delivers it with the carried students; a blackout night is quiet.
+Number; ``approve_hold`` delivers it with the carried students; a hold approved on the Required
+Actions page delivers and records who, one rejected there sends nothing and records who; a blackout
+night is quiet.
 """
 
 from __future__ import annotations
@@ -138,6 +140,9 @@ def test_held_night_sends_nothing_emails_and_fails_at_hold_timeout(night_env: di
     assert "above the limit of 10.00%" in body and "review_hold" in body and "Approve" in body
     report = json.loads((night_env["data_root"] / "sample_isd" / "2026-11-21" / "qa_report.json").read_text())
     assert report["held"] is True and report["rows_delivered"] == 0
+    # Nobody answered: the decision record says the timeout rejected it, and when.
+    assert report["rejected_by"] == "qa.hold_timeout" and "approved_by" not in report
+    assert dt.datetime.fromisoformat(report["rejected_at"]).tzinfo is not None
     _, deactivated = carried_students(
         night_env["sftp_root"] / REMOTE_DIR / "sample_isd_roster_20261120.txt",
         include_copy / "inbound" / "sample_isd" / "roster_20261121.csv",
@@ -318,3 +323,41 @@ def test_a_hold_approved_on_the_required_actions_page_delivers_and_records_who(
     assert f"{deactivated[0]} (deactivated)" in shown["body"]
     for value in ("García", "Okafor", "Martínez"):
         assert value not in shown["body"]
+
+
+def _asset_events(run) -> list[dict]:
+    """The extras of the asset events this run emitted, from Airflow's database."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra).where(
+                AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id
+            )
+        ).all()
+    return [dict(extra) for extra in extras]
+
+
+def test_a_hold_rejected_on_the_required_actions_page_sends_nothing_and_records_who(
+    night_env: dict, include_copy: Path
+) -> None:
+    _truncated_second_export(include_copy)
+    _first_night(include_copy, night_env)
+
+    with answer_hold("Reject", "lee.reviewer") as shown:
+        run = _dag(include_copy).test(logical_date=logical(SECOND))
+
+    states = _states(run)
+    assert shown["subject"] == "Roster Sample ISD (sample_isd) 2026-11-21: held, approve delivery?"
+    assert str(run.state) == "failed", states
+    assert states["review_hold"] == "failed"
+    assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
+    assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]
+    assert _asset_events(run) == []
+    assert _snapshot_date(night_env["data_root"]) == "2026-11-20"
+    report = json.loads((night_env["data_root"] / "sample_isd" / "2026-11-21" / "qa_report.json").read_text())
+    assert report["rejected_by"] == "lee.reviewer" and report["rows_delivered"] == 0
+    assert dt.datetime.fromisoformat(report["rejected_at"]).tzinfo is not None
+    assert "approved_by" not in report and "approved_at" not in report

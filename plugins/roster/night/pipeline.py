@@ -312,6 +312,11 @@ def mark_delivered(
     save_report(out_dir, report)
 
 
+def mark_rejected(out_dir: Path, *, rejected_by: str, rejected_at: str | None) -> None:
+    """Record in ``qa_report.json`` that the held night was rejected on review, by whom and when."""
+    save_report(out_dir, load_report(out_dir).rejected(rejected_by=rejected_by, rejected_at=rejected_at))
+
+
 def mark_superseded(out_dir: Path, newer: dt.date) -> None:
     """Record in ``qa_report.json`` that a newer night was already delivered, so this one was not."""
     save_report(out_dir, load_report(out_dir).superseded(newer))

@@ -8,8 +8,8 @@ A report goes through these states, each a method returning the next report:
 * judged (``judge``): the verdict of validation; ``rows_delivered`` is what would go out;
 * ``awaiting_delivery``: written by a night that sends later (the DAG), nothing delivered yet;
 * ``serialized``: the roster file is written; ``changes``, ``held`` and ``rows_in_file`` are known;
-* ``delivered`` (the upload, or ``roster run`` writing the file) or ``superseded`` (a newer night
-  was already delivered, so this one was archived).
+* ``delivered`` (the upload, or ``roster run`` writing the file), ``superseded`` (a newer night
+  was already delivered, so this one was archived) or ``rejected`` (a held night refused on review).
 
 ``load_report`` and ``save_report`` are the only readers and writers of the file. Keys whose value is
 not known yet are absent from the JSON (``output_file`` is the exception: ``null`` until QA passes).
@@ -52,7 +52,18 @@ class ChangeSummary:
 
 
 #: Keys written only once their state is reached (absent before).
-_OPTIONAL = ("changes", "held", "rows_in_file", "superseded_by", "remote_path", "mode", "approved_by", "approved_at")
+_OPTIONAL = (
+    "changes",
+    "held",
+    "rows_in_file",
+    "superseded_by",
+    "remote_path",
+    "mode",
+    "approved_by",
+    "approved_at",
+    "rejected_by",
+    "rejected_at",
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,11 @@ class QaReport:
     approved_by: str | None = None
     #: When the hold was approved (ISO 8601, UTC), with ``approved_by``, for a night held and approved in Airflow.
     approved_at: str | None = None
+    #: Who rejected the held night in Airflow (``qa.hold_timeout`` when nobody answered in time); the
+    #: night was not delivered. Absent unless rejected, as ``approved_by`` is absent unless approved.
+    rejected_by: str | None = None
+    #: When the hold was rejected (ISO 8601, UTC), with ``rejected_by``.
+    rejected_at: str | None = None
     #: Plain sentences about how the export was read (end-of-file padding ignored...), no student data.
     notes: list[str] = field(default_factory=list)
     #: The codes behind the code rejects: reason -> {code: rows} (``roster.rules.offending``; a value
@@ -118,6 +134,10 @@ class QaReport:
             approved_by=approved_by if approved_by is not None else self.approved_by,
             approved_at=approved_at if approved_at is not None else self.approved_at,
         )
+
+    def rejected(self, *, rejected_by: str, rejected_at: str | None) -> QaReport:
+        """The held night was rejected on review: nothing goes out, and who decided it and when is kept."""
+        return replace(self, rows_delivered=0, rejected_by=rejected_by, rejected_at=rejected_at)
 
     def superseded(self, newer: dt.date) -> QaReport:
         """A newer night was already delivered, so this one was archived and not sent."""
