@@ -22,3 +22,12 @@ class InputError(RosterError):
 
 class TransferError(RosterError):
     """The roster could not be delivered for a reason retrying will not fix (auth, host key, ...)."""
+
+
+class SnapshotNotRecorded(Exception):
+    """The roster reached the vendor but could not be recorded as the next night's baseline.
+
+    Not a ``RosterError``: the usual cause is storage (``ROSTER_DATA_ROOT`` full, unreachable or read-
+    only for a moment), which a retry can outlast. Its own type sends on-call to the runbook's
+    "Snapshot not recorded" rather than to the SFTP section of the task that delivered.
+    """

@@ -19,20 +19,14 @@ EXPECTED_EDGES = {
     ("check_blackout", "apply_retention"),
     ("check_blackout", "wait_for_export"),
     ("wait_for_export", "extract_export"),
-    ("change_gate", "yield_to_newer_night"),
-    ("extract_export", "validate_export"),
-    ("validate_export", "qa_gate"),
-    ("extract_export", "serialize_roster"),
-    ("qa_gate", "serialize_roster"),
-    ("qa_gate", "notify_qa_failure"),
-    ("serialize_roster", "change_gate"),
-    ("serialize_roster", "upload_roster"),
-    ("change_gate", "upload_roster"),
-    ("change_gate", "notify_hold"),
+    ("extract_export", "build_roster"),
+    ("build_roster", "notify_qa_failure"),
+    ("build_roster", "upload_roster"),
+    ("build_roster", "notify_hold"),
+    ("build_roster", "yield_to_newer_night"),
     ("notify_hold", "review_hold"),
     ("review_hold", "upload_roster"),
-    ("upload_roster", "record_delivery"),
-    ("record_delivery", "notify_summary"),
+    ("upload_roster", "notify_summary"),
 }
 
 
@@ -68,8 +62,7 @@ def test_task_graph_and_policies(monkeypatch: pytest.MonkeyPatch) -> None:
     for task_id in ("extract_export", "upload_roster"):
         task = dag.get_task(task_id)
         assert task.retries >= 1 and task.retry_exponential_backoff
-    for task_id in ("validate_export", "serialize_roster"):
-        assert dag.get_task(task_id).retries == 0
+    assert dag.get_task("build_roster").retries == 0
     for task in dag.tasks:
         assert task.doc_md, f"{task.task_id} has no docstring for the UI"
     # Only the upload declares the delivery asset (so every event of it is a delivery).
@@ -317,8 +310,8 @@ def test_trigger_form_params_and_their_defaults(monkeypatch: pytest.MonkeyPatch)
 def test_tasks_read_the_params_of_the_run_conf(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, conf: dict, newer_night: bool, held: str, not_held: str
 ) -> None:
-    """A run's conf reaches every task's params (merged as a task run merges them), and change_gate
-    decides by them. The whole nights with ``approve_hold`` and ``force_upload`` are in
+    """A run's conf reaches every task's params (merged as a task run merges them), and build_roster's
+    routing decides by them. The whole nights with ``approve_hold`` and ``force_upload`` are in
     test_safety_nights.py and test_oncall_nights.py; this one needs no servers."""
     import datetime as dt
 
@@ -333,15 +326,17 @@ def test_tasks_read_the_params_of_the_run_conf(
         monkeypatch.setattr(steps, "newer_delivery", lambda district, day: day + dt.timedelta(days=1))
     dag = _dagbag(monkeypatch, INCLUDE).dags["roster_sample_isd"]
     with pytest.raises(ParamValidationError):
-        process_params(dag, dag.get_task("change_gate"), {"approve_hold": "yes"}, suppress_exception=False)
+        process_params(dag, dag.get_task("build_roster"), {"approve_hold": "yes"}, suppress_exception=False)
     for task in dag.tasks:
         params = process_params(dag, task, conf, suppress_exception=False)
         assert params == {"approve_hold": False, "force_upload": False, **conf}, task.task_id
 
-    gate = dag.get_task("change_gate")
-    params = process_params(dag, gate, conf, suppress_exception=False)
+    from roster.config import load_district
+
+    district = load_district(INCLUDE / "districts" / "sample_isd.yaml")
+    params = process_params(dag, dag.get_task("build_roster"), conf, suppress_exception=False)
     context = {"params": params, "logical_date": dt.datetime(2026, 11, 21, 8, tzinfo=dt.UTC)}
-    serialized = {"filename": "roster.txt", "held": True, "hold_reasons": ["143 students deactivated"]}
+    reasons = ["143 students deactivated"]
     with set_current_context(context):  # type: ignore[arg-type]
-        assert gate.python_callable(serialized) == held
-        assert gate.python_callable(dict(serialized, held=False)) == not_held
+        assert steps._route(district, True, reasons) == held
+        assert steps._route(district, False, reasons) == not_held

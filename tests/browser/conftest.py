@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from browser.stack import CHROMIUM, CHROMIUM_ARGS, Stack, airflow_stack, copy_include
 
 DAG_ID = "roster_sample_isd"

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from browser.stack import Stack, dag_run, task_states, trigger
 
 pytestmark = [

@@ -179,7 +179,7 @@ def test_sftp_server_down_retries_then_fails_clearly(
     assert str(run.state) == "failed"
     assert str(upload.state) == "failed"
     assert upload.try_number == 2  # ROSTER_TRANSFER_RETRIES=1: one retry, then the failure
-    assert str(_tis(run)["record_delivery"].state) == "upstream_failed"
+    assert str(_tis(run)["notify_summary"].state) == "upstream_failed"
     assert _server_files(night_env) == []
     assert not _snapshot_pointer(night_env).exists()
     assert _report(night_env)["rows_delivered"] == 0  # not marked delivered
@@ -372,7 +372,7 @@ def test_smtp_down_on_a_held_night_delivers_nothing_and_marks_nothing(
     assert str(run.state) == "failed", states
     assert states["notify_hold"] == "failed" and notify.try_number == 2
     assert states["review_hold"] == "upstream_failed"
-    assert states["upload_roster"] == "upstream_failed" and states["record_delivery"] == "upstream_failed"
+    assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
     assert _server_files(night_env) == [f"{REMOTE_DIR.as_posix()}/{REMOTE_NAME}"]  # night 1's file only
     assert json.loads(_snapshot_pointer(night_env).read_text())["date"] == NIGHT.isoformat()
     assert _report(night_env, SECOND)["rows_delivered"] == 0

@@ -152,7 +152,8 @@ def test_failing_night_sends_nothing_and_emails_the_point_person(night_env: dict
     assert str(run.state) == "failed"
     states = _states(run)
     assert states["notify_qa_failure"] == "failed"
-    assert states["serialize_roster"] == "skipped" and states["upload_roster"] == "skipped"
+    assert states["build_roster"] == "success" and states["upload_roster"] == "skipped"
+    assert states["notify_summary"] == "skipped"
     assert not any(p.is_file() for p in night_env["sftp_root"].rglob("*"))
 
     messages = night_env["smtp"].messages()

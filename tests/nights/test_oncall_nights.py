@@ -85,7 +85,7 @@ def test_an_older_night_after_a_newer_one_is_archived_not_sent_unless_forced(
     tis = _tis(run)
     assert str(run.state) == "success"
     assert str(tis["yield_to_newer_night"].state) == "success"
-    assert str(tis["upload_roster"].state) == "skipped" and str(tis["record_delivery"].state) == "skipped"
+    assert str(tis["upload_roster"].state) == "skipped" and str(tis["notify_summary"].state) == "skipped"
     server = night_env["sftp_root"] / REMOTE_DIR
     assert sorted(p.name for p in server.iterdir()) == ["sample_isd_roster_20261121.txt"]
     report = json.loads((_run_dir(night_env, older) / "qa_report.json").read_text())

@@ -126,11 +126,11 @@ def test_a_delta_package_fails_the_night_with_its_verdict_and_sends_nothing(
 
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert str(run.state) == "failed"
-    assert str(tis["validate_export"].state) == "failed" and tis["validate_export"].try_number == 1
+    assert str(tis["build_roster"].state) == "failed" and tis["build_roster"].try_number == 1
     assert str(tis["upload_roster"].state) == "upstream_failed"
     assert not any(p.is_file() for p in night_env["sftp_root"].rglob("*"))
     [email] = [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
-    assert email["Subject"] == f"[roster FAILED] {DISTRICT} 2026-11-20: validate_export"
+    assert email["Subject"] == f"[roster FAILED] {DISTRICT} 2026-11-20: build_roster"
     body = email.get_body(("html",)).get_content()
     verdict = (
         "manifest.csv: row 6: file.users is delta: a roster night needs a bulk package (every student, "

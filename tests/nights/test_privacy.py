@@ -509,7 +509,7 @@ def test_a_bad_retention_setting_fails_the_task_but_not_the_delivery(
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["apply_retention"] == "failed"
-    assert states["upload_roster"] == "success" and states["record_delivery"] == "success"
+    assert states["upload_roster"] == "success" and states["notify_summary"] == "success"
     assert (night_env["sftp_root"] / "upload" / DISTRICT / "sample_isd_roster_20261120.txt").exists()
     [email] = [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
     assert "apply_retention" in email["Subject"]

@@ -121,7 +121,7 @@ def test_held_night_sends_nothing_emails_and_fails_at_hold_timeout(night_env: di
     assert str(run.state) == "failed", states
     assert states["notify_hold"] == "success"
     assert states["review_hold"] == "failed"  # rejected by default at the timeout
-    assert states["upload_roster"] == "upstream_failed" and states["record_delivery"] == "upstream_failed"
+    assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
     assert waited < 120
     # Nothing sent: only night 1's file on the server; the snapshot still night 1's.
     assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]
@@ -353,7 +353,7 @@ def test_a_hold_rejected_on_the_required_actions_page_sends_nothing_and_records_
     assert shown["subject"] == "Roster Sample ISD (sample_isd) 2026-11-21: held, approve delivery?"
     assert str(run.state) == "failed", states
     assert states["review_hold"] == "failed"
-    assert states["upload_roster"] == "upstream_failed" and states["record_delivery"] == "upstream_failed"
+    assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
     assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]
     assert _asset_events(run) == []
     assert _snapshot_date(night_env["data_root"]) == "2026-11-20"

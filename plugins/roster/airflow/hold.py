@@ -5,7 +5,7 @@ night's roster date (a manual run's trigger time is not it) and come from the ni
 (``qa_report.json``'s changes and ``changes.csv``), so the person on the Required Actions page sees
 the counts, the rates against the thresholds, the hold reasons and the first State Test Numbers
 concerned, never a name or a date of birth. Who answered, and when, goes into the night's
-``qa_report.json``: an approval as ``approved_by``/``approved_at`` by ``record_delivery`` once the file
+``qa_report.json``: an approval as ``approved_by``/``approved_at`` by ``upload_roster`` once the file
 is delivered (from the task's return value, the provider's payload); a rejection as
 ``rejected_by``/``rejected_at`` by the task itself before it fails, since nothing runs after it then.
 A rejection by ``qa.hold_timeout`` (nobody answered in time) is recorded as rejected by ``qa.hold_timeout``.

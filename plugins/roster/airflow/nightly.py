@@ -1,10 +1,15 @@
 """One DAG per district file: ``roster_<district_id>``.
 
 check_blackout ─┬→ apply_retention (deletes run folders older than ROSTER_RETENTION_DAYS, default 30)
-                └→ wait_for_export → extract_export → validate_export → qa_gate ─┬→ serialize_roster → change_gate ─┬→ upload_roster → record_delivery → notify_summary
-                                                                               │                                  ├→ notify_hold → review_hold ┘
-                                                                               │                                  └→ yield_to_newer_night
-                                                                               └→ notify_qa_failure (emails the point person, fails the run)
+                └→ wait_for_export → extract_export → build_roster ─┬→ upload_roster → notify_summary
+                                                                     ├→ notify_hold → review_hold ┘
+                                                                     ├→ yield_to_newer_night
+                                                                     └→ notify_qa_failure (emails the point person, fails the run)
+
+``build_roster`` checks the night and, when QA passes, writes the roster file and its diff, then
+branches; ``upload_roster`` delivers the file and records it as the next night's baseline. Each is
+one task process: a night is a handful of processes, each starting Python and Airflow, and at fleet
+scale (hundreds of districts) those starts, not the rows, are the cost (docs/SCALE.md).
 
 A night older than the one the vendor already holds (a backfill, a late re-run) is archived but not
 sent (``yield_to_newer_night``), unless the run's conf says ``force_upload``. Any failed task emails
@@ -30,7 +35,7 @@ never data. Parsing this module imports no pandas or pandera: the heavy work is 
 
 The tasks are classic operators (``PythonOperator`` and its branch and short-circuit kinds) running
 ``roster.airflow.tasks``' functions bound to the district, not TaskFlow ``@task``s: every parse builds
-15 tasks per district, and classic operators are the cheaper to build.
+11 tasks per district, and classic operators are the cheaper to build.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import logging
 import re
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.python import (
@@ -59,9 +64,6 @@ from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
 from roster.config import District, district_files, include_root, load_district
 from roster.errors import ConfigError
-
-if TYPE_CHECKING:
-    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 log = logging.getLogger("roster")
 
@@ -98,10 +100,11 @@ _DOC = textwrap.dedent(
       ({point_person}) has the email with what to fix. Re-run the night once fixed.
     * `extract_export` failed: the export (or a remote cross-match table, copied with it) was missing or
       unreadable; the log names the path or URL.
-    * `validate_export` failed: the export or the district's configuration is unreadable; the log's
+    * `build_roster` failed: the export or the district's configuration is unreadable; the log's
       error line names the file, line or key.
-    * `upload_roster` failed: SFTP trouble. Authentication and host-key errors fail at once (check
-      the connection); network errors were retried with backoff.
+    * `upload_roster` failed: SFTP trouble, or the delivered roster could not be recorded as the
+      next night's baseline (the log says which). Authentication and host-key errors fail at once
+      (check the connection); network errors were retried with backoff.
     * `apply_retention` failed: old run folders could not be deleted (the log says which); the
       roster itself was not affected. Run folders older than `ROSTER_RETENTION_DAYS` days (default 30)
       are deleted at the start of every night.
@@ -203,39 +206,26 @@ def _nightly_tasks(district: District, root: Path) -> None:
     """The night's tasks and their order, inside the DAG being built."""
     retry = transfer_retry_args()
     pools = sftp_pools(district)
-    # An XCom argument (``op_args=[task.output]``) also makes its task upstream. Tasks returning a
-    # dict have ``multiple_outputs``, as TaskFlow gave them: each key is an XCom of its own too
-    # (upload_roster reads serialize_roster's "filename").
+    # An XCom argument (``op_args=[task.output]``) also makes its task upstream.
     blackout = python_task(ShortCircuitOperator, tasks.check_blackout, district, ignore_downstream_trigger_rules=True)
     wait_for_export = _export_sensor(district, root, **pools.get("wait_for_export", {}))
     export = python_task(
         PythonOperator, tasks.extract_export, district, root, **retry, **pools.get("extract_export", {})
     )
-    verdict = python_task(
-        PythonOperator, tasks.validate_export, district, root, op_args=[export.output], multiple_outputs=True
-    )
-    gate = python_task(BranchPythonOperator, tasks.qa_gate, op_args=[verdict.output])
-    serialized = python_task(
-        PythonOperator, tasks.serialize_roster, district, root, op_args=[export.output], multiple_outputs=True
-    )
+    # One task reads the export once: the checks, then (QA passed) the roster file and its changes.
+    built = python_task(BranchPythonOperator, tasks.build_roster, district, root, op_args=[export.output])
     qa_failure = python_task(PythonOperator, tasks.notify_qa_failure, district, root, **retry)
-    changes = python_task(BranchPythonOperator, tasks.change_gate, district, op_args=[serialized.output])
     hold = python_task(PythonOperator, tasks.notify_hold, district, root, **retry)
     review_hold = _review_hold(district, root)
-    # ``.output`` is typed as the XComArg base; an operator's output is a PlainXComArg, indexable by key.
     delivered = python_task(
         PythonOperator,
         tasks.upload_roster,
         district,
-        op_args=[cast("PlainXComArg", serialized.output)["filename"]],
+        root,
         trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-        multiple_outputs=True,
         outlets=[delivery_asset(district)],
         **retry,
         **pools.get("upload_roster", {}),
-    )
-    recorded = python_task(
-        PythonOperator, tasks.record_delivery, district, root, op_args=[delivered.output], multiple_outputs=True
     )
     summary = python_task(PythonOperator, tasks.notify_summary, district, root, **retry)
     yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
@@ -243,10 +233,9 @@ def _nightly_tasks(district: District, root: Path) -> None:
 
     blackout >> wait_for_export >> export
     blackout >> retention
-    gate >> [serialized, qa_failure]
-    changes >> [delivered, hold, yielded]
+    built >> [qa_failure, delivered, hold, yielded]
     hold >> review_hold >> delivered
-    recorded >> summary
+    delivered >> summary
 
 
 def dag_id_for(path: Path) -> str:

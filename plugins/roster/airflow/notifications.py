@@ -21,13 +21,12 @@ from roster.io.store import run_location
 RUNBOOK_SECTIONS = {
     "wait_for_export": "Export late or missing",
     "extract_export": "Export late or missing",
-    "validate_export": "Bad export or bad district file",
+    "build_roster": "Bad export or bad district file",
     "notify_qa_failure": "QA failed",
     "review_hold": "Held for review",
     "notify_hold": "SMTP down",
     "notify_summary": "SMTP down",
     "upload_roster": "SFTP down, authentication or host key",
-    "record_delivery": "Snapshot not recorded",
     "config_error": "Bad district file",
     "apply_retention": "Retention",
 }
@@ -50,11 +49,15 @@ def first_error_line(exception: BaseException | str | None) -> str:
 
 def runbook_section(task_id: str, exception: BaseException | str | None) -> str:
     """The runbook section for a failed task: "SMTP down" for any email that could not be sent (a QA
-    email that failed is a mail problem, not a QA one), else the task's own section."""
+    email that failed is a mail problem, not a QA one), "Snapshot not recorded" for a delivered roster
+    that did not become the baseline, else the task's own section."""
     from roster.airflow.hooks.smtp import MailNotSent  # imports the email renderer: not at DAG parse
+    from roster.errors import SnapshotNotRecorded
 
     if isinstance(exception, MailNotSent):
         return "SMTP down"
+    if isinstance(exception, SnapshotNotRecorded):
+        return "Snapshot not recorded"
     return RUNBOOK_SECTIONS.get(task_id, "Other failures")
 
 

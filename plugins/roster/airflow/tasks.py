@@ -21,7 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from roster.airflow.context import roster_date
 from roster.config import District, check_district_id, district_files, find_district, load_district, resolve
-from roster.errors import ConfigError, InputError
+from roster.errors import ConfigError, InputError, SnapshotNotRecorded
 from roster.golive.steps import STEPS
 from roster.io import artifacts, store
 
@@ -126,44 +126,31 @@ def extract_export(district: District, root: Path) -> str:
     return name
 
 
-def validate_export(district: District, root: Path, export_name: str) -> dict[str, Any]:
-    """Check every row; write qa_report.json and rejects.csv; the verdict in counts."""
-    from roster.night.pipeline import validate_night
-
-    day = roster_date(district)
-    with store.run_workspace(district.district_id, day) as folder:
-        report = validate_night(_night(district, root, day, folder), folder / export_name, folder).report
-    log.info(
-        "QA %s: %s; rejects by reason: %s",
-        "passed" if report.passed else "FAILED",
-        report.verdict,
-        report.rejects_by_reason,
-    )
-    return {
-        "passed": report.passed,
-        "rows_read": report.rows_read,
-        "rows_rejected": report.rows_rejected,
-        "rows_accepted": report.rows_accepted,
-        "verdict": report.verdict,
-    }
-
-
-def qa_gate(verdict: dict[str, Any]) -> str:
-    """Serialize when QA passed; otherwise tell the point person."""
-    return "serialize_roster" if verdict["passed"] else "notify_qa_failure"
-
-
-def serialize_roster(district: District, root: Path, export_name: str) -> dict[str, Any]:
-    """Write the vendor's file (absent students carried as inactive) and diff it with the last delivery."""
-    from roster.night.pipeline import serialize_night
+def build_roster(district: District, root: Path, export_name: str) -> str:
+    """Check every row (qa_report.json, rejects.csv); when QA passes, write the vendor's file (absent
+    students carried as inactive) and its changes against the last delivery. Then choose the night's
+    way on: notify_qa_failure, upload_roster, notify_hold or yield_to_newer_night."""
+    from roster.night.pipeline import serialize_night, validate_night
     from roster.night.snapshot import baseline_for
 
     day = roster_date(district)
-    with store.snapshot_workspace(district.district_id) as state:
-        snapshot = baseline_for(state, day)
     with store.run_workspace(district.district_id, day) as folder:
         night = _night(district, root, day, folder)
-        roster = serialize_night(night, folder / export_name, folder, snapshot.frame if snapshot else None)
+        validated = validate_night(night, folder / export_name, folder)
+        report = validated.report
+        log.info(
+            "QA %s: %s; rejects by reason: %s",
+            "passed" if report.passed else "FAILED",
+            report.verdict,
+            report.rejects_by_reason,
+        )
+        if not report.passed:
+            return "notify_qa_failure"
+        with store.snapshot_workspace(district.district_id) as state:
+            snapshot = baseline_for(state, day)
+        # The rows validation accepted, from this process: the export is read once a night.
+        previous = snapshot.frame if snapshot else None
+        roster = serialize_night(night, folder / export_name, folder, previous, validated=validated)
         size = (folder / night.output_name).stat().st_size
     diff = roster.diff
     log.info(
@@ -176,7 +163,7 @@ def serialize_roster(district: District, root: Path, export_name: str) -> dict[s
     )
     for reason in diff.hold_reasons:
         log.warning("HOLD: %s", reason)
-    return {"filename": night.output_name, "held": diff.held, "hold_reasons": diff.hold_reasons, "changes": diff.counts}
+    return _route(district, diff.held, diff.hold_reasons)
 
 
 def newer_delivery(district: District, day: dt.date) -> dt.date | None:
@@ -188,7 +175,7 @@ def newer_delivery(district: District, day: dt.date) -> dt.date | None:
     return delivery.roster_date if delivery and delivery.roster_date > day else None
 
 
-def change_gate(district: District, serialized: dict[str, Any]) -> str:
+def _route(district: District, held: bool, hold_reasons: list[str]) -> str:
     """Deliver, unless a newer night was delivered or the changes cross a threshold (then hold)."""
     params = get_current_context()["params"]
     newer = newer_delivery(district, roster_date(district))
@@ -196,10 +183,10 @@ def change_gate(district: District, serialized: dict[str, Any]) -> str:
         return "yield_to_newer_night"
     if newer:
         log.warning("force_upload: sending this night although the vendor holds the newer night %s", newer)
-    if not serialized["held"]:
+    if not held:
         return "upload_roster"
     if params.get("approve_hold"):
-        log.warning("held night approved in advance by approve_hold: %s", "; ".join(serialized["hold_reasons"]))
+        log.warning("held night approved in advance by approve_hold: %s", "; ".join(hold_reasons))
         return "upload_roster"
     return "notify_hold"
 
@@ -233,7 +220,7 @@ def notify_hold(district: District, root: Path) -> None:
     day = roster_date(district, context)
     with store.run_workspace(district.district_id, day) as folder:
         report = load_report(folder)
-        assert report.changes is not None, "a night is held only after serialize_roster wrote its changes section"
+        assert report.changes is not None, "a night is held only after build_roster wrote its changes section"
         changes = report_csv.read_rows(folder / artifacts.CHANGES)
         email = hold_notice(
             root, district, report, changes, store.run_location(district.district_id, day), context["run_id"]
@@ -243,52 +230,50 @@ def notify_hold(district: District, root: Path) -> None:
     log.warning("HOLD: %s; waiting for a decision in review_hold", "; ".join(report.changes.hold_reasons))
 
 
-def upload_roster(district: District, filename: str) -> dict[str, Any]:
-    """Upload atomically over SFTP to the district's folder."""
+def upload_roster(district: District, root: Path) -> dict[str, Any]:
+    """Upload the roster file atomically over SFTP to the district's folder, then make it the baseline
+    of the next night's diff (the snapshot). A retry after a failed recording uploads the same file
+    again (same name, same bytes, renamed into place) before recording it."""
     from roster.airflow.assets import delivery_asset, delivery_extra, sha256_of
+    from roster.airflow.hold import decision
     from roster.airflow.hooks import sftp as transfer
+    from roster.night import pipeline
     from roster.night.qa import load_report
 
     context = get_current_context()
     day = roster_date(district, context)
+    filename = district.output_filename(day)
+    approved_by, approved_at = decision(context)
     with store.run_workspace(district.district_id, day) as folder:
         delivered = transfer.upload(district.destination.conn_id, folder / filename, district.remote_dir, filename)
+        log.info(
+            "delivered %s (%d bytes) over connection %s",
+            delivered.remote_path,
+            delivered.size,
+            district.destination.conn_id,
+        )
         sha256, rows = sha256_of(folder / filename), load_report(folder).rows_in_file
-    log.info(
-        "delivered %s (%d bytes) over connection %s",
-        delivered.remote_path,
-        delivered.size,
-        district.destination.conn_id,
-    )
-    # The task's outlet gets its event when the task succeeds, which it does only once the file is there.
+        try:
+            with store.snapshot_workspace(district.district_id) as state:
+                frame = pipeline.record_delivery(
+                    _night(district, root, day, folder),
+                    folder,
+                    state,
+                    remote_path=delivered.remote_path,
+                    mode=district.mode,
+                    approved_by=approved_by,
+                    approved_at=approved_at,
+                )
+        except Exception as exc:
+            raise SnapshotNotRecorded(
+                f"{delivered.remote_path} was delivered but not recorded as the next night's baseline "
+                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'})"
+            ) from exc
+    log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
+    # The task's outlet gets its event when the task succeeds: once the file is there and recorded.
     extra = delivery_extra(district, day.isoformat(), delivered.remote_path, rows, sha256)
     context["outlet_events"][delivery_asset(district)].extra = extra
-    return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode}
-
-
-def record_delivery(district: District, root: Path, delivered: dict[str, Any]) -> dict[str, Any]:
-    """Make the delivered roster the baseline of the next night's diff."""
-    from roster.airflow.hold import decision
-    from roster.night import pipeline
-
-    context = get_current_context()
-    day = roster_date(district, context)
-    approved_by, approved_at = decision(context)
-    with (
-        store.run_workspace(district.district_id, day) as folder,
-        store.snapshot_workspace(district.district_id) as state,
-    ):
-        frame = pipeline.record_delivery(
-            _night(district, root, day, folder),
-            folder,
-            state,
-            remote_path=delivered["remote_path"],
-            mode=delivered["mode"],
-            approved_by=approved_by,
-            approved_at=approved_at,
-        )
-    log.info("snapshot updated: %d students as delivered on %s", len(frame), day)
-    return {"snapshot_date": day.isoformat(), "students": len(frame)}
+    return {"remote_path": delivered.remote_path, "size": delivered.size, "mode": district.mode, "students": len(frame)}
 
 
 def notify_summary(district: District, root: Path) -> str:

@@ -191,7 +191,7 @@ def hold_review(
 ) -> tuple[str, str]:
     """The subject and Markdown body of a held night's request on Airflow's Required Actions page."""
     summary = report.changes
-    assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
+    assert summary is not None, "a night is held only after build_roster wrote its changes section"
     concerned = concerned_changes(changes)
     env = _environment(root)
     context = {
@@ -221,7 +221,7 @@ def hold_notice(
     """
     concerned = concerned_changes(changes)
     summary = report.changes
-    assert summary is not None, "a night is held only after serialize_roster wrote its changes section"
+    assert summary is not None, "a night is held only after build_roster wrote its changes section"
     rendered = render(
         root,
         "hold",
