@@ -1,0 +1,123 @@
+"""The Rosters view in Airflow's own api-server app (``create_app``, the plugin loaded from plugins/):
+a real night through ``dag.test()``, then its JSON and pages through a TestClient, signed in with a
+token of the tests' auth manager (Airflow's SimpleAuthManager), and refused without one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import INCLUDE, REPO
+
+pytestmark = pytest.mark.e2e
+
+LOGICAL = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def night(night_env: dict) -> dict:
+    from roster.airflow.nightly import build_all
+
+    run = build_all(root=INCLUDE)["roster_sample_isd"].test(logical_date=LOGICAL)
+    assert str(run.state) == "success"
+    report = json.loads((night_env["data_root"] / "sample_isd" / "2026-11-20" / "qa_report.json").read_text())
+    return {"run_id": run.run_id, "report": report}
+
+
+@pytest.fixture
+def client(airflow_db) -> TestClient:
+    from airflow.api_fastapi.app import create_app
+
+    return TestClient(create_app("core"))
+
+
+def _token(role: str | None) -> dict[str, str]:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="rita", role=role))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_plugin_mounts_the_view_and_its_nav_link(client: TestClient) -> None:
+    from airflow import plugins_manager
+    from scripts import fab_roles
+
+    views, _ = plugins_manager._get_ui_plugins()
+    assert {"name": "Rosters", "href": "rosters/", "destination": "nav", "url_route": "rosters"} in views
+    assert fab_roles.ROSTERS_VIEW == "Rosters"
+    assert (REPO / "plugins" / "rosters_view.py").is_file()
+
+
+PATHS = ("/rosters/", "/rosters/api/districts", "/rosters/sample_isd", "/rosters/api/districts/sample_isd/nights")
+
+
+def test_no_data_without_a_user_who_may_read_the_view(client: TestClient, night: dict) -> None:
+    for path in PATHS:
+        unauthenticated = client.get(path)
+        assert unauthenticated.status_code == 401 and "sample_isd" not in unauthenticated.text, path
+        no_role = client.get(path, headers=_token(None))
+        assert no_role.status_code == 403 and "sample_isd" not in no_role.text, path
+        assert client.get(path, headers={"Authorization": "Bearer not-a-token"}).status_code == 403, path
+        assert client.get(path, headers=_token("viewer")).status_code == 200, path
+
+
+def test_the_json_is_what_qa_report_json_says(client: TestClient, night: dict) -> None:
+    report, headers = night["report"], _token("viewer")
+
+    districts = client.get("/rosters/api/districts", headers=headers)
+    assert districts.status_code == 200
+    by_id = {d["id"]: d for d in districts.json()}
+    assert set(by_id) == {"sample_isd", "sample_isd_xlsx", "sample_isd_oneroster"}
+    sample = by_id["sample_isd"]
+    assert sample["last_delivered"] == "2026-11-20" and sample["state"] == "ok"
+    assert (sample["rows_delivered"], sample["rows_rejected"], sample["reject_rate"]) == (
+        report["rows_delivered"],
+        report["rows_rejected"],
+        report["reject_rate"],
+    )
+    assert sample["pending_hold"] is None and sample["last_failure"] is None
+    assert sample["staleness"]["stale"] is False
+
+    nights = client.get("/rosters/api/districts/sample_isd/nights?days=30", headers=headers)
+    assert nights.status_code == 200
+    [shown] = nights.json()
+    assert shown["run_id"] == night["run_id"]
+    for key in ("date", "rows_read", "rows_delivered", "rows_rejected", "reject_rate", "rejects_by_reason", "verdict"):
+        assert shown[key] == report[key], key
+    assert shown["changes"]["added"] == report["changes"]["added"] == 286
+    assert client.get("/rosters/api/districts/nowhere/nights", headers=headers).status_code == 404
+
+
+def test_the_pages_show_the_districts_and_the_night_without_student_data(client: TestClient, night: dict) -> None:
+    import csv
+
+    headers = _token("viewer")
+    index = client.get("/rosters/?sort=rows_delivered&order=desc", headers=headers)
+    assert index.status_code == 200 and 'data-district="sample_isd" data-state="ok"' in index.text
+    assert index.text.index('data-district="sample_isd"') < index.text.index('data-district="sample_isd_xlsx"')
+    held_only = client.get("/rosters/?state=held", headers=headers)
+    assert "data-district=" not in held_only.text and "No district in state held" in held_only.text
+    assert client.get("/rosters/?state=bogus", headers=headers).status_code == 422
+
+    page = client.get("/rosters/sample_isd", headers=headers)
+    assert page.status_code == 200
+    assert f'href="/dags/roster_sample_isd/runs/{night["run_id"].replace(":", "%3A").replace("+", "%2B")}"' in page.text
+    assert 'data-night="2026-11-20"' in page.text
+    export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
+    with export.open(encoding="utf-8-sig", newline="") as handle:
+        private = {
+            v
+            for row in csv.DictReader(handle)
+            for v in (row["DOB"], row["FIRST_NAME"], row["LAST_NAME"])
+            if len(v) >= 5
+        }
+    for text in (index.text, page.text, client.get("/rosters/api/districts", headers=headers).text):
+        assert not [v for v in private if v in text]
+    # Three inline SVG charts, or (matplotlib not installed) a sentence saying why there are none.
+    assert (page.text.count("<svg") == 3) != ("Charts not shown: the charts need matplotlib" in page.text)
+    pytest.importorskip("matplotlib", reason="the charts need matplotlib (requirements.in)")
+    assert page.text.count("<svg") == 3
