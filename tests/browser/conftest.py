@@ -1,9 +1,10 @@
 """Browser tests: a real Airflow (``stack.airflow_stack``) and Debian's Chromium driven by Playwright.
 
 Marked ``browser``; skipped only where ``/usr/bin/chromium`` is absent (CI installs it). The stack is
-session-wide: each test triggers its own runs (its own run ids and roster dates). ``logged_in_page``
-is a page of a fresh browser context that has logged in through Airflow's real login page, for any
-test of a page behind it (the Required Actions page, the Rosters view).
+shared by the browser tests (package-scoped): each test triggers its own runs (its own run ids and
+roster dates). ``logged_in_page`` is a page of a fresh browser context that has logged in through
+Airflow's real login page, for any test of a page behind it (the Required Actions page, the Rosters
+view).
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: the stack's processes would compete for the cores with the
+# rest of the suite, and Playwright's sync API leaves its event loop marked as running in the main
+# thread while it is open, so a later ``asyncio.run`` (``dag.test()`` running a trigger inline)
+# would fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="package")
 def airflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """api-server, scheduler, dag-processor and triggerer on free loopback ports, with the loopback
     SFTP and SMTP servers; the reviewer's login is ``Stack.username`` / ``Stack.password``."""
@@ -37,7 +42,7 @@ def airflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
