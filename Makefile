@@ -68,7 +68,7 @@ clean:
 	rm -rf var .pytest_cache .hypothesis
 
 # make bench: the nightly transform against the floor (pyarrow alone) and a naive peer, at 100k, 1M
-# and 5M rows, and DAG parsing with 500 districts; prints the table and writes docs/PERFORMANCE.md.
+# and 5M rows, and DAG parsing with 1,000 districts; prints the table and writes docs/PERFORMANCE.md.
 # Generated data stays under var/bench. Shorter: make bench BENCH_ROWS=100000,1000000 BENCH_REPEAT=1
 BENCH_ROWS ?= 100000,1000000,5000000
 BENCH_REPEAT ?= 3
