@@ -2,23 +2,77 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from roster.errors import ConfigError
+
+
+@lru_cache(maxsize=32)
+def _attribute_docstrings(filename: str) -> dict[str, dict[str, str]]:
+    """Class name -> field -> the docstring under it, for every top-level class of a module's source.
+
+    The same reading as pydantic's ``use_attribute_docstrings`` (a string statement right after an
+    annotated assignment, cleaned up by ``inspect.cleandoc``), but the module is parsed once: pydantic
+    on Python 3.11 walks the import's frames and parses each class again, about 0.3 s for the config
+    models when the dag-processor imports them (docs/PERFORMANCE.md, "Parsing the DAG folder").
+    """
+    tree = ast.parse(Path(filename).read_text(encoding="utf-8"))
+    found: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        docs: dict[str, str] = {}
+        for before, stmt in zip(node.body, node.body[1:], strict=False):
+            if (
+                isinstance(before, ast.AnnAssign)
+                and isinstance(before.target, ast.Name)
+                and isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
+            ):
+                docs[before.target.id] = inspect.cleandoc(stmt.value.value)
+        found[node.name] = docs
+    return found
 
 
 class Strict(BaseModel):
     """Unknown keys are errors and a loaded file never changes: the base of every config model.
 
     A field's docstring (the string under it) is its description: docs/DISTRICT_CONFIG.md and the JSON
-    Schema editors read are generated from them (``make docs``).
+    Schema editors read are generated from them (``make docs``). They are read here, once per module,
+    before pydantic collects the fields (see ``_attribute_docstrings``); a field's own
+    ``Field(description=...)`` wins, as with pydantic's ``use_attribute_docstrings``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        module = sys.modules.get(cls.__module__)
+        filename = getattr(module, "__file__", None)
+        if not filename:
+            return
+        docs = _attribute_docstrings(filename).get(cls.__qualname__, {})
+        for name in inspect.get_annotations(cls):
+            if name not in docs:
+                continue
+            value = cls.__dict__.get(name, inspect.Parameter.empty)
+            if isinstance(value, FieldInfo):
+                if value.description is None:
+                    setattr(cls, name, FieldInfo.merge_field_infos(value, description=docs[name]))
+            elif value is inspect.Parameter.empty:
+                setattr(cls, name, Field(description=docs[name]))
+            else:
+                setattr(cls, name, Field(default=value, description=docs[name]))
 
 
 def resolve(root: Path, path: str) -> Path:
