@@ -34,11 +34,17 @@ def fail_fast(func: Callable[..., Any]) -> Callable[..., Any]:
     return fail_fast_wrapper
 
 
+_FAIL_FAST: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
 def python_task(operator: type[PythonOperator], func: Callable[..., Any], *bound: Any, **kwargs: Any) -> PythonOperator:
     """``func`` as task ``func.__name__``, bound to ``bound``, under ``fail_fast``; its docstring is the task's doc."""
+    wrapped = _FAIL_FAST.get(func)
+    if wrapped is None:  # one wrapper per task function, shared by every district's task
+        wrapped = _FAIL_FAST[func] = fail_fast(func)
     return operator(
         task_id=func.__name__,
-        python_callable=functools.partial(fail_fast(func), *bound),
+        python_callable=functools.partial(wrapped, *bound),
         doc_md=func.__doc__,
         **kwargs,
     )

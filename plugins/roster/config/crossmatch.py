@@ -147,13 +147,18 @@ def check_vendor_codes(lists: Mapping[str, VendorCodes], tables: Mapping[Path | 
 
 
 def load_crossmatch(
-    root: Path, district: District, layout: Layout | None = None, copies: Path | None = None
+    root: Path,
+    district: District,
+    layout: Layout | None = None,
+    copies: Path | None = None,
+    cache: dict[TableFile, tuple[list[TableRow], str]] | None = None,
 ) -> CrossMatch:
     """The district's three tables; diagnoses may be absent when the district maps no diagnosis.
 
     With the district's ``layout``, every row is also checked against the vendor code lists the layout
     names (``check_vendor_codes``). Remote tables are read from their copies in ``copies``
-    (``roster.io.crossmatch_copy.copy_tables``).
+    (``roster.io.crossmatch_copy.copy_tables``). ``cache``, when given, keeps each table read (its rows
+    and SHA-256) for the next call: parsing the DAG folder reads a table shared by districts once.
     """
     if not is_remote(district.crossmatch):
         folder = resolve(root, district.crossmatch)
@@ -164,7 +169,11 @@ def load_crossmatch(
     files = [table_file(root, district.crossmatch, t, copies) for t in TABLES]
     needs_diagnoses = district.source.columns.diagnosis is not None
     files = [f for f in files if f.table != "diagnoses" or needs_diagnoses or f.path.exists()]
-    read = {f: _read_version(f.path, f.source) for f in files}
+    cache = cache if cache is not None else {}
+    for f in files:
+        if f not in cache:
+            cache[f] = _read_version(f.path, f.source)
+    read = {f: cache[f] for f in files}
     tables: dict[Path | TableFile, list[TableRow]] = {f: rows for f, (rows, _) in read.items()}
     if layout is not None and layout.vendor_codes:
         lists = load_vendor_codes(root, layout.vendor_codes, layout_path(root, district.destination.layout))

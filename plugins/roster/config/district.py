@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -453,9 +454,7 @@ class District(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        from croniter import croniter  # Airflow's own cron parser, so what passes here Airflow accepts
-
-        if not croniter.is_valid(value):
+        if not _valid_cron(value):
             raise ValueError(f"{value!r} is not a cron expression such as '0 2 * * *'")
         return value
 
@@ -476,6 +475,15 @@ class District(Strict):
 
     def in_blackout(self, roster_date: dt.date) -> Blackout | None:
         return next((b for b in self.blackout if b.covers(roster_date)), None)
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_cron(expression: str) -> bool:
+    """Whether croniter (Airflow's own cron parser, so what passes here Airflow accepts) reads the
+    expression; kept, since most districts share a handful of schedules."""
+    from croniter import croniter
+
+    return bool(croniter.is_valid(expression))
 
 
 def load_district(path: Path) -> District:
