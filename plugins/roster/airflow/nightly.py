@@ -41,9 +41,11 @@ The tasks are classic operators (``PythonOperator`` and its branch and short-cir
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import re
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,9 @@ from roster.airflow.hold import REVIEW_TASK_ID, HoldReviewOperator
 from roster.airflow.notifications import OnCallNotifier
 from roster.airflow.operators import python_task
 from roster.airflow.sensors import ExportSensor
-from roster.config import District, district_files, include_root, load_district
+from roster.config import District, Layout, district_files, include_root, load_district
+from roster.config.crossmatch import TableRow
+from roster.config.crossmatch_source import TableFile
 from roster.errors import ConfigError
 
 log = logging.getLogger("roster")
@@ -231,8 +235,8 @@ def _nightly_tasks(district: District, root: Path) -> None:
     yielded = python_task(PythonOperator, tasks.yield_to_newer_night, district)
     retention = python_task(PythonOperator, tasks.apply_retention, district, multiple_outputs=True)
 
-    blackout >> wait_for_export >> export
-    blackout >> retention
+    blackout >> [wait_for_export, retention]
+    wait_for_export >> export
     built >> [qa_failure, delivered, hold, yielded]
     hold >> review_hold >> delivered
     delivered >> summary
@@ -259,27 +263,37 @@ def broken_district_dag(path: Path, error: str) -> DAG:
     return dag
 
 
-def check_district(root: Path, district: District, layouts: dict[str, Any] | None = None) -> None:
+@dataclass
+class ParseCache:
+    """What one parse of the DAG folder reads once for every district that shares it: layouts by name
+    (with the vendor code lists they name), and cross-match tables by file (their rows and SHA-256)."""
+
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    tables: dict[TableFile, tuple[list[TableRow], str]] = field(default_factory=dict)
+
+
+def check_district(root: Path, district: District, cache: ParseCache | None = None) -> None:
     """What ``roster check-config`` checks besides the district file: its layout (with the vendor code
     lists it names) and its cross-match tables, each row against those lists.
 
-    Small files read without pandas, so parsing stays cheap; ``layouts`` caches layouts by name
-    across districts (and ``roster.config.vendor_codes`` the lists by path). A ``ConfigError`` names
-    the file and the line or key. Remote cross-match tables (a URL) are not read: parsing never touches
-    the network, and each night checks the tables it copies.
+    Small files read without pandas, so parsing stays cheap; ``cache`` keeps the layouts and tables read
+    for the districts checked after (and ``roster.config.vendor_codes`` the lists by path), so districts
+    sharing them read them once per parse, and each is still checked against its own layout. A
+    ``ConfigError`` names the file and the line or key. Remote cross-match tables (a URL) are not read:
+    parsing never touches the network, and each night checks the tables it copies.
     """
     from roster.config import load_layout
     from roster.config.crossmatch import load_crossmatch
     from roster.config.crossmatch_source import is_remote
 
     name = district.destination.layout
-    layout = layouts.get(name) if layouts is not None else None
+    layout = cache.layouts.get(name) if cache is not None else None
     if layout is None:
         layout = load_layout(root, name)
-        if layouts is not None:
-            layouts[name] = layout
+        if cache is not None:
+            cache.layouts[name] = layout
     if not is_remote(district.crossmatch):
-        load_crossmatch(root, district, layout)
+        load_crossmatch(root, district, layout, cache=cache.tables if cache is not None else None)
 
 
 def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[str, DAG]:
@@ -287,25 +301,37 @@ def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[
 
     A district loads when its file, its cross-match tables and its layout do (as ``roster
     check-config`` has it), and its DAG builds.
+
+    Python's cyclic garbage collector is paused while the DAGs are built (and resumed as it was, even on
+    an error): building them makes hundreds of thousands of objects that all stay alive, and each full
+    collection the growth triggers would walk every one of them again for nothing to free (about a
+    sixth of the parse with 1,000 districts, docs/PERFORMANCE.md). Reference counting still frees
+    everything else at once, and anything cyclic left over is collected after.
     """
     root = root or include_root()
     dags: dict[str, DAG] = {}
-    layouts: dict[str, Any] = {}
-    for path in district_files(root):
-        dag_id = dag_id_for(path)
-        if only_dag_id and only_dag_id != dag_id:
-            continue
-        try:
-            district = load_district(path)
-            check_district(root, district, layouts)
-            dags[dag_id] = build_dag(district, root)
-        except ConfigError as exc:
-            log.error("district not loaded: %s", exc)
-            dags.setdefault(dag_id, broken_district_dag(path, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one district's surprise must not hide the others
-            error = f"{path}: the DAG could not be built ({type(exc).__name__}: {first_line(exc)})"
-            log.error("district not loaded: %s", error)
-            dags.setdefault(dag_id, broken_district_dag(path, error))
+    cache = ParseCache()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for path in district_files(root):
+            dag_id = dag_id_for(path)
+            if only_dag_id and only_dag_id != dag_id:
+                continue
+            try:
+                district = load_district(path)
+                check_district(root, district, cache)
+                dags[dag_id] = build_dag(district, root)
+            except ConfigError as exc:
+                log.error("district not loaded: %s", exc)
+                dags.setdefault(dag_id, broken_district_dag(path, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one district's surprise must not hide the others
+                error = f"{path}: the DAG could not be built ({type(exc).__name__}: {first_line(exc)})"
+                log.error("district not loaded: %s", error)
+                dags.setdefault(dag_id, broken_district_dag(path, error))
+    finally:
+        if enabled:
+            gc.enable()
     return dags
 
 
