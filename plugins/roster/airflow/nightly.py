@@ -303,10 +303,10 @@ def build_all(root: Path | None = None, only_dag_id: str | None = None) -> dict[
     check-config`` has it), and its DAG builds.
 
     Python's cyclic garbage collector is paused while the DAGs are built (and resumed as it was, even on
-    an error): building them makes hundreds of thousands of objects that all stay alive, and each full
-    collection the growth triggers would walk every one of them again for nothing to free (about a
-    sixth of the parse with 1,000 districts, docs/PERFORMANCE.md). Reference counting still frees
-    everything else at once, and anything cyclic left over is collected after.
+    an error): building them makes objects by the hundred thousand that all stay alive, and each full
+    collection their growth triggers would walk every one of them again for nothing to free (about a
+    tenth of a plain process's parse with 1,000 districts, docs/PERFORMANCE.md). Reference counting
+    still frees everything else at once, and anything cyclic left over is collected after.
     """
     root = root or include_root()
     dags: dict[str, DAG] = {}

@@ -22,7 +22,7 @@ def _attribute_docstrings(filename: str) -> dict[str, dict[str, str]]:
 
     The same reading as pydantic's ``use_attribute_docstrings`` (a string statement right after an
     annotated assignment, cleaned up by ``inspect.cleandoc``), but the module is parsed once: pydantic
-    on Python 3.11 walks the import's frames and parses each class again, about 0.3 s for the config
+    on Python 3.11 walks the import's frames and parses each class again, about 0.2 s for the config
     models when the dag-processor imports them (docs/PERFORMANCE.md, "Parsing the DAG folder").
     """
     tree = ast.parse(Path(filename).read_text(encoding="utf-8"))
