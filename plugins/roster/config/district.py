@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from roster.config.crossmatch_source import check_spec
-from roster.config.files import Strict, format_error, read_yaml
+from roster.config.files import KeyValueError, Strict, format_error, read_yaml
 from roster.config.oneroster import FIXED_BY_ONEROSTER, OneRosterSource, oneroster_source_defaults
 from roster.errors import ConfigError
 
@@ -219,15 +219,17 @@ class Source(Strict):
     @model_validator(mode="after")
     def _format_keys(self) -> Source:
         if self.sheet is not None and self.format != "xlsx":
-            raise ValueError("sheet is read only with format: xlsx")
+            raise KeyValueError("sheet", f"sheet is read only with format: xlsx, not format: {self.format}; remove it")
         if self.oneroster is not None and self.format != "oneroster":
-            raise ValueError("oneroster is read only with format: oneroster")
+            raise KeyValueError(
+                "oneroster", f"oneroster is read only with format: oneroster, not format: {self.format}; remove it"
+            )
         if self.format == "xlsx":
             # A workbook has cells, not delimited text: the key would look as if it applied.
             for key in ("delimiter", "encoding"):
                 if key in self.model_fields_set:
-                    raise ValueError(
-                        f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
+                    raise KeyValueError(
+                        key, f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
                     )
         if self.format == "oneroster" and self.path.startswith("sftp://") and not self.path.lower().endswith(".zip"):
             # A folder cannot be fetched as one file over SFTP, and half of one would pass for a package.
