@@ -134,3 +134,6 @@ def test_who_answered_a_hold_is_in_the_json_and_on_the_district_page(tmp_path, m
     assert "approved by lee.reviewer at 2026-11-20T14:05:00+00:00" in page
     assert "rejected by qa.hold_timeout at 2026-11-21T20:00:00+00:00" in page
     assert page.count("approved by") == 1 and page.count("rejected by") == 1
+    # The anchor the hold's request links to (roster.airflow.hold.rosters_url): one row per night.
+    assert '<tr id="night-2026-11-21" data-night="2026-11-21">' in page
+    assert '<tr id="night-2026-11-20" data-night="2026-11-20">' in page
