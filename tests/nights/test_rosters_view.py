@@ -119,7 +119,7 @@ def test_the_pages_show_the_districts_and_the_night_without_student_data(client:
     page = client.get("/rosters/sample_isd", headers=headers)
     assert page.status_code == 200
     assert f'href="/dags/roster_sample_isd/runs/{night["run_id"].replace(":", "%3A").replace("+", "%2B")}"' in page.text
-    assert 'data-night="2026-11-20"' in page.text
+    assert '<tr id="night-2026-11-20" data-night="2026-11-20">' in page.text  # the hold's link target
     export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
     with export.open(encoding="utf-8-sig", newline="") as handle:
         private = {
