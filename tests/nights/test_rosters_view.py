@@ -65,6 +65,27 @@ def test_the_plugin_mounts_the_view_and_its_nav_link(client: TestClient) -> None
     assert (REPO / "plugins" / "rosters_view.py").is_file()
 
 
+def test_a_task_process_loads_the_plugin_without_building_the_app() -> None:
+    """The task runner loads every plugin (for their macros) in every task process; the view's app and
+    Airflow's API security layer it needs are imported only where the api-server mounts the app."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins;"
+        "integrate_macros_plugins(); plugins, _ = _get_plugins();"
+        "print(sorted(p.name for p in plugins));"
+        "print(sorted(m for m in ('roster.rosters.app', 'airflow.api_fastapi.core_api.security', 'fastapi')"
+        " if m in sys.modules))"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{REPO / 'plugins'}{os.pathsep}{REPO}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    loaded, heavy = result.stdout.strip().splitlines()[-2:]
+    assert "'rosters'" in loaded
+    assert heavy == "[]"
+
+
 PATHS = ("/rosters/", "/rosters/api/districts", "/rosters/sample_isd", "/rosters/api/districts/sample_isd/nights")
 
 
