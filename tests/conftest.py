@@ -39,6 +39,13 @@ os.environ.pop("ROSTER_INCLUDE_DIR", None)
 os.environ.pop("ROSTER_DATA_ROOT", None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No silent skips in CI (``skip_guard``: ``tests/allowed_skips.txt`` lists the allowed ones)."""
+    from skip_guard import SkipGuard
+
+    config.pluginmanager.register(SkipGuard.from_environment(), "roster-skip-guard")
+
+
 def configure_district(include: Path, district_id: str = "sample_isd", **changes: object) -> None:
     """Edit a district file of an include copy; ``qa__max_reject_rate=0.01`` sets ``qa.max_reject_rate``."""
     import yaml
