@@ -6,6 +6,8 @@ import datetime as dt
 import re
 import shlex
 
+import pytest
+
 from conftest import INCLUDE, REPO
 
 RUNBOOK = (REPO / "docs" / "RUNBOOK.md").read_text(encoding="utf-8")
