@@ -49,7 +49,8 @@ def in_ci(environ: os._Environ[str] | dict[str, str] = os.environ) -> bool:
     return environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-@dataclass
+# eq=False keeps identity hashing: pluggy keeps plugins in sets (a dataclass with eq is unhashable).
+@dataclass(eq=False)
 class SkipGuard:
     """A pytest plugin: records every skipped test; under CI, one not on the list fails the session."""
 

@@ -113,3 +113,31 @@ def test_an_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
 
 def test_the_checked_in_allow_list_gives_every_skip_a_reason() -> None:
     assert all(entry.reason for entry in load_allowed(ALLOW_LIST))
+
+
+def test_the_guard_works_beside_a_nested_conftest(tmp_path: Path) -> None:
+    """A folder with its own conftest.py (tests/browser has one) makes pytest call the hooks of a test
+    outside it without that conftest: pluggy then keeps the plugins in a set, so the guard must be
+    hashable."""
+    nested = tmp_path / "project" / "nested"
+    nested.mkdir(parents=True)
+    (nested / "conftest.py").write_text("")
+    (nested / "test_nested.py").write_text("def test_nested():\n    pass\n")
+    project = tmp_path / "project"
+    (project / "conftest.py").write_text(GUARD_CONFTEST)
+    (project / "test_outside.py").write_text("def test_outside():\n    pass\n")
+    allow_list = tmp_path / "allowed_skips.txt"
+    allow_list.write_text("# nothing allowed\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "PYTEST_ADDOPTS"}}
+    env.update(ROSTER_ALLOWED_SKIPS=str(allow_list), PYTHONDONTWRITEBYTECODE="1", CI="true")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == pytest.ExitCode.OK, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
