@@ -2,7 +2,7 @@
 #            twin; FORMAT=oneroster: its OneRoster twin).
 # make test: the whole test suite (real SFTP and SMTP servers, Airflow on SQLite).
 # make lint: ruff check, ruff format --check and mypy (settings in pyproject.toml).
-# make up:   Airflow standalone (UI on http://localhost:8080) with the same loopback servers.
+# make up:   Airflow standalone (UI on http://localhost:8080, Rosters view on /rosters/) with the same loopback servers.
 # make lock: recompile requirements.txt (runtime) and requirements-dev.txt (demo, tests) from their .in files.
 # make e2e:  the docker-compose.yaml topology (PostgreSQL, Redis, api-server, scheduler, dag-processor,
 #            triggerer, two Celery workers) started natively; one night triggered over the REST API.

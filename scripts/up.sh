@@ -15,6 +15,7 @@ start_servers "$VAR/servers"
 .venv/bin/airflow db migrate >"$VAR/db-migrate.log" 2>&1 || { tail -n 20 "$VAR/db-migrate.log" >&2; exit 2; }
 .venv/bin/roster pools
 echo "== Airflow standalone: UI on http://localhost:8080 (the admin password is printed below and kept in $AIRFLOW_HOME)"
+echo "   Rosters view (every district's nights, holds and failures): http://localhost:8080/rosters/"
 echo "   Trigger roster_sample_isd with logical date 2026-11-20T08:00:00Z to use the sample export."
 # standalone starts its components as `airflow ...` subprocesses: the venv must be on PATH.
 export PATH="$REPO/.venv/bin:$PATH"

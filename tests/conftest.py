@@ -6,6 +6,7 @@ test module imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +39,13 @@ os.environ.update(
 )
 os.environ.pop("ROSTER_INCLUDE_DIR", None)
 os.environ.pop("ROSTER_DATA_ROOT", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No silent skips in CI (``skip_guard``: ``tests/allowed_skips.txt`` lists the allowed ones)."""
+    from skip_guard import SkipGuard
+
+    config.pluginmanager.register(SkipGuard.from_environment(), "roster-skip-guard")
 
 
 def configure_district(include: Path, district_id: str = "sample_isd", **changes: object) -> None:
@@ -144,3 +153,77 @@ def pinned_clock(request: pytest.FixtureRequest) -> Iterator[object]:
 
     with time_machine.travel(PINNED_NOW, tick=True) as traveller:
         yield traveller
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 API server on a free loopback port, with dummy credentials in the
+    environment (``AWS_ENDPOINT_URL`` sends boto3 and s3fs there); yields the endpoint URL.
+
+    ``s3://`` is attached to Airflow's object storage as an s3fs filesystem on that endpoint, as
+    ``apache-airflow-providers-amazon[s3fs]`` would attach it in production (README: "Run artifacts
+    on object storage"), so ``roster.io.store``'s ``ObjectStoragePath`` reaches it unchanged."""
+    import logging
+
+    import s3fs
+    from airflow.sdk.io import attach
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", "roster-test")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "roster-test-secret")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("AWS_ENDPOINT_URL", endpoint)
+        fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="roster-test", secret="roster-test-secret")
+        store = attach(protocol="s3", fs=fs)
+        assert store.fs is fs, "s3:// was attached to another filesystem before this fixture"
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStore:
+    """A fresh, empty object-store data root: ``root`` for ``ROSTER_DATA_ROOT``, ``fs`` to look inside."""
+
+    root: str
+    fs: Any
+
+    def path(self, key: str) -> str:
+        """``key`` under the root, as ``fs`` names it (``/name/data/<key>``, ``bucket/data/<key>``)."""
+        return f"{self.fs._strip_protocol(self.root)}/{key}"
+
+
+@pytest.fixture(params=["memory", "s3"])
+def object_store(request: pytest.FixtureRequest) -> Iterator[ObjectStore]:
+    """An object-store data root on fsspec's in-process ``memory://`` and on a real S3 API (moto's
+    server, ``s3_endpoint``), each test with its own root. Tasks reach it through ``ObjectStoragePath``:
+    ``dag.test()`` runs every task in this process."""
+    import uuid
+
+    import fsspec
+    from airflow.sdk.io import attach
+
+    name = f"roster-test-{uuid.uuid4().hex[:12]}"
+    if request.param == "memory":
+        fs = fsspec.filesystem("memory")
+        attach(protocol="memory", fs=fs)
+    else:
+        request.getfixturevalue("s3_endpoint")
+        fs = attach(protocol="s3").fs
+        fs.mkdir(name)  # the bucket
+    store = ObjectStore(root=f"{request.param}://{name}/data", fs=fs)
+    try:
+        yield store
+    finally:
+        top = fs._strip_protocol(f"{request.param}://{name}")
+        if fs.exists(top):
+            fs.rm(top, recursive=True)

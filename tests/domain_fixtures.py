@@ -213,3 +213,30 @@ def carried_students(delivered: Path, export: Path) -> tuple[int, int]:
         tonight = {row["STATE_ID"].strip() for row in csv.DictReader(handle)}
     gone = [s for s in students if s[header["state_test_number"]] not in tonight]
     return len(gone), sum(s[header["status"]] == layout.status_words.active for s in gone)
+
+
+# Two nights --------------------------------------------------------------------------------------
+
+#: Delivered on the first night and rejected (grade 13) on the second: carried in the second night's file.
+KNOWN_REJECTED = "0000501"
+#: First seen on the second night and rejected there (grade 13): never delivered, missing at the vendor.
+NEW_REJECTED = "0000777"
+
+
+def second_night_with_rejects(tmp_path: Path) -> tuple[Night, Path]:
+    """Two real nights of the sample district in ``tmp_path``: the first delivers 60 students and
+    ``KNOWN_REJECTED``; the second rejects ``KNOWN_REJECTED``, the new ``NEW_REJECTED`` and a row without a
+    State Test Number. The night and the second night's run folder (rejects.csv, the roster file)."""
+    from roster.night.pipeline import serialize_night, validate_night
+
+    night = make_night()
+    base = [row(STATE_ID=f"{n:07d}") for n in range(1, 61)]
+    first = write_export(tmp_path, [*base, row(STATE_ID=KNOWN_REJECTED)], name="n1.csv")
+    validate_night(night, first, tmp_path / "n1")
+    previous = serialize_night(night, first, tmp_path / "n1", None).frame
+    rejected = [row(STATE_ID=sid, GRADE="13") for sid in (KNOWN_REJECTED, NEW_REJECTED)]
+    second = write_export(tmp_path, [*base, *rejected, row(STATE_ID="")], name="n2.csv")
+    out = tmp_path / "n2"
+    validate_night(night, second, out)
+    serialize_night(night, second, out, previous)
+    return night, out

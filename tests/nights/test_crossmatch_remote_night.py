@@ -1,7 +1,8 @@
 """A night whose cross-match tables live on the district's SFTP server (``crossmatch: sftp://...``):
 ``extract_export`` copies them into the run folder, every later task reads that copy, and
-``qa_report.json`` records the SHA-256 of each table used. Airflow's ``dag.test()`` against the
-real loopback SFTP server."""
+``qa_report.json`` records the SHA-256 of each table used. A remote table that is missing or fails to
+parse fails the night at once (the on-call email names the table's URL and line) and delivers nothing.
+Airflow's ``dag.test()`` against the real loopback SFTP and SMTP servers."""
 
 from __future__ import annotations
 
@@ -73,6 +74,33 @@ def test_a_missing_remote_table_fails_the_night_at_once(night_env: dict, include
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert str(tis["extract_export"].state) == "failed" and tis["extract_export"].try_number == 1
     assert not (night_env["sftp_root"] / "upload").exists()
+
+
+def test_a_remote_table_that_fails_to_parse_fails_the_night_naming_it(night_env: dict, include_copy: Path) -> None:
+    tables = _stage(night_env["sftp_root"])
+    # The district's editor typed a description with a comma and no quotes: four fields, not three.
+    bad_line = tables["grades"].count(b"\n") + 1
+    (night_env["sftp_root"] / REMOTE_TABLES / "grades.csv").write_bytes(
+        tables["grades"] + b"14,12,Grade 14, transitional\n"
+    )
+    configure_district(include_copy, crossmatch=URL)
+
+    run = _dag(include_copy).test(logical_date=LOGICAL)
+
+    assert str(run.state) == "failed"
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert str(tis["extract_export"].state) == "success"  # the copy is made; reading it fails
+    assert str(tis["build_roster"].state) == "failed" and tis["build_roster"].try_number == 1  # no retry
+    assert str(tis["upload_roster"].state) == "upstream_failed"
+    assert not (night_env["sftp_root"] / "upload").exists()  # nothing delivered
+    assert not (night_env["data_root"] / "sample_isd" / "snapshot" / "snapshot.json").exists()
+    run_dir = night_env["data_root"] / "sample_isd" / NIGHT.isoformat()
+    assert not list(run_dir.glob("*_roster_*.txt"))
+    [email] = [m for m in night_env["smtp"].messages() if m["To"] == "data-oncall@example.org"]
+    assert email["Subject"] == "[roster FAILED] sample_isd 2026-11-20: build_roster"
+    body = email.get_body(("plain",)).get_content()
+    assert f"{URL}/grades.csv: line {bad_line}: expected 3 fields, found 4" in body
+    assert [m for m in night_env["smtp"].messages() if m["To"] != "data-oncall@example.org"] == []
 
 
 def test_roster_run_fetches_sftp_tables_through_the_airflow_connection(

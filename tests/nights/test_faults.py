@@ -91,18 +91,26 @@ def _cut_sessions(server) -> None:
         import psutil
 
         # The listening sshd stays up; each connection is served by a child process (sshd-session).
-        for child in psutil.Process(server._runner._proc.pid).children(recursive=True):
+        children = psutil.Process(server._runner._proc.pid).children(recursive=True)
+        for child in children:
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
+        _gone, alive = psutil.wait_procs(children, timeout=30)
+        assert not alive, f"sshd session processes still running: {alive}"
     else:
         runner = server._runner
+        conns = list(runner._conns)
 
         def abort() -> None:
-            for conn in list(runner._conns):
+            for conn in conns:
                 conn.abort()
 
         runner._loop.call_soon_threadsafe(abort)
-    time.sleep(0.3)
+        # Aborted connections leave the server's set when asyncssh reports them lost.
+        deadline = time.monotonic() + 30
+        while any(conn in runner._conns for conn in conns):
+            assert time.monotonic() < deadline, "asyncssh sessions still open 30 s after abort()"
+            time.sleep(0.01)
 
 
 class _CutAfter:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import INCLUDE
+from conftest import INCLUDE, ObjectStore
 
 pytestmark = pytest.mark.e2e
 
@@ -208,26 +208,20 @@ def test_qa_mode_delivers_to_the_qa_folder(night_env: dict, include_copy: Path) 
 
 
 def test_an_object_store_data_root_holds_the_run_and_the_snapshot(
-    night_env: dict, monkeypatch: pytest.MonkeyPatch
+    night_env: dict, object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ROSTER_DATA_ROOT as an fsspec URL: tasks pull and push the run folder through ObjectStoragePath."""
-    import fsspec
-    from airflow.sdk.io import attach
-
-    monkeypatch.setenv("ROSTER_DATA_ROOT", "memory://roster-test/data")
-    memory = fsspec.filesystem("memory")
-    # fsspec's in-memory store stands in for S3: dag.test() runs every task in this process.
-    attach(protocol="memory", fs=memory)
-    if memory.exists("/roster-test"):
-        memory.rm("/roster-test", recursive=True)
+    """ROSTER_DATA_ROOT as an object-store URL (fsspec memory://, and s3:// on a local S3 API): tasks
+    pull and push the run folder through ObjectStoragePath, and the snapshot pointer is swapped there."""
+    monkeypatch.setenv("ROSTER_DATA_ROOT", object_store.root)
+    fs = object_store.fs
 
     run = _dag(INCLUDE).test(logical_date=LOGICAL)
 
     assert str(run.state) == "success"
-    report = json.loads(memory.cat_file("/roster-test/data/sample_isd/2026-11-20/qa_report.json"))
+    report = json.loads(fs.cat_file(object_store.path("sample_isd/2026-11-20/qa_report.json")))
     assert report["passed"] is True and report["remote_path"] == "/upload/sample_isd/sample_isd_roster_20261120.txt"
-    pointer = json.loads(memory.cat_file("/roster-test/data/sample_isd/snapshot/snapshot.json"))
+    pointer = json.loads(fs.cat_file(object_store.path("sample_isd/snapshot/snapshot.json")))
     assert pointer["date"] == "2026-11-20"
-    assert memory.exists(f"/roster-test/data/sample_isd/snapshot/{pointer['file']}")
+    assert fs.exists(object_store.path(f"sample_isd/snapshot/{pointer['file']}"))
     assert (night_env["sftp_root"] / REMOTE).exists()
     assert not night_env["data_root"].exists()

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.execution_time.context import set_current_context
 
-from conftest import INCLUDE, configure_district
+from conftest import INCLUDE, ObjectStore, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -477,23 +477,18 @@ def test_apply_retention_on_a_local_data_root(
     assert not (tmp_path / "empty").exists()
 
 
-def test_apply_retention_on_an_object_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fsspec
-    from airflow.sdk.io import attach
-
-    memory = fsspec.filesystem("memory")
-    attach(protocol="memory", fs=memory)
-    if memory.exists("/retention-test"):
-        memory.rm("/retention-test", recursive=True)
+def test_apply_retention_on_an_object_store(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    fs = object_store.fs
     for name in ("2026-10-01", "2026-11-19", "snapshot"):
-        memory.pipe(f"/retention-test/data/{DISTRICT}/{name}/qa_report.json", b"{}")
-    monkeypatch.setenv("ROSTER_DATA_ROOT", "memory://retention-test/data")
+        fs.pipe(object_store.path(f"{DISTRICT}/{name}/qa_report.json"), b"{}")
+    monkeypatch.setenv("ROSTER_DATA_ROOT", object_store.root)
     monkeypatch.delenv("ROSTER_RETENTION_DAYS", raising=False)
 
     result = _apply_retention_on(dt.date(2026, 11, 20))
 
     assert result == {"removed": ["2026-10-01"], "retention_days": 30}
-    remaining = sorted(Path(p).name for p in memory.ls(f"/retention-test/data/{DISTRICT}", detail=False))
+    fs.invalidate_cache()
+    remaining = sorted(Path(p).name for p in fs.ls(object_store.path(DISTRICT), detail=False))
     assert remaining == ["2026-11-19", "snapshot"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -64,6 +65,27 @@ def test_the_plugin_mounts_the_view_and_its_nav_link(client: TestClient) -> None
     assert (REPO / "plugins" / "rosters_view.py").is_file()
 
 
+def test_a_task_process_loads_the_plugin_without_building_the_app() -> None:
+    """The task runner loads every plugin (for their macros) in every task process; the view's app and
+    Airflow's API security layer it needs are imported only where the api-server mounts the app."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from airflow.sdk.plugins_manager import _get_plugins, integrate_macros_plugins;"
+        "integrate_macros_plugins(); plugins, _ = _get_plugins();"
+        "print(sorted(p.name for p in plugins));"
+        "print(sorted(m for m in ('roster.rosters.app', 'airflow.api_fastapi.core_api.security', 'fastapi')"
+        " if m in sys.modules))"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{REPO / 'plugins'}{os.pathsep}{REPO}")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    loaded, heavy = result.stdout.strip().splitlines()[-2:]
+    assert "'rosters'" in loaded
+    assert heavy == "[]"
+
+
 PATHS = ("/rosters/", "/rosters/api/districts", "/rosters/sample_isd", "/rosters/api/districts/sample_isd/nights")
 
 
@@ -118,7 +140,7 @@ def test_the_pages_show_the_districts_and_the_night_without_student_data(client:
     page = client.get("/rosters/sample_isd", headers=headers)
     assert page.status_code == 200
     assert f'href="/dags/roster_sample_isd/runs/{night["run_id"].replace(":", "%3A").replace("+", "%2B")}"' in page.text
-    assert 'data-night="2026-11-20"' in page.text
+    assert '<tr id="night-2026-11-20" data-night="2026-11-20">' in page.text  # the hold's link target
     export = INCLUDE / "inbound" / "sample_isd" / "roster_20261120.csv"
     with export.open(encoding="utf-8-sig", newline="") as handle:
         private = {
@@ -133,3 +155,36 @@ def test_the_pages_show_the_districts_and_the_night_without_student_data(client:
     assert (page.text.count("<svg") == 3) != ("Charts not shown: the charts need matplotlib" in page.text)
     pytest.importorskip("matplotlib", reason="the charts need matplotlib (requirements.in)")
     assert page.text.count("<svg") == 3
+
+
+def test_a_failed_night_is_the_districts_last_failure(
+    client: TestClient, night_env: dict, include_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``roster.rosters.airflow_state`` reads from the metadata database after a real failed run
+    (not hand-made objects): the failed task and its run, and the district's state."""
+    from conftest import configure_district
+    from roster.airflow.nightly import build_all
+    from roster.rosters.airflow_state import NO_ERROR_IN_LOG
+
+    configure_district(include_copy, source__wait_for="3s")
+    monkeypatch.setenv("ROSTER_SENSOR_POKE_SECONDS", "1")
+    monkeypatch.setenv("ROSTER_INCLUDE_DIR", str(include_copy))
+    _forget_runs("roster_sample_isd")
+    # No export for 2026-11-22: wait_for_export gives up after 3s.
+    run = build_all(root=include_copy)["roster_sample_isd"].test(logical_date=LOGICAL + dt.timedelta(days=2))
+    assert str(run.state) == "failed"
+
+    districts = client.get("/rosters/api/districts", headers=_token("viewer"))
+    assert districts.status_code == 200
+    sample = {d["id"]: d for d in districts.json()}["sample_isd"]
+    assert sample["state"] == "failed" and sample["pending_hold"] is None and sample["last_delivered"] is None
+    failure = sample["last_failure"]
+    assert (failure["task_id"], failure["run_id"]) == ("wait_for_export", run.run_id)
+    assert failure["url"] == f"/dags/roster_sample_isd/runs/{quote(run.run_id, safe='')}/tasks/wait_for_export"
+    assert failure["at"] is not None
+    # The first error line comes from the task's log as the UI reads it (a file, or the worker's log
+    # server). dag.test() runs tasks in-process and writes no log file, so here the view says it found
+    # none rather than inventing one (the on-call email, from the exception itself, has the line).
+    assert failure["error"] == NO_ERROR_IN_LOG
+    index = client.get("/rosters/?state=failed", headers=_token("viewer"))
+    assert 'data-district="sample_isd" data-state="failed"' in index.text and "wait_for_export" in index.text

@@ -381,3 +381,9 @@ def test_devtools_stay_out_of_the_package_and_the_image() -> None:
     assert copies and not any("devtools" in line or "bench" in line for line in copies)
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["roster*"]
+
+
+def test_make_up_prints_the_rosters_url_next_to_the_ui() -> None:
+    echoed = [line for line in (REPO / "scripts" / "up.sh").read_text().splitlines() if line.startswith("echo ")]
+    ui = next(i for i, line in enumerate(echoed) if "UI on http://localhost:8080" in line)
+    assert "http://localhost:8080/rosters/" in echoed[ui + 1]

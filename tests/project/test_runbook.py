@@ -20,6 +20,21 @@ def test_every_section_an_oncall_email_names_exists() -> None:
     assert set(RUNBOOK_SECTIONS.values()) | {"Other failures"} <= HEADINGS
 
 
+@pytest.mark.parametrize("task_id", ["notify_qa_failure", "notify_summary"])
+def test_an_email_not_sent_points_to_the_smtp_section(task_id: str) -> None:
+    """A QA-failure email or a summary the mail server refused is a mail problem, whatever the task."""
+    from roster.airflow.hooks.smtp import MailNotSent
+    from roster.airflow.notifications import runbook_section
+
+    refused = MailNotSent("SMTP connection 'smtp_default' (mail.example.org:587): could not send '[roster] ...'")
+    assert runbook_section(task_id, refused) == "SMTP down"
+    section = RUNBOOK.split("\n## SMTP down\n", 1)[1].split("\n## ", 1)[0]
+    assert f"`{task_id}`" in section
+    # Any other failure of the QA task is a QA one.
+    assert runbook_section("notify_qa_failure", RuntimeError("QA failed")) == "QA failed"
+    assert "QA failed" in HEADINGS
+
+
 def test_the_runbook_covers_each_failure_and_how_to_fix_it() -> None:
     for heading in (
         "Export late or missing",
@@ -61,8 +76,8 @@ def planned_nights(words: list[str]) -> list[dt.date]:
 
     args = cli_parser.get_parser().parse_args(words)
     assert args.max_active_runs == 1 and not args.run_backwards
-    if dt.datetime.now(dt.UTC) < args.to_date:
-        pytest.skip("the backfill plan leaves out nights not yet due; this clock is before the example's")
+    # The plan leaves out nights not yet due: the pinned clock (conftest.PINNED_NOW) is after the example's.
+    assert dt.datetime.now(dt.UTC) >= args.to_date, "PINNED_NOW is before the runbook example's last night"
     dag = DagSerialization.from_dict(DagSerialization.to_dict(build_all(INCLUDE)["roster_sample_isd"]))
     infos = _get_info_list(dag=dag, from_date=args.from_date, to_date=args.to_date, reverse=False)
     tz = load_district(INCLUDE / "districts" / "sample_isd.yaml").tz

@@ -13,6 +13,7 @@ A rejection by ``qa.hold_timeout`` (nobody answered in time) is recorded as reje
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,13 @@ REVIEW_TASK_ID = "review_hold"
 TIMEOUT_REVIEWER = "qa.hold_timeout"
 
 
-def rosters_url(district_id: str) -> str:
-    """The district's page in the Rosters view, when Airflow's ``[api] base_url`` is set (else empty)."""
+def rosters_url(district_id: str, day: dt.date) -> str:
+    """The night's row on the district's page of the Rosters view (``#night-<date>``, the row's id), when
+    Airflow's ``[api] base_url`` is set (else empty)."""
     from airflow.configuration import conf
 
     base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
-    return f"{base}/rosters/{district_id}" if base else ""
+    return f"{base}/rosters/{district_id}#night-{day.isoformat()}" if base else ""
 
 
 class HoldReviewOperator(ApprovalOperator):
@@ -53,7 +55,7 @@ class HoldReviewOperator(ApprovalOperator):
             report = load_report(folder)
             changes = report_csv.read_rows(folder / artifacts.CHANGES)
         self.subject, self.body = hold_review(
-            self.root, self.district, report, changes, rosters_url(self.district.district_id)
+            self.root, self.district, report, changes, rosters_url(self.district.district_id, day)
         )
         return super().execute(context)
 

@@ -14,10 +14,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from roster.config.crossmatch_source import check_spec
-from roster.config.files import Strict, format_error, read_yaml
+from roster.config.files import KeyValueError, Strict, format_error, read_yaml
 from roster.config.oneroster import FIXED_BY_ONEROSTER, OneRosterSource, oneroster_source_defaults
 from roster.errors import ConfigError
 
@@ -81,6 +90,25 @@ def _check_date_template(value: str) -> str:
 
 DateTemplate = Annotated[str, BeforeValidator(lambda v: _check_date_template(str(v)))]
 Email = Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+$")]
+#: A person's name as an email shows it beside an address: no address punctuation, no line breaks,
+#: no surrounding spaces.
+PERSON_NAME_PATTERN = r"^[^<>@,;\s]([^<>@,;\r\n\t]*[^<>@,;\s])?$"
+
+
+def _check_person_name(value: str) -> str:
+    if not re.match(PERSON_NAME_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a name as an email shows it: write the name alone (Jane Doe), without <, >, @, "
+            "a comma, a semicolon, a line break or surrounding spaces"
+        )
+    return value
+
+
+PersonName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": PERSON_NAME_PATTERN}),
+    AfterValidator(_check_person_name),
+]
 
 
 class StatusValues(Strict):
@@ -220,15 +248,17 @@ class Source(Strict):
     @model_validator(mode="after")
     def _format_keys(self) -> Source:
         if self.sheet is not None and self.format != "xlsx":
-            raise ValueError("sheet is read only with format: xlsx")
+            raise KeyValueError("sheet", f"sheet is read only with format: xlsx, not format: {self.format}; remove it")
         if self.oneroster is not None and self.format != "oneroster":
-            raise ValueError("oneroster is read only with format: oneroster")
+            raise KeyValueError(
+                "oneroster", f"oneroster is read only with format: oneroster, not format: {self.format}; remove it"
+            )
         if self.format == "xlsx":
             # A workbook has cells, not delimited text: the key would look as if it applied.
             for key in ("delimiter", "encoding"):
                 if key in self.model_fields_set:
-                    raise ValueError(
-                        f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
+                    raise KeyValueError(
+                        key, f"{key} does not apply to format: xlsx (a workbook has cells, not text); remove it"
                     )
         if self.format == "oneroster" and self.path.startswith("sftp://") and not self.path.lower().endswith(".zip"):
             # A folder cannot be fetched as one file over SFTP, and half of one would pass for a package.
@@ -316,18 +346,28 @@ class Blackout(Strict):
 
 
 class Contacts(Strict):
-    """Who gets which email: lists of addresses."""
+    """Who gets which email: lists of addresses, and the name the emails give the coordinator."""
 
     point_person: list[Email] = Field(min_length=1)
     """The district's data person: QA failures, holds and night summaries."""
     coordinator: list[Email] = []
     """Copied on the point person's emails (the integration's coordinator)."""
+    coordinator_name: PersonName | None = None
+    """The coordinator's name: the QA-failure email and the nightly summary give the point person the
+    coordinator as the contact, "Name (address)"; without it, the address alone. Needs ``coordinator``."""
     oncall: list[Email] = []
     """Every failed task, and the watchdog's stale-delivery email."""
     administrators: list[Email] = []
     """The go-live announcement to administrators (``roster announce``)."""
     teachers: list[Email] = []
     """The go-live announcement to teachers (``roster announce``)."""
+
+    @field_validator("coordinator_name")
+    @classmethod
+    def _names_a_coordinator(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("coordinator"):
+            raise ValueError(f"{value!r} names no one: list the coordinator's address in contacts.coordinator")
+        return value
 
 
 class Notify(Strict):
@@ -419,7 +459,7 @@ class District(Strict):
     blackout: list[Blackout] = []
     """Date ranges without a night."""
     contacts: Contacts
-    """Email addresses."""
+    """Email addresses, and the coordinator's name."""
     smtp_conn_id: str = "smtp_default"
     """Airflow connection id of the mail server that sends every email (``from_email`` in its extra)."""
     notify: Notify = Notify()

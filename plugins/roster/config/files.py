@@ -75,6 +75,15 @@ class Strict(BaseModel):
                 setattr(cls, name, Field(default=value, description=docs[name]))
 
 
+class KeyValueError(ValueError):
+    """A model's check that faults one of its keys (``key``, dotted below the model): the error names
+    ``source.sheet``, not just ``source``, when a check across keys of ``source`` refuses ``sheet``."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def resolve(root: Path, path: str) -> Path:
     """A path from a district file: relative to the include root unless absolute."""
     p = Path(path)
@@ -85,7 +94,11 @@ def format_error(path: Path, err: ValidationError) -> str:
     errors = err.errors()
     # An unknown key first: a typo'd key (max_reject_rat) is also a missing one, and the typo is the news.
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    loc = list(first["loc"])
+    error = first.get("ctx", {}).get("error")
+    if isinstance(error, KeyValueError):
+        loc += error.key.split(".")
+    key = ".".join(str(part) for part in loc) or "(top level)"
     if first["type"] == "extra_forbidden":
         return f"{path}: unknown key '{key}'"
     if first["type"] == "missing":

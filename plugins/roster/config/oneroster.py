@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from roster.config.files import Strict
+from roster.config.files import KeyValueError, Strict
 
 #: ``source.date_format`` of a OneRoster district: ``birthDate`` is an ISO date.
 ONEROSTER_DATE_FORMAT = "%Y-%m-%d"
@@ -96,9 +96,10 @@ def oneroster_source_defaults(data: Any) -> Any:
         return data
     written = [key for key in FIXED_BY_ONEROSTER if key in data]
     if written:
-        raise ValueError(
+        raise KeyValueError(
+            written[0],
             f"{written[0]} is fixed by OneRoster with format: oneroster; remove it "
-            "(the package's columns, ISO dates and status words are read as the standard defines them)"
+            "(the package's columns, ISO dates and status words are read as the standard defines them)",
         )
     oneroster = data.get("oneroster")
     extensions = oneroster.get("extensions") if isinstance(oneroster, dict) else None

@@ -13,9 +13,10 @@ where the two files disagree, one finding per row of ``reconcile_report.csv``:
   without it. Where it is compared, an empty middle name against a filled one is a mismatch (the
   roster file sends it, and Rethink Ed keeps what it is sent). Names are compared after
   trimming surrounding spaces and Unicode NFC normalization only, so a padded name or an accent typed
-  two ways is not a mismatch, but a difference of case or of accents is: the seed asks for the same
-  legal name as in the SIS, and Rethink Ed keeps what it is sent. Dates of birth are compared as
-  dates, each file read in its own ``date_format``; an empty or impossible date is a mismatch too.
+  two ways is not a mismatch, but a difference of case or of accents is: the vendor's integration
+  steps ask for the same legal name as in the SIS, and Rethink Ed keeps what it is sent. Dates of
+  birth are compared as dates, each file read in its own ``date_format``; an empty or impossible
+  date is a mismatch too.
 * ``missing_state_id``: a vendor student without a State Test Number. The detail gives the vendor row
   and the SIS students with the same legal first and last name and date of birth, by State Test
   Number only. This matching is forgiving: trimmed, inner spaces collapsed, case- and

@@ -20,9 +20,13 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from roster.config.district import check_district_id
 from roster.settings import data_root
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
 
 SNAPSHOT_FOLDER = "snapshot"
 #: The file in the snapshot folder that names the roster the vendor holds now.
@@ -123,12 +127,8 @@ def district_folders(district_id: str) -> list[str]:
         base = _local(root) / _district(district_id)
         return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
-    from airflow.sdk import ObjectStoragePath
-
-    remote = ObjectStoragePath(root.rstrip("/")) / _district(district_id)
-    if not remote.exists():
-        return []
-    return sorted(p.name for p in remote.iterdir() if p.is_dir())
+    fs, path = _remote(root, _district(district_id))
+    return sorted(_name(entry) for entry in _listing(fs, path) if entry["type"] == "directory")
 
 
 def remove_folder(district_id: str, name: str) -> None:
@@ -189,13 +189,11 @@ def read_file(district_id: str, folder: str, name: str) -> bytes | None:
         path = _local(root) / _district(district_id) / folder / name
         return path.read_bytes() if path.is_file() else None
 
-    from airflow.sdk import ObjectStoragePath
-
-    remote = ObjectStoragePath(root.rstrip("/")) / _district(district_id) / folder / name
-    if not remote.is_file():
+    fs, location = _remote(root, f"{_district(district_id)}/{folder}/{name}")
+    try:
+        return fs.cat_file(location)
+    except (FileNotFoundError, IsADirectoryError):
         return None
-    with remote.open("rb") as handle:
-        return handle.read()
 
 
 @contextlib.contextmanager
@@ -208,25 +206,50 @@ def _workspace(key: str) -> Iterator[Path]:
         yield folder
         return
 
-    from airflow.sdk import ObjectStoragePath
-
-    remote = ObjectStoragePath(root.rstrip("/")) / key
+    fs, remote = _remote(root, key)
     with tempfile.TemporaryDirectory(prefix="roster-") as scratch:
         local = Path(scratch)
-        if remote.exists():
-            for item in remote.iterdir():
-                if item.is_file():
-                    with item.open("rb") as src, (local / item.name).open("wb") as dst:
-                        shutil.copyfileobj(src, dst)
+        for entry in _listing(fs, remote):
+            if entry["type"] == "file":
+                with fs.open(entry["name"], "rb") as src, (local / _name(entry)).open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
         before = {p.name: p.stat().st_mtime_ns for p in local.iterdir()}
         yield local
-        remote.mkdir(parents=True, exist_ok=True)
+        fs.makedirs(remote, exist_ok=True)
         after = {p.name: p for p in local.iterdir() if p.is_file()}
         # Data files first, pointers (*.json) last: a reader on another worker never sees a
         # pointer to a file that has not arrived yet.
         for name in sorted(after, key=lambda n: n.endswith(".json")):
             if before.get(name) != after[name].stat().st_mtime_ns:
-                with after[name].open("rb") as src, (remote / name).open("wb") as dst:
+                with after[name].open("rb") as src, fs.open(f"{remote}/{name}", "wb") as dst:
                     shutil.copyfileobj(src, dst)
         for name in before.keys() - after.keys():
-            (remote / name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm_file(f"{remote}/{name}")
+
+
+def _remote(root: str, key: str) -> tuple[AbstractFileSystem, str]:
+    """The filesystem Airflow attached for an object-store root, and ``key``'s path in it.
+
+    Every read, listing and write goes through that one filesystem: ``ObjectStoragePath``'s
+    ``iterdir``/``exists``/``is_file`` ask a second fsspec instance (universal-pathlib's own, built
+    without the connection's settings), whose listing cache never sees what the first one wrote, so
+    a later task in the same process (``dag.test()``) pulled a run folder without its newest files.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    remote = ObjectStoragePath(root.rstrip("/")) / key
+    return remote.fs, remote.path
+
+
+def _listing(fs: AbstractFileSystem, path: str) -> list[dict]:
+    """The entries of folder ``path``, read fresh from the store (none when it does not exist)."""
+    fs.invalidate_cache(path)
+    try:
+        return fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+
+
+def _name(entry: dict) -> str:
+    return str(entry["name"]).rstrip("/").rpartition("/")[2]

@@ -100,6 +100,27 @@ def advice_for(district: District, report: QaReport, rejects: list[dict]) -> lis
     return out
 
 
-def contact(district: District) -> list[str]:
-    """Who the point person asks: the vendor's coordinator, else the data team on call."""
-    return list(district.contacts.coordinator or district.contacts.oncall)
+@dataclass(frozen=True)
+class Contact:
+    """Who the point person asks about a fix, as the emails show it."""
+
+    addresses: tuple[str, ...]
+    #: The person's name ("" when the district file gives none: the emails show the addresses alone).
+    name: str = ""
+
+    @property
+    def text(self) -> str:
+        """``Jane Doe (jane@example.org)``, or the addresses alone without a name."""
+        addresses = ", ".join(self.addresses)
+        return f"{self.name} ({addresses})" if self.name else addresses
+
+
+def contact(district: District) -> Contact | None:
+    """Who the point person asks: the coordinator (by name when ``contacts.coordinator_name`` is set),
+    else the data team on call; None when the district file lists neither."""
+    contacts = district.contacts
+    if contacts.coordinator:
+        return Contact(tuple(contacts.coordinator), contacts.coordinator_name or "")
+    if contacts.oncall:
+        return Contact(tuple(contacts.oncall))
+    return None

@@ -13,6 +13,10 @@ from roster.rosters.summary import AirflowFacts, Failure, Hold
 
 #: How many of a district's newest runs are looked at for run ids.
 RUNS = 120
+#: ``Failure.error`` when the task's log holds no error: the task was killed, timed out or marked failed
+#: by hand, or its log cannot be read from the api-server (no log file, the worker's log server down;
+#: ``dag.test()`` runs tasks in-process and writes none).
+NO_ERROR_IN_LOG = "no error found in the task's log (killed, timed out, marked failed, or the log is not readable here)"
 
 
 def dag_id(district_id: str) -> str:
@@ -120,7 +124,7 @@ def error_line(ti: Any) -> str:
                 return first_error_line(text if _ours(kind) else f"{kind}: {text}")
     except Exception:  # noqa: BLE001 - an unreadable log must not take the view down; the link still leads to it
         return "see the task's log"
-    return first_error_line(None)
+    return NO_ERROR_IN_LOG
 
 
 def _ours(kind: str) -> bool:

@@ -82,8 +82,11 @@ class Night:
     rejects_by_reason: dict[str, int]
     changes: dict[str, int]
     verdict: str
+    #: Who answered the night's hold, and when (ISO): ``qa_report.json``'s approval or rejection.
     approved_by: str | None = None
     approved_at: str | None = None
+    rejected_by: str | None = None
+    rejected_at: str | None = None
     run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -123,6 +126,8 @@ def night_of(report: QaReport, run_id: str | None = None) -> Night:
         verdict=report.verdict,
         approved_by=report.approved_by,
         approved_at=report.approved_at,
+        rejected_by=report.rejected_by,
+        rejected_at=report.rejected_at,
         run_id=run_id,
     )
 

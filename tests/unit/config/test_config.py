@@ -152,6 +152,16 @@ def _drop(key: str):
         (_edit("blackout", [{"start": "2027-06-05", "until": "2027-06-09"}]), "unknown key 'blackout.0.until'"),
         (_edit("contacts.point_person", ["not an email"]), "key 'contacts.point_person.0':"),
         (_edit("contacts.point_person", []), "key 'contacts.point_person':"),
+        (
+            _edit("contacts.coordinator_name", "Jane Doe <jane@example.org>"),
+            "key 'contacts.coordinator_name': 'Jane Doe <jane@example.org>' is not a name as an email shows it",
+        ),
+        (_edit("contacts.coordinator_name", "Jane\nDoe"), "key 'contacts.coordinator_name':"),
+        (_edit("contacts.coordinator_name", ""), "key 'contacts.coordinator_name':"),
+        (
+            lambda d: (d["contacts"].pop("coordinator"), d["contacts"].__setitem__("coordinator_name", "Jane Doe")),
+            "key 'contacts.coordinator_name': 'Jane Doe' names no one",
+        ),
         (_edit("source", "inbound/x.csv"), "key 'source':"),
     ],
 )

@@ -193,6 +193,7 @@ def test_parallel_pieces_number_rows_like_one_parser(tmp_path, monkeypatch):
     monkeypatch.setattr(reading, "SEGMENT_MIN_BYTES", 1)
     monkeypatch.setattr(reading.os, "cpu_count", lambda: 5)
     lines = [",".join(HEADER)]
+    ragged_lines: list[int] = []  # the file's line numbers of the ragged rows, as they are written
     for n in range(400):
         cells = [{**GOOD_ROW, "STATE_ID": f"{n:07d}"}[h] for h in HEADER]
         line = ",".join(cells)
@@ -201,6 +202,8 @@ def test_parallel_pieces_number_rows_like_one_parser(tmp_path, monkeypatch):
         elif n % 53 == 7:
             line = ",".join(cells[:4])  # ragged
         lines.append(line)
+        if line.count(",") != len(HEADER) - 1:
+            ragged_lines.append(len(lines))
         if n % 61 == 3:
             lines.append("")  # blank lines are rows of the spreadsheet, not students
     path = write_export(tmp_path, text="\r\n".join(lines) + "\r\n")
@@ -215,7 +218,8 @@ def test_parallel_pieces_number_rows_like_one_parser(tmp_path, monkeypatch):
     )
     # pyarrow's numbers leave the blank lines out; the reader's are the file's lines (no quotes here).
     sheet = [n for n, line in enumerate(lines, start=1) if line][1:]
-    assert export.ragged_rows == [sheet[n - 2] for n in skipped] and len(skipped) > 10
+    assert export.ragged_rows == [sheet[n - 2] for n in skipped] == ragged_lines
+    assert len(ragged_lines) == len([n for n in range(400) if n % 37 == 5 or n % 53 == 7])
     assert export.table["state_test_number"].to_pylist() == single["STATE_ID"].to_pylist()
     expected = [sheet[n - 2] for n in range(2, single.num_rows + len(skipped) + 2) if n not in set(skipped)]
     assert export.table["row_number"].to_pylist() == expected

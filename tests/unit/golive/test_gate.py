@@ -177,27 +177,22 @@ def test_an_unreadable_record_counts_as_none(data_root):
     assert gate.last_reconcile("sample_isd") is None
 
 
-def test_evidence_on_an_object_store_data_root(monkeypatch, qa_include, tmp_path, capsys):
-    """The record and the QA reports are read and written through ``roster.io.store`` on an fsspec root."""
-    import fsspec
-    from airflow.sdk.io import attach
-
+def test_evidence_on_an_object_store_data_root(monkeypatch, qa_include, tmp_path, capsys, object_store):
+    """The record and the QA reports are read and written through ``roster.io.store`` on an object-store
+    root (fsspec memory://, and s3:// on a local S3 API)."""
     from roster.golive.reconcile import reconcile
 
     local = tmp_path / "local"
     monkeypatch.setenv("ROSTER_DATA_ROOT", str(local))
     night = _night(qa_include, DAYS[0])
     capsys.readouterr()
-    memory = fsspec.filesystem("memory")
-    attach(protocol="memory", fs=memory)
-    if memory.exists("/gate-test"):
-        memory.rm("/gate-test", recursive=True)
-    memory.pipe("/gate-test/data/sample_isd/2026-11-18/qa_report.json", (night / "qa_report.json").read_bytes())
-    monkeypatch.setenv("ROSTER_DATA_ROOT", "memory://gate-test/data")
+    fs = object_store.fs
+    fs.pipe(object_store.path("sample_isd/2026-11-18/qa_report.json"), (night / "qa_report.json").read_bytes())
+    monkeypatch.setenv("ROSTER_DATA_ROOT", object_store.root)
 
     sis, vendor = _pair(tmp_path, clean=True)
     gate.record_reconcile("sample_isd", reconcile(sis, vendor, find_district(qa_include, "sample_isd")), sis, vendor)
-    assert json.loads(memory.cat_file("/gate-test/data/sample_isd/go-live/reconcile.json"))["exit_code"] == 0
+    assert json.loads(fs.cat_file(object_store.path("sample_isd/go-live/reconcile.json")))["exit_code"] == 0
     found = gate.evidence(find_district(qa_include, "sample_isd"))
     assert found.qa_nights == [DAYS[0]] and found.reconcile is not None and found.reconcile.clean
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools import sample
 from devtools.oneroster import EXTENSIONS, write_oneroster, write_oneroster_folder
 from domain_fixtures import (
     OUTPUT_NAME,
@@ -34,6 +35,20 @@ CEDS_GRADES = "district_code,rethink_code,description\nPK,PK,Pre-K\nKG,K,Kinderg
 def _students() -> list[dict[str, str]]:
     with SAMPLE_EXPORT.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+#: The sample export is ``devtools.sample``'s 300 students (checked below): one row per
+#: ``sample.BROKEN`` case, rejected for that one reason, and the last two rows sharing an id (both
+#: rejected). Every other student is delivered, one roster line each under the header.
+SAMPLE_STUDENTS = 300
+BAD_ROWS = len(sample.BROKEN) + 2
+ROSTER_LINES = 1 + SAMPLE_STUDENTS - BAD_ROWS
+REJECT_LINES = 1 + BAD_ROWS
+
+
+def test_the_sample_export_is_the_generated_one() -> None:
+    """The precondition of the counts above."""
+    assert SAMPLE_EXPORT.read_bytes() == sample.render_csv(sample.generate_rows(SAMPLE_STUDENTS, ROSTER_DATE))
 
 
 def _oneroster_data(path: str) -> dict:
@@ -65,10 +80,10 @@ def test_the_same_students_as_csv_and_as_oneroster_give_byte_identical_roster_fi
     package = write_oneroster(tmp_path / "oneroster_20261120.zip", students)
     write_district(include, _oneroster_data(str(package)))
     oneroster = _night_files(include, package, tmp_path / "oneroster")
-    assert flat[OUTPUT_NAME].count(b"\n") > 250
+    assert flat[OUTPUT_NAME].count(b"\n") == ROSTER_LINES
     assert oneroster[OUTPUT_NAME] == flat[OUTPUT_NAME]
     # The same rows are rejected for the same reasons (row numbers are users.csv rows, header = 1).
-    assert oneroster["rejects.csv"] == flat["rejects.csv"] and flat["rejects.csv"].count(b"\n") > 10
+    assert oneroster["rejects.csv"] == flat["rejects.csv"] and flat["rejects.csv"].count(b"\n") == REJECT_LINES
 
 
 def test_the_package_is_deterministic(tmp_path: Path) -> None:
@@ -89,7 +104,7 @@ def test_roster_run_reads_a_package(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(["run", *args, "--include-dir", str(include), "--approve-hold"])
     assert code == 0, capsys.readouterr()
     roster = (out / OUTPUT_NAME).read_bytes()
-    assert roster.count(b"\n") > 250 and b"0004000000" in roster
+    assert roster.count(b"\n") == ROSTER_LINES and b"0004000000" in roster
 
 
 def test_a_folder_is_copied_as_one_deterministic_zip(tmp_path: Path) -> None:

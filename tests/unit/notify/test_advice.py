@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from roster.notify.advice import advice_for, contact, date_format_words, state_id_words
+from roster.notify.advice import Contact, advice_for, contact, date_format_words, state_id_words
 from roster.rules.model import MASKED_ID
 from roster.rules.offending import MAX_VALUES, OTHERS, looks_like_code
 from tests.domain_fixtures import make_district, row, validate_rows
@@ -81,5 +81,15 @@ def test_words_for_formats() -> None:
 
 
 def test_contact_is_the_coordinator_else_oncall() -> None:
-    assert contact(make_district()) == ["coordinator@example.org"]
-    assert contact(make_district({"contacts.coordinator": []})) == ["data-oncall@example.org"]
+    assert contact(make_district()) == Contact(("coordinator@example.org",))
+    assert contact(make_district({"contacts.coordinator": []})) == Contact(("data-oncall@example.org",))
+    assert contact(make_district({"contacts.coordinator": [], "contacts.oncall": []})) is None
+
+
+def test_the_coordinator_by_name() -> None:
+    named = contact(make_district({"contacts.coordinator_name": "Jane Doe"}))
+    assert named is not None
+    assert named == Contact(("coordinator@example.org",), "Jane Doe")
+    assert named.text == "Jane Doe (coordinator@example.org)"
+    assert Contact(("a@example.org", "b@example.org"), "Jane Doe").text == "Jane Doe (a@example.org, b@example.org)"
+    assert Contact(("a@example.org", "b@example.org")).text == "a@example.org, b@example.org"

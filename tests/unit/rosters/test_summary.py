@@ -86,3 +86,54 @@ def test_a_district_that_never_ran(tmp_path, monkeypatch):
     summary = district_summary(district, AirflowFacts(), NOW, 36)
     assert summary.state == "stale" and summary.last_delivered is None and summary.rows_delivered is None
     assert summary.to_json()["staleness"]["hours_since_delivery"] is None
+
+
+def _district_page(shown: list) -> str:
+    """district.html.j2 rendered as the app renders it (autoescaped, strict), charts left out."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(include_root() / "templates" / "rosters"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("district.html.j2").render(
+        district=find_district(include_root(), "sample_isd"),
+        nights=shown,
+        charts={},
+        charts_missing="test",
+        days=30,
+        dag_id="roster_sample_isd",
+        run_url=lambda run_id: f"/dags/roster_sample_isd/runs/{run_id}",
+    )
+
+
+def test_who_answered_a_hold_is_in_the_json_and_on_the_district_page(tmp_path, monkeypatch, capsys):
+    from roster.night.qa import load_report, save_report
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("ROSTER_DATA_ROOT", str(data))
+    _night(data, "2026-11-20", capsys)
+    _night(data, "2026-11-21", capsys)
+    approved, rejected = data / "sample_isd" / "2026-11-20", data / "sample_isd" / "2026-11-21"
+    save_report(
+        approved, load_report(approved).delivered(approved_by="lee.reviewer", approved_at="2026-11-20T14:05:00+00:00")
+    )
+    save_report(
+        rejected, load_report(rejected).rejected(rejected_by="qa.hold_timeout", rejected_at="2026-11-21T20:00:00+00:00")
+    )
+
+    newer, older = nights("sample_isd", 30, {}, dt.date(2026, 11, 22))
+    assert (older.approved_by, older.approved_at) == ("lee.reviewer", "2026-11-20T14:05:00+00:00")
+    assert older.rejected_by is None and older.rejected_at is None
+    assert newer.to_json()["rejected_by"] == "qa.hold_timeout"
+    assert newer.to_json()["rejected_at"] == "2026-11-21T20:00:00+00:00"
+    assert newer.approved_by is None
+
+    page = _district_page([newer, older])
+    assert "approved by lee.reviewer at 2026-11-20T14:05:00+00:00" in page
+    assert "rejected by qa.hold_timeout at 2026-11-21T20:00:00+00:00" in page
+    assert page.count("approved by") == 1 and page.count("rejected by") == 1
+    # The anchor the hold's request links to (roster.airflow.hold.rosters_url): one row per night.
+    assert '<tr id="night-2026-11-21" data-night="2026-11-21">' in page
+    assert '<tr id="night-2026-11-20" data-night="2026-11-20">' in page

@@ -8,8 +8,10 @@ failing cell leaves that path.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import traceback
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import pandera.pandas as pa
 import pyarrow.compute as pc
 import pytest
 
+from devtools import sample
 from domain_fixtures import SAMPLE_EXPORT, make_night, reject_set, row, validate_rows
 from roster.config import OPTIONAL_FIELDS, REQUIRED_FIELDS
 from roster.io.export import read_export
@@ -106,7 +109,17 @@ def test_the_sample_exports_rejects_are_the_kernels_verdicts():
     night = make_night()
     frame = read_export(SAMPLE_EXPORT, night.district.source).table.to_pandas()
     rejects = find_rejects(frame, night.rules)
-    assert len(rejects) >= 14 and len(set(rejects["reason"])) >= 10
+    # Which rows are broken, from how the sample is built: the rows that differ from the same students
+    # generated clean, and every row of an id that occurs twice. Each BROKEN case breaks its own rule,
+    # and the shared id is one more reason.
+    students = sample.generate_rows(300, dt.date(2026, 11, 20))
+    assert SAMPLE_EXPORT.read_bytes() == sample.render_csv(students)
+    clean = sample.generate_rows(300, dt.date(2026, 11, 20), broken=False)
+    ids = Counter(s["STATE_ID"] for s in students)
+    broken = {i for i, (s, c) in enumerate(zip(students, clean, strict=True)) if s != c or ids[s["STATE_ID"]] > 1}
+    assert sorted(rejects["row_number"]) == sorted(i + 2 for i in broken)  # header = line 1
+    assert len(broken) == len(sample.BROKEN) + 2
+    assert len(set(rejects["reason"])) == len(sample.BROKEN) + 1
     assert {(int(r.row_number), r.field, r.reason) for r in rejects.itertuples()} == kernel_rejects(frame, night.rules)
     assert not rejects.duplicated().any()
     assert rejects.equals(rejects.sort_values(["row_number", "field", "reason"], ignore_index=True))
