@@ -71,20 +71,10 @@ def render_lines(frame: pd.DataFrame, layout: Layout) -> RenderedRoster:
 def parse_roster(path: Path, layout: Layout) -> pd.DataFrame:
     """A delivered roster file read back into a roster frame (the inverse of ``render``)."""
     table = _read_columns(path, layout)
-    rows = table.num_rows
-    read = {name: table[name] for name in table.column_names}
-    del table
     columns: dict[str, pa.ChunkedArray] = {}
     for i, column in enumerate(layout.columns):
-        # One chunk per column (the reader's blocks joined, a column at a time, each block freed as it
-        # is copied): the diff gathers last night's values at random rows, and a gather from many
-        # chunks first groups the rows by chunk, then puts them back in order (twice the work).
-        values = read.pop(f"c{i}")
-        if column.field not in columns:
-            columns[column.field] = pa.chunked_array([values.combine_chunks()]) if values.num_chunks > 1 else values
-        del values
-    del read
-    frame = frame_of(columns, rows)
+        columns.setdefault(column.field, table[f"c{i}"])
+    frame = frame_of(columns, table.num_rows)
     frame["active"] = bools(pc.equal(columns["status"], layout.status_words.active))
     return frame
 
