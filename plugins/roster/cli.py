@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, scratch: Path) -> int:
     from roster.config import find_district, include_root
     from roster.io import artifacts
-    from roster.io.roster_file import parse_roster
+    from roster.io.roster_file import check_header, parse_roster
     from roster.night.pipeline import Night, mark_delivered, serialize_night, validate_night
 
     root = include_root(args.include_dir)
@@ -128,7 +129,11 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     night = Night.load(root, district, args.date or dt.date.today(), crossmatch_copies=copies)
     artifacts.refuse_overwriting(inputs, out, [night.output_name])
     artifacts.clear_run(out, night.output_name)
-    previous = parse_roster(Path(args.previous), night.layout) if args.previous else None
+    previous = None
+    if args.previous:
+        # Refused now if it is no roster file; read only for the diff, after the export is checked.
+        check_header(Path(args.previous), night.layout)
+        previous = functools.partial(parse_roster, Path(args.previous), night.layout)
     validated = validate_night(night, export, out)
     if not validated.report.passed:
         print(f"QA failed: {validated.report.verdict}; see {out / artifacts.REJECTS}")

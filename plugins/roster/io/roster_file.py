@@ -85,8 +85,8 @@ def roster_ids(path: Path, layout: Layout) -> set[str]:
     return set(_read_columns(path, layout, only=[f"c{position}"])[f"c{position}"].to_pylist())
 
 
-def _read_columns(path: Path, layout: Layout, only: list[str] | None = None) -> pa.Table:
-    """The roster file's columns ``c0``, ``c1``... (``only`` those named), after checking its header."""
+def check_header(path: Path, layout: Layout) -> None:
+    """Refuse a file that cannot be read or is not a roster file of ``layout`` (its first line only)."""
     try:
         with path.open("rb") as handle:
             first = handle.readline()
@@ -98,7 +98,12 @@ def _read_columns(path: Path, layout: Layout, only: list[str] | None = None) -> 
         raise InputError(
             f"{path}: line 1: not a roster file of layout {layout.name!r} (expected header {SEPARATOR.join(expected)})"
         )
-    names = [f"c{i}" for i in range(len(expected))]
+
+
+def _read_columns(path: Path, layout: Layout, only: list[str] | None = None) -> pa.Table:
+    """The roster file's columns ``c0``, ``c1``... (``only`` those named), after checking its header."""
+    check_header(path, layout)
+    names = [f"c{i}" for i in range(len(layout.columns))]
     try:
         table = pacsv.read_csv(
             path,

@@ -18,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -83,6 +85,12 @@ class Validated:
     report: QaReport
     rejects: pd.DataFrame
     accepted: pd.DataFrame
+
+    def hand_over(self) -> pd.DataFrame:
+        """The accepted rows, taken out (``accepted`` is left with no rows): once the roster frame is
+        made of them, the columns it does not show as read are freed, not kept here."""
+        accepted, self.accepted = self.accepted, self.accepted.iloc[0:0]
+        return accepted
 
 
 def _frame(export: Export) -> pd.DataFrame:
@@ -222,17 +230,34 @@ class Roster:
         return self.rendered.tobytes()
 
 
-def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, previous: pd.DataFrame | None) -> Roster:
+#: The last delivered roster frame, or a function reading it: read only when the diff needs it, and
+#: let go as soon as the diff is done (a statewide roster is gigabytes; ``roster run --previous``).
+Previous: TypeAlias = "pd.DataFrame | Callable[[], pd.DataFrame] | None"
+
+
+def build_roster(night: Night, accepted: pd.DataFrame, rejected: pd.DataFrame, previous: Previous) -> Roster:
     """Accepted rows as the vendor's file, plus the students carried from ``previous``, judged.
 
-    ``rejected`` is tonight's rejects (only its ``state_test_number`` column is used).
+    ``rejected`` is tonight's rejects (only its ``state_test_number`` column is used). A function as
+    ``previous`` is called after tonight's roster frame is made, and its frame is not kept after the
+    diff: it is never in memory beside the export being read, nor beside the file being written.
     """
     tonight = roster_frame(accepted, night.district, night.crossmatch, night.layout)
+    del accepted  # its columns the roster frame shows as read are the frame's; the others go (when not the caller's)
     qa = night.district.qa
     rejected_ids = frozenset(rejected["state_test_number"]) - {"", MASKED_ID}  # a masked value names no id
-    diff = compare(tonight, previous, night.layout, night.roster_date, qa.carry_inactive_days, rejected_ids)
+    diff = compare(
+        tonight,
+        previous() if callable(previous) else previous,
+        night.layout,
+        night.roster_date,
+        qa.carry_inactive_days,
+        rejected_ids,
+    )
+    release_memory()
     judge_changes(diff, qa.max_deactivation_rate, qa.max_change_rate)
     frame = with_carried(tonight, diff)
+    del tonight
     rendered = render_lines(frame, night.layout)
     release_memory()
     return Roster(frame=frame, diff=diff, rendered=rendered)
@@ -274,7 +299,7 @@ def serialize_night(
     night: Night,
     export_path: Path,
     out_dir: Path,
-    previous: pd.DataFrame | None,
+    previous: Previous,
     *,
     validated: Validated | None = None,
     write_held: bool = True,
@@ -282,15 +307,15 @@ def serialize_night(
     """Step 2: tonight's roster file and its changes, in ``out_dir``, after ``validate_night``.
 
     The accepted rows are re-read from ``export_path`` unless ``validated`` (the same process's step 1)
-    holds them. A held roster's file is written only with ``write_held``: the DAG keeps it for the
+    holds them. ``previous`` as a function is read only for the diff (``build_roster``). A held roster's file is written only with ``write_held``: the DAG keeps it for the
     review, ``roster run`` only when the hold is approved.
     """
+    # The accepted rows are handed to build_roster with no other reference kept, so it can free them.
     if validated is None:
         rejected = report_csv.read_frame(out_dir / artifacts.REJECTS)  # un-neutralized: the ids as found
-        accepted = _accepted_rows(night, export_path, out_dir)
+        roster = build_roster(night, _accepted_rows(night, export_path, out_dir), rejected, previous)
     else:
-        rejected, accepted = validated.rejects, validated.accepted
-    roster = build_roster(night, accepted, rejected, previous)
+        roster = build_roster(night, validated.hand_over(), validated.rejects, previous)
     if write_held or not roster.diff.held:
         write_roster(night, roster, out_dir)
     _write_changes(roster, out_dir)

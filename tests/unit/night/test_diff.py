@@ -250,6 +250,34 @@ def test_roster_run_previous_rejects_a_file_of_another_layout(tmp_path, capsys) 
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "prev.txt" in err[0] and "line 1" in err[0]
+    # Refused before the export is checked (the file is read only for the diff, its header at once).
+    assert not (tmp_path / "o" / "qa_report.json").exists()
+
+
+def test_pairs_compared_in_steps_find_the_same_changes(monkeypatch) -> None:
+    """The joined rows are compared a step of pairs at a time: steps smaller than the night change nothing."""
+    import roster.night.diff as diff_module
+
+    students = [(f"{2000 + i}", f"N{i}", "Lee", "05/06/2013", "7", "S2", "Active") for i in range(9)]
+    previous = roster(*students)
+    changed = {2: ("legal_first_name", 1), 5: ("grade", 4), 8: ("campus", 5)}
+    tonight_rows = []
+    for i, row in enumerate(reversed(students)):  # another order than last night's
+        values = list(row)
+        if 8 - i in changed:
+            values[changed[8 - i][1]] += "x"
+        tonight_rows.append(tuple(values))
+    tonight = roster(("1999", "New", "Kid", "01/01/2015", "1", "S1", "Active"), *tonight_rows)
+    whole = compare(tonight, previous, LAYOUT, NIGHT, carry_days=365).changes
+    monkeypatch.setattr(diff_module, "PAIR_STEP", 2)
+    stepped = compare(tonight, previous, LAYOUT, NIGHT, carry_days=365).changes
+    pd.testing.assert_frame_equal(stepped, whole)
+    assert sorted(zip(whole["state_test_number"], whole["fields"], strict=True)) == [
+        ("1999", ""),
+        ("2002", "legal_first_name"),
+        ("2005", "grade"),
+        ("2008", "campus"),
+    ]
 
 
 # State Test Number slips: one student under a new id -------------------------------------------------
