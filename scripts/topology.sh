@@ -88,6 +88,9 @@ PY
 )"
   export AIRFLOW_ADMIN_USER=admin
   export ROSTER_DATA_ROOT=$VAR/roster-data
+  # This checkout's roster package, ahead of the one the virtualenv's editable install names (a git
+  # worktree may share another checkout's .venv): every service, airflow-init and `roster run` import it.
+  export PYTHONPATH=$REPO/plugins${PYTHONPATH:+:$PYTHONPATH}
   unset AIRFLOW_CONN_AWS_DEFAULT
 }
 
