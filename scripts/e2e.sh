@@ -27,6 +27,8 @@
 #              for that upload only, through a loopback proxy in front of the SFTP server), then
 #              restarted, as compose's `restart: always` would;
 #   scheduler  the scheduler SIGKILLed once the night's export is extracted, then restarted;
+#   database   PostgreSQL restarted (every metadata-database connection cut) in the middle of
+#              upload_roster; a service that exits on it is restarted, as compose would, and named;
 # each night must still end delivered exactly once: one final file, byte-identical to `roster run`
 # offline, no temporary file left on the server, one asset event, one email, a consistent snapshot.
 # Every PASS/FAIL line counts into the closing `e2e: N passed, M failed`.
@@ -49,6 +51,7 @@ TIMEOUT=${E2E_TIMEOUT:-600}
 BACKFILL_NIGHTS="2026-11-21 2026-11-22 2026-11-23"
 DRILL_WORKER_NIGHT=2026-11-24      # a worker killed mid-upload
 DRILL_SCHEDULER_NIGHT=2026-11-25   # the scheduler killed mid-night
+DRILL_DATABASE_NIGHT=2026-11-26    # PostgreSQL restarted mid-upload
 DRILL_TIMEOUT=${E2E_DRILL_TIMEOUT:-300}
 T0=$(date +%s)
 TOPOLOGY=e2e
@@ -81,7 +84,7 @@ export AIRFLOW_CONN_RETHINK_SFTP
 # --- the include root: include/ plus the exports of the backfilled nights -------------------------
 rm -rf "$VAR/include"
 cp -r "$REPO/include" "$VAR/include"
-for day in $BACKFILL_NIGHTS $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT; do
+for day in $BACKFILL_NIGHTS $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT $DRILL_DATABASE_NIGHT; do
   cp "$REPO/$EXPORT" "$VAR/include/inbound/$DISTRICT/roster_${day//-/}.csv"
 done
 
@@ -107,7 +110,7 @@ topology_workers 2
 "$REPO/.venv/bin/roster" run --district "$DISTRICT" --input "$EXPORT" --out "$VAR/offline" \
   --date "$NIGHT" --include-dir "$VAR/include" >"$LOGS/roster-run-offline.log" 2>&1 ||
   say "offline roster run exited $? (see $LOGS/roster-run-offline.log)"
-for day in $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT; do
+for day in $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT $DRILL_DATABASE_NIGHT; do
   "$REPO/.venv/bin/roster" run --district "$DISTRICT" --input "$EXPORT" --out "$VAR/offline-$day" \
     --date "$day" --include-dir "$VAR/include" >"$LOGS/roster-run-offline-$day.log" 2>&1 ||
     say "offline roster run for $day exited $? (see $LOGS/roster-run-offline-$day.log)"
@@ -167,7 +170,31 @@ restart_killed() {  # the service a drill killed: started again as compose's res
   fi
 }
 
-drill() {  # worker|scheduler, its kill phase, its night
+# The database drill, with upload_roster in flight: restart PostgreSQL (fast: every session terminated),
+# lift the SFTP throttle, then restart any service that exited on the lost connection, as compose would.
+cut_database() {
+  local t0 down name died=()
+  t0=$(date +%s.%N)
+  if as_pg "$PGBIN/pg_ctl" -D "$PGBASE/data" -l "$PGBASE/postgres.log" -m fast -w -t 60 restart >"$LOGS/pg-restart.log" 2>&1; then
+    down=$("$PY" -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$t0")
+    result PASS "[$DRILL] PostgreSQL restarted while upload_roster ran: every metadata-database connection cut, back after $down s"
+  else
+    result FAIL "[$DRILL] PostgreSQL restart failed (see $LOGS/pg-restart.log)"
+  fi
+  rm -f "$THROTTLE"
+  sleep 10   # what a service does on the lost connection shows within seconds
+  for name in "${ORDER[@]}"; do
+    case $name in redis|servers|sftp-proxy) continue ;; esac
+    kill -0 "${PIDS[$name]}" 2>/dev/null && [ "$(ps -o stat= -p "${PIDS[$name]}" | cut -c1)" != Z ] || died+=("$name")
+  done
+  for name in "${died[@]}"; do
+    say "[$DRILL] $name exited on the lost database connection; restarting it as compose's restart policy would"
+    topology_restart "$name"
+  done
+  say "[$DRILL] services that exited on the lost connection: ${died[*]:-none}"
+}
+
+drill() {  # worker|scheduler|database, its first phase, its night
   local night=$3 file killed
   DRILL=$1
   file=${DISTRICT}_roster_${night//-/}.txt
@@ -182,6 +209,7 @@ drill() {  # worker|scheduler, its kill phase, its night
   with_services
   checks scripts/e2e_faults.py "$2" "${args[@]}" "${services[@]}" || true
   T_KILL=$(date +%s)
+  if [ "$DRILL" = database ]; then cut_database; fi
   killed=$(cat "$VAR/drill-killed" 2>/dev/null || true)
   [ -z "$killed" ] || restart_killed "$killed"
   with_services
@@ -192,6 +220,7 @@ if [ "${E2E_FAULTS:-1}" = 1 ]; then
   T_DRILLS=$(date +%s)
   drill worker kill-upload "$DRILL_WORKER_NIGHT"
   drill scheduler kill-scheduler "$DRILL_SCHEDULER_NIGHT"
+  drill database wait-upload "$DRILL_DATABASE_NIGHT"
   say "fault drills took $(( $(date +%s) - T_DRILLS )) s"
 fi
 

@@ -15,6 +15,9 @@ restart between the kill and the check is the shell's (the same way it started t
   kill-scheduler  drill B: trigger a night, wait until its export is extracted and build_roster is
                   queued or running on a worker (the night half done), then SIGKILL the scheduler's
                   session: the task finishes, and is reported, while no scheduler runs.
+  wait-upload     drill C: as kill-upload, but return with the upload in flight and the link still
+                  throttled: the shell restarts PostgreSQL, cutting every connection to the metadata
+                  database (scheduler, api-server, workers' result backend), then lifts the throttle.
   check           after the shell restarted what was killed: wait for the night to end, then check it
                   was delivered exactly once: the run succeeded; one final roster file for the night on
                   the server, byte-identical to `roster run` offline; no temporary or partial file left in
@@ -202,43 +205,68 @@ def _temporary_files(folder: Path, final_name: str) -> list[Path]:
     return [p for p in folder.iterdir() if pattern.fullmatch(p.name)] if folder.is_dir() else []
 
 
-def kill_upload(drill: Drill) -> None:
-    """Drill A: SIGKILL the worker running upload_roster while its temporary file is on the server."""
+def _wait_uploading(drill: Drill) -> dict[str, Any]:
+    """Trigger the night with the SFTP link throttled; return once upload_roster runs on a worker and
+    the server holds its temporary file: the task instance, the temporary files, whether the final name
+    is there."""
     args = drill.args
     final = args.sftp_dir / args.roster_file
     args.throttle.write_text(f"{args.rate}\n")
+    drill.trigger()
+    found: dict[str, Any] = {}
+
+    def uploading() -> bool:
+        temps = _temporary_files(args.sftp_dir, args.roster_file)
+        if not temps:
+            return False
+        ti = drill.task_instances().get("upload_roster", {})
+        if ti.get("state") != "running" or not ti.get("hostname"):
+            return False
+        found.update(temps=temps, ti=ti, final_there=final.exists())
+        return True
+
+    wait_until("upload_roster to be uploading", drill.deadline, drill.services, uploading, interval=0.1)
+    found["sizes"] = ", ".join(f"{p.name} {p.stat().st_size if p.exists() else '-'} bytes" for p in found["temps"])
+    return found
+
+
+def kill_upload(drill: Drill) -> None:
+    """Drill A: SIGKILL the worker running upload_roster while its temporary file is on the server."""
+    args = drill.args
     try:
-        drill.trigger()
-        found: dict[str, Any] = {}
-
-        def uploading() -> bool:
-            temps = _temporary_files(args.sftp_dir, args.roster_file)
-            if not temps:
-                return False
-            ti = drill.task_instances().get("upload_roster", {})
-            if ti.get("state") != "running" or not ti.get("hostname"):
-                return False
-            found.update(temps=temps, ti=ti, final_there=final.exists())
-            return True
-
-        wait_until("upload_roster to be uploading", drill.deadline, drill.services, uploading, interval=0.1)
+        found = _wait_uploading(drill)
         host = str(found["ti"]["hostname"])
         service = host.partition("@")[0].partition(".")[0]
         if service not in drill.services.pids:
             raise Stop(f"upload_roster runs on {host!r}, not one of the started workers {sorted(drill.services.pids)}")
-        sizes = ", ".join(f"{p.name} {p.stat().st_size if p.exists() else '-'} bytes" for p in found["temps"])
         killed = kill_session(drill.services.pids[service])
         still_temp = bool(_temporary_files(args.sftp_dir, args.roster_file))
         drill.check(
             "worker SIGKILLed in the middle of the upload",
             killed > 0 and not found["final_there"] and still_temp,
             f"{service} ({killed} processes: worker, pool, task supervisor, task) killed at {drill.elapsed()} "
-            f"while upload_roster (try {found['ti']['try_number']}) ran on it; on the server: {sizes}, "
+            f"while upload_roster (try {found['ti']['try_number']}) ran on it; on the server: {found['sizes']}, "
             f"final name {'PRESENT' if found['final_there'] else 'absent'}",
         )
         args.killed_file.write_text(service + "\n")
     finally:
         args.throttle.unlink(missing_ok=True)
+
+
+def wait_upload(drill: Drill) -> None:
+    """Drill C: return while upload_roster is mid-upload, the link still throttled: the shell then
+    restarts PostgreSQL (every connection to the metadata database cut) and lifts the throttle."""
+    try:
+        found = _wait_uploading(drill)
+    except BaseException:
+        drill.args.throttle.unlink(missing_ok=True)
+        raise
+    drill.check(
+        "upload_roster in flight when the database goes",
+        not found["final_there"],
+        f"at {drill.elapsed()} on {found['ti']['hostname']} (try {found['ti']['try_number']}); on the server: "
+        f"{found['sizes']}",
+    )
 
 
 def kill_scheduler(drill: Drill) -> None:
@@ -289,6 +317,12 @@ def check_night(drill: Drill) -> None:
         f"state={state.get('run')} after {drill.elapsed()}; upload_roster {upload.get('state')} on try "
         f"{upload.get('try_number')} on {upload.get('hostname')}",
     )
+    if args.drill == "database":
+        drill.check(
+            "the task survived the lost database connection or was retried, not failed",
+            upload.get("state") == "success",
+            f"upload_roster try {upload.get('try_number')}: {upload.get('state')}",
+        )
     if args.drill == "worker":
         drill.check(
             "the lost upload was retried (heartbeat timeout), not failed",
@@ -364,9 +398,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     proxy.add_argument("--target-port", type=int, required=True)
     proxy.add_argument("--port-file", type=Path, required=True)
     proxy.add_argument("--throttle", type=Path, required=True)
-    for name in ("kill-upload", "kill-scheduler", "check"):
+    for name in ("kill-upload", "kill-scheduler", "wait-upload", "check"):
         s = sub.add_parser(name)
-        s.add_argument("--drill", required=True, choices=("worker", "scheduler"))
+        s.add_argument("--drill", required=True, choices=("worker", "scheduler", "database"))
         s.add_argument("--api", required=True)
         s.add_argument("--user", default="admin")
         s.add_argument("--password-env", default="AIRFLOW_ADMIN_PASSWORD")
@@ -399,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
             kill_upload(drill)
         elif args.phase == "kill-scheduler":
             kill_scheduler(drill)
+        elif args.phase == "wait-upload":
+            wait_upload(drill)
         else:
             check_night(drill)
     except (Stop, httpx.HTTPError) as exc:

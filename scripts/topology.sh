@@ -316,13 +316,16 @@ topology_start_worker() {  # its number; topology_workers wrote its environment 
 
 # What a compose `restart:` policy does for a service that died: start it again, the same way, its
 # output appended to the same log. For make e2e's fault drills.
-topology_restart() {  # service name (scheduler, worker<n>)
+topology_restart() {  # an Airflow service's name (scheduler, worker<n>, apiserver, dag-processor, triggerer)
   local name=$1 old=${PIDS[$1]}
   wait "$old" 2>/dev/null || true   # reap the killed one
   RESTARTING=1
   case $name in
     worker*) topology_start_worker "${name#worker}" ;;
     scheduler) airflow_service scheduler airflow-scheduler "" ;;
+    apiserver) airflow_service apiserver airflow-apiserver "" ;;
+    dag-processor) airflow_service dag-processor airflow-dag-processor "" ;;
+    triggerer) airflow_service triggerer airflow-triggerer "" ;;
     *) die "topology_restart: no restart for $name" ;;
   esac
   RESTARTING=""

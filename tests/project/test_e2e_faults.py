@@ -22,9 +22,10 @@ sys.path.insert(0, str(REPO / "scripts"))
 e2e_faults = importlib.import_module("e2e_faults")
 
 
-def test_e2e_runs_both_drills_with_a_short_heartbeat_timeout() -> None:
+def test_e2e_runs_the_drills_with_a_short_heartbeat_timeout() -> None:
     e2e = (REPO / "scripts" / "e2e.sh").read_text()
     assert "drill worker kill-upload" in e2e and "drill scheduler kill-scheduler" in e2e
+    assert "drill database wait-upload" in e2e and "-m fast -w -t 60 restart" in e2e
     timeout = re.search(r"^export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=(\d+)$", e2e, re.MULTILINE)
     assert timeout is not None and 15 <= int(timeout.group(1)) < 300
     # The drills' PASS/FAIL lines count into the closing total.
