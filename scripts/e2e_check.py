@@ -14,7 +14,8 @@ scripts/e2e.sh starts the services; this script then, against the running api-se
      the authorization of answering a hold; but not read connections or variables, nor trigger;
   6. backfills the following nights (POST /api/v2/backfills, max_active_runs 1) and checks they ran
      one after another in date order, each delivered, and the snapshot ends on the last night.
-It prints one PASS/FAIL line per check and `e2e: N passed, M failed`; exit 0 only when all passed.
+It prints one PASS/FAIL line per check and `e2e_check: N passed, M failed` (scripts/e2e.sh adds the
+fault drills' lines and prints the total); exit 0 only when all passed.
 Any service that dies while we wait ends the wait at once, naming its log.
 """
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ok, detail in results:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     failed = sum(1 for _, ok, _ in results if not ok)
-    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    print(f"e2e_check: {len(results) - failed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
 

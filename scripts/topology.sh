@@ -21,6 +21,7 @@ die() { printf '%s: error: %s\n' "$TOPOLOGY" "$*" >&2; exit 2; }
 declare -A PIDS=()   # service name -> pid (each is its own process group: started with setsid)
 ORDER=()
 PG_STARTED=""
+RESTARTING=""
 PGBASE=""
 WRAP=()
 
@@ -88,6 +89,9 @@ PY
 )"
   export AIRFLOW_ADMIN_USER=admin
   export ROSTER_DATA_ROOT=$VAR/roster-data
+  # This checkout's roster package, ahead of the one the virtualenv's editable install names (a git
+  # worktree may share another checkout's .venv): every service, airflow-init and `roster run` import it.
+  export PYTHONPATH=$REPO/plugins${PYTHONPATH:+:$PYTHONPATH}
   unset AIRFLOW_CONN_AWS_DEFAULT
 }
 
@@ -144,8 +148,14 @@ cleanup() {
   exit "$rc"
 }
 
-start() {  # name, then the command; stdout/stderr to $LOGS/name.log, own process group
+start() {  # name, then the command; stdout/stderr to $LOGS/name.log, own process group (and session)
   local name=$1; shift
+  if [ -n "$RESTARTING" ]; then   # topology_restart: same name, same place in ORDER, log appended
+    echo "===== restarted at $(date -u +%H:%M:%S) =====" >>"$LOGS/$name.log"
+    setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    PIDS[$name]=$!
+    return
+  fi
   setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
   PIDS[$name]=$!
   ORDER+=("$name")
@@ -282,22 +292,44 @@ topology_workers() {  # how many
     cat >"$VAR/env/worker$n.env" <<EOF
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=${WORKER_LOG_PORTS[n - 1]}
 EOF
-    if [ "$HOSTNAMES" = uts ]; then
-      WRAP=(unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "worker$n")
-    else
+    if [ "$HOSTNAMES" != uts ]; then
       cat >>"$VAR/env/worker$n.env" <<EOF
 export E2E_WORKER_HOSTNAME=worker$n
 export PYTHONPATH=$REPO/scripts\${PYTHONPATH:+:\$PYTHONPATH}
 export AIRFLOW__CORE__HOSTNAME_CALLABLE=e2e_hostname.hostname
 EOF
-      WRAP=()
     fi
-    airflow_service "worker$n" airflow-worker "$VAR/env/worker$n.env" \
-      --celery-hostname "worker$n@%h" --concurrency 1
+    topology_start_worker "$n"
   done
-  WRAP=()
   names=$(for n in $(seq 1 "$count"); do printf 'worker%s, ' "$n"; done)
   say "starting $count Celery workers (${names%, }; concurrency 1; hostnames by $HOSTNAMES)"
+}
+
+topology_start_worker() {  # its number; topology_workers wrote its environment file
+  local n=$1
+  WRAP=()
+  [ "$HOSTNAMES" = uts ] && WRAP=(unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "worker$n")
+  airflow_service "worker$n" airflow-worker "$VAR/env/worker$n.env" \
+    --celery-hostname "worker$n@%h" --concurrency 1
+  WRAP=()
+}
+
+# What a compose `restart:` policy does for a service that died: start it again, the same way, its
+# output appended to the same log. For make e2e's fault drills.
+topology_restart() {  # an Airflow service's name (scheduler, worker<n>, apiserver, dag-processor, triggerer)
+  local name=$1 old=${PIDS[$1]}
+  wait "$old" 2>/dev/null || true   # reap the killed one
+  RESTARTING=1
+  case $name in
+    worker*) topology_start_worker "${name#worker}" ;;
+    scheduler) airflow_service scheduler airflow-scheduler "" ;;
+    apiserver) airflow_service apiserver airflow-apiserver "" ;;
+    dag-processor) airflow_service dag-processor airflow-dag-processor "" ;;
+    triggerer) airflow_service triggerer airflow-triggerer "" ;;
+    *) die "topology_restart: no restart for $name" ;;
+  esac
+  RESTARTING=""
+  say "restarted $name (pid $old killed; now pid ${PIDS[$name]})"
 }
 
 topology_wait_workers() {  # how many
