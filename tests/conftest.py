@@ -63,6 +63,21 @@ def configure_district(include: Path, district_id: str = "sample_isd", **changes
     path.write_text(yaml.safe_dump(config))
 
 
+def asset_events(run) -> list[dict]:
+    """The extras of the asset events this run emitted, from Airflow's database."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        extras = session.scalars(
+            select(AssetEvent.extra).where(
+                AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id
+            )
+        ).all()
+    return [dict(extra) for extra in extras]
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's own metadata database (SQLite), migrated once per test session."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INCLUDE, configure_district
+from conftest import INCLUDE, asset_events, configure_district
 
 pytestmark = pytest.mark.e2e
 
@@ -256,21 +256,6 @@ def test_a_leftover_temporary_file_is_removed_by_the_next_upload(
     )  # only our own leftovers go
 
 
-def _asset_events(run) -> list[dict]:
-    """The extras of the asset events this run emitted, from Airflow's database."""
-    from airflow.models.asset import AssetEvent
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        extras = session.scalars(
-            select(AssetEvent.extra).where(
-                AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id
-            )
-        ).all()
-    return [dict(extra) for extra in extras]
-
-
 def test_a_night_whose_upload_is_cut_delivers_on_the_retry_with_one_asset_event(
     night_env: dict, servers: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,7 +274,7 @@ def test_a_night_whose_upload_is_cut_delivers_on_the_retry_with_one_asset_event(
     assert _report(night_env)["rows_delivered"] == 286
     from roster.airflow.assets import sha256_of
 
-    [event] = _asset_events(run)
+    [event] = asset_events(run)
     assert event["roster_date"] == NIGHT.isoformat() and event["rows"] == 286
     assert event["sha256"] == sha256_of(run_dir / REMOTE_NAME)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INCLUDE, configure_district
+from conftest import INCLUDE, asset_events, configure_district
 from domain_fixtures import carried_students
 
 pytestmark = pytest.mark.e2e
@@ -325,21 +325,6 @@ def test_a_hold_approved_on_the_required_actions_page_delivers_and_records_who(
         assert value not in shown["body"]
 
 
-def _asset_events(run) -> list[dict]:
-    """The extras of the asset events this run emitted, from Airflow's database."""
-    from airflow.models.asset import AssetEvent
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        extras = session.scalars(
-            select(AssetEvent.extra).where(
-                AssetEvent.source_run_id == run.run_id, AssetEvent.source_dag_id == run.dag_id
-            )
-        ).all()
-    return [dict(extra) for extra in extras]
-
-
 def test_a_hold_rejected_on_the_required_actions_page_sends_nothing_and_records_who(
     night_env: dict, include_copy: Path
 ) -> None:
@@ -355,7 +340,7 @@ def test_a_hold_rejected_on_the_required_actions_page_sends_nothing_and_records_
     assert states["review_hold"] == "failed"
     assert states["upload_roster"] == "upstream_failed" and states["notify_summary"] == "upstream_failed"
     assert sorted(p.name for p in (night_env["sftp_root"] / REMOTE_DIR).iterdir()) == ["sample_isd_roster_20261120.txt"]
-    assert _asset_events(run) == []
+    assert asset_events(run) == []
     assert _snapshot_date(night_env["data_root"]) == "2026-11-20"
     report = json.loads((night_env["data_root"] / "sample_isd" / "2026-11-21" / "qa_report.json").read_text())
     assert report["rejected_by"] == "lee.reviewer" and report["rows_delivered"] == 0
