@@ -188,3 +188,41 @@ def test_a_failed_night_is_the_districts_last_failure(
     assert failure["error"] == NO_ERROR_IN_LOG
     index = client.get("/rosters/?state=failed", headers=_token("viewer"))
     assert 'data-district="sample_isd" data-state="failed"' in index.text and "wait_for_export" in index.text
+
+
+def test_a_few_nights_are_reported_as_their_artifacts_say(
+    client: TestClient, night_env: dict, include_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two real nights of the district: the nights API lists both, newest first, each as its own
+    qa_report.json says and linked to its own run; the district's row is the newer night's."""
+    from roster.airflow.nightly import build_all
+
+    monkeypatch.setenv("ROSTER_INCLUDE_DIR", str(include_copy))
+    export = include_copy / "inbound" / "sample_isd" / "roster_20261120.csv"
+    (export.parent / "roster_20261121.csv").write_bytes(export.read_bytes())
+    _forget_runs("roster_sample_isd")
+    runs = {}
+    for day in (LOGICAL, LOGICAL + dt.timedelta(days=1)):
+        run = build_all(root=include_copy)["roster_sample_isd"].test(logical_date=day)
+        assert str(run.state) == "success"
+        runs[day.date().isoformat()] = run.run_id
+    reports = {
+        day: json.loads((night_env["data_root"] / "sample_isd" / day / "qa_report.json").read_text()) for day in runs
+    }
+    headers = _token("viewer")
+
+    shown = client.get("/rosters/api/districts/sample_isd/nights?days=30", headers=headers).json()
+    assert [n["date"] for n in shown] == ["2026-11-21", "2026-11-20"]
+    for night in shown:
+        report = reports[night["date"]]
+        assert night["run_id"] == runs[night["date"]]
+        for key in ("rows_read", "rows_delivered", "rows_rejected", "reject_rate", "rejects_by_reason", "verdict"):
+            assert night[key] == report[key], (night["date"], key)
+        assert night["changes"]["added"] == report["changes"]["added"]
+    # The same export twice: night 1 adds every delivered student, night 2 adds none.
+    assert [n["changes"]["added"] for n in shown] == [0, reports["2026-11-20"]["rows_delivered"]]
+
+    sample = {d["id"]: d for d in client.get("/rosters/api/districts", headers=headers).json()}["sample_isd"]
+    assert sample["last_delivered"] == "2026-11-21" and sample["state"] == "ok"
+    newer = reports["2026-11-21"]
+    assert (sample["rows_delivered"], sample["rows_rejected"]) == (newer["rows_delivered"], newer["rows_rejected"])
