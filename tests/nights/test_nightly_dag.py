@@ -208,14 +208,17 @@ def test_qa_mode_delivers_to_the_qa_folder(night_env: dict, include_copy: Path) 
 
 
 def test_an_object_store_data_root_holds_the_run_and_the_snapshot(
-    night_env: dict, object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+    night_env: dict, object_store: ObjectStore, include_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ROSTER_DATA_ROOT as an object-store URL (fsspec memory://, and s3:// on a local S3 API): tasks
-    pull and push the run folder through ObjectStoragePath, and the snapshot pointer is swapped there."""
+    pull and push the run folder through ObjectStoragePath, and the snapshot pointer is swapped there:
+    the next night reads the last delivery back from the store and moves the pointer on."""
     monkeypatch.setenv("ROSTER_DATA_ROOT", object_store.root)
     fs = object_store.fs
+    export = include_copy / "inbound" / "sample_isd" / "roster_20261120.csv"
+    (export.parent / "roster_20261121.csv").write_bytes(export.read_bytes())
 
-    run = _dag(INCLUDE).test(logical_date=LOGICAL)
+    run = _dag(include_copy).test(logical_date=LOGICAL)
 
     assert str(run.state) == "success"
     report = json.loads(fs.cat_file(object_store.path("sample_isd/2026-11-20/qa_report.json")))
@@ -224,4 +227,16 @@ def test_an_object_store_data_root_holds_the_run_and_the_snapshot(
     assert pointer["date"] == "2026-11-20"
     assert fs.exists(object_store.path(f"sample_isd/snapshot/{pointer['file']}"))
     assert (night_env["sftp_root"] / REMOTE).exists()
+    assert not night_env["data_root"].exists()
+
+    second = _dag(include_copy).test(logical_date=LOGICAL + dt.timedelta(days=1))
+
+    assert str(second.state) == "success"
+    moved = json.loads(fs.cat_file(object_store.path("sample_isd/snapshot/snapshot.json")))
+    assert moved["date"] == "2026-11-21" and fs.exists(object_store.path(f"sample_isd/snapshot/{moved['file']}"))
+    # The same export again: had night 1's snapshot not been read back from the store, every student
+    # would be added again.
+    changes = json.loads(fs.cat_file(object_store.path("sample_isd/2026-11-21/qa_report.json")))["changes"]
+    assert changes["first_night"] is False and changes["added"] == 0
+    assert changes["previous_students"] == report["rows_delivered"]
     assert not night_env["data_root"].exists()
