@@ -7,8 +7,8 @@ of the sample district) with theirs, then runs this script against the two-worke
      reach `deferred`, its trigger (roster.airflow.triggers.ExportTrigger) held by the triggerer
      (the task instance's trigger, its triggerer job, and the trigger's line in the triggerer's log);
   2. triggers the other districts' nights for the same date: both must run to `success` while the
-     late night's sensor stays `deferred` at every look, with tasks on both workers at the same time
-     (two slots busy at once, none held by the waiting night);
+     late night's sensor stays `deferred` at every look, with tasks on both workers (both slots free
+     for them: none held by the waiting night);
   3. writes the late export into the inbound folder: the trigger fires within its poll interval
      (ROSTER_SENSOR_POKE_SECONDS), the sensor resumes on a worker (same try, not a retry) and the
      night ends `success`, its roster on the SFTP server byte-identical to `roster run` offline,
@@ -219,9 +219,12 @@ def others_run(d: Defer) -> None:
         f"{len(sensor_states)} looks",
     )
     overlap, example = _both_busy(other_tis)
+    # Both workers ran the other nights' tasks, all before the late export was written: had the waiting
+    # night held a slot, one worker would have been taken the whole time. (How long both ran at once
+    # is shown, not required: two nights of short tasks may happen to alternate.)
     d.check(
-        "both worker slots ran the other nights at once (the waiting night held none)",
-        len(hosts) >= 2 and overlap > 0,
+        "both worker slots ran the other nights while the late night waited (it held none)",
+        len(hosts) >= 2,
         f"{len(other_tis)} tasks on {', '.join(hosts) or 'no worker'}; {overlap:.1f}s with both workers busy"
         + (f", e.g. {example}" if example else ""),
     )
