@@ -31,6 +31,11 @@
 #              upload_roster; a service that exits on it is restarted, as compose would, and named;
 # each night must still end delivered exactly once: one final file, byte-identical to `roster run`
 # offline, no temporary file left on the server, one asset event, one email, a consistent snapshot.
+#
+# Then the deferral drill (scripts/e2e_defer.py): a night whose export is late (not in the include
+# root) must defer wait_for_export to the triggerer, while two other districts' nights (copies of the
+# sample district, their exports there) run to success on both workers; then the export is written
+# and the late night must resume and be delivered, its trigger gone.
 # Every PASS/FAIL line counts into the closing `e2e: N passed, M failed`.
 #
 # Everything lives in var/e2e/ (logs in var/e2e/logs/), and everything started is stopped on exit,
@@ -53,6 +58,8 @@ DRILL_WORKER_NIGHT=2026-11-24      # a worker killed mid-upload
 DRILL_SCHEDULER_NIGHT=2026-11-25   # the scheduler killed mid-night
 DRILL_DATABASE_NIGHT=2026-11-26    # PostgreSQL restarted mid-upload
 DRILL_TIMEOUT=${E2E_DRILL_TIMEOUT:-300}
+DEFER_NIGHT=2026-11-27             # the deferral drill: this night's export is late
+DEFER_OTHERS="other_isd_1 other_isd_2"   # districts whose exports for that night are there
 T0=$(date +%s)
 TOPOLOGY=e2e
 # shellcheck source=scripts/topology.sh
@@ -87,6 +94,15 @@ cp -r "$REPO/include" "$VAR/include"
 for day in $BACKFILL_NIGHTS $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT $DRILL_DATABASE_NIGHT; do
   cp "$REPO/$EXPORT" "$VAR/include/inbound/$DISTRICT/roster_${day//-/}.csv"
 done
+# The deferral drill's other districts: the sample district under another id (its cross-match tables
+# shared), each with its export of the drill's night. The late night's export is written by the drill.
+for other in $DEFER_OTHERS; do
+  sed -e "s#crossmatch: crossmatch/$DISTRICT\$#crossmatch: crossmatch/@@#" -e "s/$DISTRICT/$other/g" \
+    -e "s#crossmatch: crossmatch/@@#crossmatch: crossmatch/$DISTRICT#" -e "s/^name: .*/name: Other ISD ${other##*_}/" \
+    "$REPO/include/districts/$DISTRICT.yaml" >"$VAR/include/districts/$other.yaml"
+  mkdir -p "$VAR/include/inbound/$other"
+  cp "$REPO/$EXPORT" "$VAR/include/inbound/$other/roster_${DEFER_NIGHT//-/}.csv"
+done
 
 topology_airflow_env
 cat >>"$VAR/env/native.env" <<'EOF'
@@ -101,6 +117,10 @@ export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL=5
 export AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL=15
 # The lost upload's retry then waits ROSTER_RETRY_DELAY_SECONDS (default 60 s) before it starts.
 export ROSTER_RETRY_DELAY_SECONDS=5
+# The deferral drill: the trigger looks for a late export every ROSTER_SENSOR_POKE_SECONDS (default
+# 300 s). The interval is read where the DAG is parsed (dag-processor, and the task process on a worker,
+# which hands it to the trigger it defers), so it is set for every service; the triggerer only obeys it.
+export ROSTER_SENSOR_POKE_SECONDS=2
 EOF
 topology_airflow_init
 topology_airflow_services
@@ -110,7 +130,7 @@ topology_workers 2
 "$REPO/.venv/bin/roster" run --district "$DISTRICT" --input "$EXPORT" --out "$VAR/offline" \
   --date "$NIGHT" --include-dir "$VAR/include" >"$LOGS/roster-run-offline.log" 2>&1 ||
   say "offline roster run exited $? (see $LOGS/roster-run-offline.log)"
-for day in $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT $DRILL_DATABASE_NIGHT; do
+for day in $DRILL_WORKER_NIGHT $DRILL_SCHEDULER_NIGHT $DRILL_DATABASE_NIGHT $DEFER_NIGHT; do
   "$REPO/.venv/bin/roster" run --district "$DISTRICT" --input "$EXPORT" --out "$VAR/offline-$day" \
     --date "$day" --include-dir "$VAR/include" >"$LOGS/roster-run-offline-$day.log" 2>&1 ||
     say "offline roster run for $day exited $? (see $LOGS/roster-run-offline-$day.log)"
@@ -222,6 +242,24 @@ if [ "${E2E_FAULTS:-1}" = 1 ]; then
   drill scheduler kill-scheduler "$DRILL_SCHEDULER_NIGHT"
   drill database wait-upload "$DRILL_DATABASE_NIGHT"
   say "fault drills took $(( $(date +%s) - T_DRILLS )) s"
+fi
+
+# --- the deferral drill: a late night waits in the triggerer, holding no worker slot ----------------
+if [ "${E2E_DEFER:-1}" = 1 ]; then
+  T_DEFER=$(date +%s)
+  say "deferral drill: $DISTRICT's night of $DEFER_NIGHT late; $DEFER_OTHERS on time"
+  defer_file=${DISTRICT}_roster_${DEFER_NIGHT//-/}.txt
+  others=()
+  for other in $DEFER_OTHERS; do others+=(--other-dag "roster_$other"); done
+  with_services
+  checks scripts/e2e_defer.py --api "http://127.0.0.1:$API_PORT" --user "$AIRFLOW_ADMIN_USER" \
+    --password-env AIRFLOW_ADMIN_PASSWORD --dag-id "$DAG_ID" "${others[@]}" --night "$DEFER_NIGHT" \
+    --export-src "$REPO/$EXPORT" --export-dest "$VAR/include/inbound/$DISTRICT/roster_${DEFER_NIGHT//-/}.csv" \
+    --sftp-dir "$VAR/servers/sftp/upload/$DISTRICT" --roster-file "$defer_file" \
+    --expected "$VAR/offline-$DEFER_NIGHT/$defer_file" --timeout "$DRILL_TIMEOUT" --log-dir "$LOGS" \
+    --airflow-logs "$VAR/airflow/logs" \
+    "${services[@]}" || true
+  say "deferral drill took $(( $(date +%s) - T_DEFER )) s"
 fi
 
 # The admin password is in the environment of airflow-init and of the check scripts only: never in a log.
