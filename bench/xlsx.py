@@ -22,20 +22,27 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 
-def measure(rows: int, work: Path, repeat: int) -> dict:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+def workbook(rows: int, work: Path) -> tuple[Path, Path]:
+    """A generated export of ``rows`` students under ``work``, as CSV and as its workbook twin (made once)."""
     from devtools.sample import write_large_export
     from devtools.sample_xlsx import workbook_from_csv
-    from roster.config import District
-    from roster.config.files import read_yaml
-    from roster.io.export import read_export
 
     csv_path, xlsx_path = work / f"xlsx_{rows}.csv", work / f"xlsx_{rows}.xlsx"
     if not xlsx_path.is_file():
         write_large_export(csv_path, rows)
         workbook_from_csv(csv_path, xlsx_path)
+    return csv_path, xlsx_path
+
+
+def measure(rows: int, work: Path, repeat: int) -> dict:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from roster.config import District
+    from roster.config.files import read_yaml
+    from roster.io.export import read_export
+
+    csv_path, xlsx_path = workbook(rows, work)
     data = read_yaml(REPO / "include" / "districts" / "sample_isd_xlsx.yaml")
     xlsx_source = District.model_validate(data).source
     csv_data = {**data, "source": {k: v for k, v in data["source"].items() if k not in ("format", "sheet")}}

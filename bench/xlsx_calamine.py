@@ -34,17 +34,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 
-def _workbook(rows: int, work: Path) -> Path:
-    from devtools.sample import write_large_export
-    from devtools.sample_xlsx import workbook_from_csv
-
-    csv_path, xlsx_path = work / f"xlsx_{rows}.csv", work / f"xlsx_{rows}.xlsx"
-    if not xlsx_path.is_file():
-        write_large_export(csv_path, rows)
-        workbook_from_csv(csv_path, xlsx_path)
-    return xlsx_path
-
-
 def _calamine_values(path: Path, sheet: str) -> list[list[Any]]:
     from python_calamine import CalamineWorkbook  # type: ignore[import-not-found]
 
@@ -80,11 +69,13 @@ def _calamine_text(path: Path, sheet: str, columns: dict[str, str], date_format:
 
 
 def measure(rows: int, work: Path, repeat: int) -> dict:
+    from xlsx import workbook  # bench/xlsx.py, beside this script: the same generated workbook
+
     from roster.config import District
     from roster.config.files import read_yaml
     from roster.io.workbook import read_workbook
 
-    path = _workbook(rows, work)
+    _, path = workbook(rows, work)
     source = District.model_validate(read_yaml(REPO / "include" / "districts" / "sample_isd_xlsx.yaml")).source
     columns, sheet = source.columns.mapped(), str(source.sheet)
 

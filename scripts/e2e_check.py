@@ -76,6 +76,34 @@ def wait_until(what: str, deadline: float, services: Services, probe, interval: 
     raise Stop(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
 
 
+class DrillSession:
+    """What a drill script (scripts/e2e_faults.py, scripts/e2e_defer.py) holds: the REST client, the
+    deadline, the services it watches, and its PASS/FAIL lines, each ``[label] name: detail``."""
+
+    def __init__(self, args: argparse.Namespace, label: str) -> None:
+        self.args = args
+        self.label = label
+        self.results: list[tuple[str, bool, str]] = []
+        self.started = time.monotonic()
+        self.deadline = self.started + args.timeout
+        self.services = Services(args.service, args.log_dir)
+        self.client = httpx.Client(base_url=args.api, timeout=30)
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.results.append((f"[{self.label}] {name}", ok, detail))
+
+    def report(self) -> int:
+        for name, ok, detail in self.results:
+            print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
+        return 0 if all(ok for _, ok, _ in self.results) else 1
+
+    def log_in(self) -> None:
+        _log_in(self.client, self.args, self.deadline, self.services)
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.1f}s"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.monotonic()

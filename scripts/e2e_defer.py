@@ -30,34 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from e2e_check import Services, Stop, _log_in, wait_until
+from e2e_check import DrillSession, Stop, wait_until
 
 FINISHED = {"success", "failed"}
 SENSOR = "wait_for_export"
 NL = b"\n"
 
 
-class Defer:
+class Defer(DrillSession):
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.results: list[tuple[str, bool, str]] = []
-        self.started = time.monotonic()
-        self.deadline = self.started + args.timeout
-        self.services = Services(args.service, args.log_dir)
-        self.client = httpx.Client(base_url=args.api, timeout=30)
+        super().__init__(args, "defer")
         stamp = time.strftime("%Y%m%dT%H%M%S")
         self.runs = dict.fromkeys([args.dag_id, *args.other_dag], f"e2e_defer_{stamp}")
-
-    def check(self, name: str, ok: bool, detail: str) -> None:
-        self.results.append((f"[defer] {name}", ok, detail))
-
-    def report(self) -> int:
-        for name, ok, detail in self.results:
-            print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
-        return 0 if all(ok for _, ok, _ in self.results) else 1
-
-    def elapsed(self) -> str:
-        return f"{time.monotonic() - self.started:.1f}s"
 
     def trigger(self, dag_id: str) -> None:
         wait_until(
@@ -302,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     d = Defer(args)
     try:
-        _log_in(d.client, args, d.deadline, d.services)
+        d.log_in()
         trigger_id, triggerer_id = defers(d)
         others_run(d)
         resumes(d, trigger_id, triggerer_id)

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from e2e_check import Services, Stop, _log_in, wait_until
+from e2e_check import DrillSession, Stop, wait_until
 
 FINISHED = {"success", "failed"}
 
@@ -156,28 +156,12 @@ def kill_session(sid: int) -> int:
 # --------------------------------------------------------------------------------------- the drills
 
 
-class Drill:
+class Drill(DrillSession):
     def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.results: list[tuple[str, bool, str]] = []
-        self.started = time.monotonic()
-        self.deadline = self.started + args.timeout
-        self.services = Services(args.service, args.log_dir)
-        self.client = httpx.Client(base_url=args.api, timeout=30)
+        super().__init__(args, args.drill)
         self.dag_id = args.dag_id
         self.night = args.night
         self.run_id = args.run_id
-
-    def check(self, name: str, ok: bool, detail: str) -> None:
-        self.results.append((f"[{self.args.drill}] {name}", ok, detail))
-
-    def report(self) -> int:
-        for name, ok, detail in self.results:
-            print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
-        return 0 if all(ok for _, ok, _ in self.results) else 1
-
-    def log_in(self) -> None:
-        _log_in(self.client, self.args, self.deadline, self.services)
 
     def trigger(self) -> None:
         resp = self.client.post(
@@ -195,9 +179,6 @@ class Drill:
     def run_state(self) -> str:
         resp = self.client.get(f"/api/v2/dags/{self.dag_id}/dagRuns/{self.run_id}")
         return str(resp.raise_for_status().json()["state"])
-
-    def elapsed(self) -> str:
-        return f"{time.monotonic() - self.started:.1f}s"
 
 
 def _temporary_files(folder: Path, final_name: str) -> list[Path]:
